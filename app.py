@@ -1,0 +1,44 @@
+"""resnet-viz: the router. `streamlit run app.py`
+
+Decides the language (``?lang=en|zh``, the switch, or the browser locale), draws the shared sidebar
+(language switch, model picker) and hands over to the chosen page.
+"""
+
+from pathlib import Path
+
+import streamlit as st
+
+from ui.common import language_switch, sync_language, tr
+from ui.models import model_picker
+
+ROOT = Path(__file__).parent
+
+# (file, title key, icon, section key, url path). A page whose file is absent is left out.
+PAGES = [
+    ("pages/home.py", "nav.home", ":material/home:", "nav.section_start", "home"),
+    ("pages/conv_lab.py", "nav.conv_lab", ":material/grid_on:", "nav.section_basics", "conv-lab"),
+    ("pages/architecture.py", "nav.architecture", ":material/account_tree:", "nav.section_resnet", "architecture"),
+    ("pages/feature_maps.py", "nav.feature_maps", ":material/layers:", "nav.section_resnet", "feature-maps"),
+    ("pages/attribution.py", "nav.attribution", ":material/visibility:", "nav.section_resnet", "attribution"),
+    ("pages/training_curves.py", "nav.training_curves", ":material/show_chart:", "nav.section_paper",
+     "training-curves"),
+    ("pages/layer_responses.py", "nav.layer_responses", ":material/bar_chart:", "nav.section_paper",
+     "layer-responses"),
+    ("pages/gradient_flow.py", "nav.gradient_flow", ":material/trending_down:", "nav.section_paper",
+     "gradient-flow"),
+]
+
+st.set_page_config(page_title="resnet-viz", page_icon=":material/hub:", layout="wide")
+sync_language()
+
+sections: dict[str, list] = {}
+for file, title, icon, section, url in PAGES:
+    if (ROOT / file).is_file():
+        sections.setdefault(tr(section), []).append(
+            st.Page(file, title=tr(title), icon=icon, url_path=url, default=url == "home"))
+
+page = st.navigation(sections)
+language_switch()
+model_picker()
+st.sidebar.caption(tr("common.sidebar_footer"))
+page.run()

@@ -1,0 +1,5 @@
+import sys
+
+from resnet_viz.cli import main
+
+sys.exit(main())

@@ -1,0 +1,46 @@
+"""``python -m resnet_viz``: subcommands are small modules with ``add_arguments`` and ``run``.
+
+A subcommand's ``run(args)`` returns the exit status; a ``VizError`` it raises is printed as one line
+on stderr with exit status 2 (never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from resnet_viz.errors import VizError
+
+# name -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "models": ("resnet_viz.commands.models", "list every zoo model, its params and available weights"),
+    "checkpoint": ("resnet_viz.commands.checkpoint", "show what is inside a checkpoint file (never runs its code)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m resnet_viz",
+                                     description="resnet-viz: the ResNet paper's models, checkpoints and figures.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 1
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except VizError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,43 @@
+"""``checkpoint FILE``: format, architecture, params, classes and metadata of a checkpoint file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from resnet_viz.loading import load_checkpoint
+from resnet_viz.zoo import count_params
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help=".safetensors (with its .json sidecar), .pt, .pth or .th")
+    p.add_argument("--model", help="zoo model name, when the file does not say")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def describe(path: str, model: str | None = None) -> dict:
+    loaded = load_checkpoint(path, model=model)
+    meta = {k: v for k, v in loaded.meta.items() if k != "log"}
+    return {"file": path, "format": loaded.source, "model": loaded.name, "shortcut": loaded.shortcut,
+            "params": count_params(loaded.model), "dataset": loaded.meta.get("dataset"),
+            "classes": list(loaded.classes), "mean": list(loaded.mean), "std": list(loaded.std),
+            "accuracy": loaded.accuracy, "epochs_logged": len(loaded.meta.get("log") or []), "metadata": meta}
+
+
+def run(args: argparse.Namespace) -> int:
+    info = describe(args.file, args.model)
+    if args.json:
+        print(json.dumps(info, indent=1, default=str))
+        return 0
+    print(f"file       {info['file']}")
+    print(f"format     {info['format']}")
+    print(f"model      {info['model']}" + (f" (shortcut option {info['shortcut']})" if info["shortcut"] else ""))
+    print(f"params     {info['params']:,}")
+    print(f"dataset    {info['dataset'] or '-'}")
+    print(f"accuracy   {info['accuracy'] if info['accuracy'] is not None else '-'}")
+    print(f"classes    {len(info['classes'])}: {', '.join(info['classes'][:10])}{' ...' if len(info['classes']) > 10 else ''}")
+    print(f"mean/std   {tuple(round(x, 4) for x in info['mean'])} / {tuple(round(x, 4) for x in info['std'])}")
+    for key in ("recipe", "hardware", "date", "seed", "wall_time_s"):
+        if key in info["metadata"]:
+            print(f"{key:<10} {info['metadata'][key]}")
+    return 0

@@ -1,0 +1,460 @@
+"""Weight sources, all returning a ready model (eval mode) with its preprocessing and class names.
+
+- torchvision's pretrained ImageNet weights (weights API, torch hub cache), failing soft when offline;
+- the project's checkpoints: ``<name>.safetensors`` + ``<name>.json`` sidecar, shipped in
+  ``assets/checkpoints/`` or in the user directory (``$RESNET_VIZ_CHECKPOINTS`` or ``./checkpoints``);
+- community CIFAR checkpoints in akamaster/pytorch_resnet_cifar10's format, detected automatically;
+- uploaded bytes (``.safetensors``, ``.pt``, ``.pth``, ``.th``).
+
+Pickle-based files are only ever read with ``torch.load(..., weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pickle
+import socket
+import struct
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlparse
+
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+from torch import nn
+
+from resnet_viz.errors import LoadError
+from resnet_viz.zoo import CIFAR10_CLASSES, IMAGENET_MEAN, IMAGENET_STD, ModelSpec, get_spec
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_DIR = PROJECT_ROOT / "assets" / "checkpoints"
+CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".th")
+MAX_CHECKPOINT_BYTES = 600 * 1024 * 1024  # VGG-19's 548 MB fits; anything larger is refused unread
+SIDECAR_FORMAT = "resnet_viz-checkpoint/1"
+DOWNLOAD_TIMEOUT_S = 5.0
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference, and what is needed to feed it and read its output."""
+
+    model: nn.Module
+    spec: ModelSpec
+    source: str  # "pretrained", "checkpoint", "akamaster", "random"
+    label: str
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    classes: tuple[str, ...]
+    shortcut: str | None = None
+    resize_size: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def input_size(self) -> int:
+        return self.spec.input_size
+
+    @property
+    def accuracy(self) -> float | None:
+        value = self.meta.get("accuracy")
+        return float(value) if value is not None else None
+
+
+# ---------------------------------------------------------------- random init and pretrained weights
+
+def load_random(name: str, *, shortcut: str | None = None, seed: int = 0) -> LoadedModel:
+    """A freshly initialised zoo model (useful for architecture views and gradient flow)."""
+    spec = get_spec(name)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = spec.build(shortcut=shortcut)
+    return LoadedModel(model.eval(), spec, "random", f"{spec.name} (random init)", spec.mean, spec.std,
+                       spec.classes, shortcut=shortcut or spec.default_shortcut, resize_size=spec.resize_size)
+
+
+def _weights_enum(spec: ModelSpec):
+    from torchvision.models import get_weight
+
+    if not spec.pretrained:
+        raise LoadError("load.no_pretrained", model=spec.name)
+    return get_weight(spec.pretrained)
+
+
+def pretrained_path(name: str) -> Path | None:
+    """Where torch hub caches the pretrained file of ``name`` (None when it has no pretrained weights)."""
+    spec = get_spec(name)
+    if not spec.pretrained:
+        return None
+    url = _weights_enum(spec).url
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
+
+
+def pretrained_cached(name: str) -> bool:
+    path = pretrained_path(name)
+    return path is not None and path.is_file()
+
+
+def offline() -> bool:
+    return os.environ.get("RESNET_VIZ_OFFLINE", "").strip().lower() in ("1", "true", "yes")
+
+
+def _download(url: str, dst: Path, name: str, timeout: float) -> None:
+    if offline():
+        raise LoadError("load.offline", model=name, reason="RESNET_VIZ_OFFLINE is set")
+    host = urlparse(url).hostname or ""
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError as exc:
+        raise LoadError("load.offline", model=name, reason=str(exc) or type(exc).__name__) from None
+    match = torch.hub.HASH_REGEX.search(dst.name)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout * 6)
+    try:
+        torch.hub.download_url_to_file(url, str(dst), match.group(1) if match else None, progress=False)
+    except Exception as exc:  # network errors, hash mismatch, disk full: all the same to the user
+        raise LoadError("load.download_failed", model=name, reason=str(exc) or type(exc).__name__) from None
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def load_pretrained(name: str, *, allow_download: bool = True, timeout: float = DOWNLOAD_TIMEOUT_S) -> LoadedModel:
+    """torchvision's ImageNet weights for ``name``, from the torch hub cache or downloaded once."""
+    spec = get_spec(name)
+    weights = _weights_enum(spec)
+    path = pretrained_path(name)
+    assert path is not None
+    if not path.is_file():
+        if not allow_download:
+            raise LoadError("load.not_cached", model=name)
+        _download(weights.url, path, name, timeout)
+    state = _torch_load(path.read_bytes(), path.name)
+    model = spec.build()
+    _load_state(model, state, spec.name)
+    transforms = weights.transforms()
+    resize = getattr(transforms, "resize_size", [spec.resize_size])
+    resize_size = int(resize[0] if isinstance(resize, (list, tuple)) else resize)
+    meta = {"weights": str(weights), "accuracy": weights.meta.get("_metrics", {}).get("ImageNet-1K", {}).get("acc@1"),
+            "dataset": "ImageNet-1K", "source": weights.url}
+    return LoadedModel(model.eval(), spec, "pretrained", f"{spec.name} ({weights})", tuple(transforms.mean),
+                       tuple(transforms.std), tuple(weights.meta["categories"]), shortcut=spec.default_shortcut,
+                       resize_size=resize_size, meta=meta)
+
+
+# ---------------------------------------------------------------- reading checkpoint files safely
+
+def _torch_load(data: bytes, filename: str) -> Any:
+    try:
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc) or "GLOBAL" in str(exc):
+            raise LoadError("load.unsafe_pickle", file=filename) from None
+        raise LoadError("load.corrupt", file=filename, reason=_short(exc)) from None
+    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError, struct.error, KeyError,
+            AttributeError, TypeError, IndexError, UnicodeDecodeError) as exc:
+        raise LoadError("load.corrupt", file=filename, reason=_short(exc)) from None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+def safetensors_header(data: bytes, filename: str = "file") -> dict[str, Any]:
+    """The JSON header of a safetensors file, validated before any tensor is read."""
+    if len(data) < 8:
+        raise LoadError("load.corrupt", file=filename, reason="file too short for safetensors")
+    (n,) = struct.unpack("<Q", data[:8])
+    if n <= 1 or 8 + n > len(data) or n > 100 * 1024 * 1024:
+        raise LoadError("load.corrupt", file=filename, reason="safetensors header length is invalid")
+    try:
+        header = json.loads(data[8 : 8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise LoadError("load.corrupt", file=filename, reason="safetensors header is not valid JSON") from None
+    if not isinstance(header, dict):
+        raise LoadError("load.corrupt", file=filename, reason="safetensors header is not a JSON object")
+    return header
+
+
+def _read_safetensors(data: bytes, filename: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    header = safetensors_header(data, filename)
+    try:
+        tensors = st_load(data)
+    except Exception as exc:  # safetensors raises its own error type for every malformed file
+        raise LoadError("load.corrupt", file=filename, reason=_short(exc)) from None
+    meta = header.get("__metadata__") or {}
+    return tensors, {str(k): str(v) for k, v in meta.items()} if isinstance(meta, dict) else {}
+
+
+def _is_state_dict(obj: Any) -> bool:
+    return isinstance(obj, Mapping) and bool(obj) and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+
+
+def _unwrap(obj: Any, filename: str) -> tuple[dict[str, torch.Tensor], dict[str, Any], str]:
+    """(state dict, extra metadata, format) of whatever ``torch.load`` returned."""
+    if isinstance(obj, Mapping):
+        for key in ("state_dict", "model", "model_state_dict", "net"):
+            inner = obj.get(key)
+            if _is_state_dict(inner):
+                extra = {k: v for k, v in obj.items() if k != key and isinstance(v, (int, float, str))}
+                fmt = "akamaster" if "best_prec1" in obj else "pytorch"
+                return _strip_prefix(dict(inner)), extra, fmt
+        if _is_state_dict(obj):
+            return _strip_prefix(dict(obj)), {}, "pytorch"
+    raise LoadError("load.no_state_dict", file=filename)
+
+
+def _strip_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    for prefix in ("module.", "_orig_mod."):
+        if state and all(k.startswith(prefix) for k in state):
+            state = {k[len(prefix):]: v for k, v in state.items()}
+    return state
+
+
+def infer_architecture(state: Mapping[str, torch.Tensor]) -> tuple[str, str | None]:
+    """(zoo name, shortcut option) that a state dict was saved from, or LoadError."""
+    keys = set(state)
+    if "features.0.weight" in keys and any(k.startswith("classifier.") for k in keys):
+        return "vgg19", None
+    if "linear.weight" in keys and "layer3.0.conv1.weight" in keys and "layer4.0.conv1.weight" not in keys:
+        n = len({k.split(".")[1] for k in keys if k.startswith("layer1.")})
+        depth = 6 * n + 2
+        has_proj = any(".shortcut.0.weight" in k for k in keys)
+        # Option A has no parameters on its shortcuts: a file without them is ResNet option A unless
+        # told otherwise (akamaster's files, ours carry their model name in the sidecar).
+        return f"resnet{depth}", ("B" if has_proj else "A")
+    if "fc.weight" in keys and "layer4.0.conv1.weight" in keys:
+        counts = [len({k.split(".")[1] for k in keys if k.startswith(f"layer{i}.")}) for i in (1, 2, 3, 4)]
+        bottleneck = "layer1.0.conv3.weight" in keys
+        for depth, layers in ((18, (2, 2, 2, 2)), (34, (3, 4, 6, 3)), (50, (3, 4, 6, 3)), (101, (3, 4, 23, 3)),
+                              (152, (3, 8, 36, 3))):
+            if tuple(counts) == layers and bottleneck == (depth >= 50):
+                has_proj = any(".downsample." in k for k in keys)
+                if not has_proj:
+                    return f"plain{depth}", None
+                return f"resnet{depth}", "B"
+    raise LoadError("load.unknown_architecture", keys=", ".join(sorted(keys)[:3]))
+
+
+def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], model_name: str) -> None:
+    """LoadError naming the first mismatching keys and shapes, or None when ``state`` fits ``model``."""
+    expected = model.state_dict()
+    problems: list[str] = []
+    for key, tensor in expected.items():
+        if key not in state:
+            problems.append(f"missing {key} {tuple(tensor.shape)}")
+        elif tuple(state[key].shape) != tuple(tensor.shape):
+            problems.append(f"{key}: expected {tuple(tensor.shape)}, file has {tuple(state[key].shape)}")
+    problems += [f"unexpected {k} {tuple(v.shape)}" for k, v in state.items() if k not in expected]
+    if problems:
+        raise LoadError("load.mismatch", model=model_name, count=len(problems), first="; ".join(problems[:3]))
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise LoadError("load.nonfinite", key=key)
+
+
+def _load_state(model: nn.Module, state: Mapping[str, torch.Tensor], model_name: str) -> None:
+    check_state_dict(model, state, model_name)
+    expected = model.state_dict()
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    """The JSON sidecar next to a ``.safetensors`` file ({} when there is none or it is unreadable)."""
+    side = Path(path).with_suffix(".json")
+    try:
+        data = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def load_checkpoint_bytes(data: bytes, filename: str, *, model: str | None = None,
+                          sidecar: Mapping[str, Any] | None = None,
+                          max_bytes: int = MAX_CHECKPOINT_BYTES) -> LoadedModel:
+    """A ready model from the bytes of a checkpoint file (an upload, or a file read by the caller)."""
+    suffix = Path(filename).suffix.lower()
+    if suffix not in CHECKPOINT_SUFFIXES:
+        raise LoadError("load.bad_suffix", file=filename, suffixes=", ".join(CHECKPOINT_SUFFIXES))
+    if len(data) > max_bytes:
+        raise LoadError("load.too_large", file=filename, size_mb=round(len(data) / 2**20, 1),
+                        limit_mb=round(max_bytes / 2**20))
+    if not data:
+        raise LoadError("load.corrupt", file=filename, reason="the file is empty")
+    meta: dict[str, Any] = dict(sidecar or {})
+    if suffix == ".safetensors":
+        state, header_meta = _read_safetensors(data, filename)
+        if "resnet_viz" in header_meta and not meta:
+            try:
+                meta = json.loads(header_meta["resnet_viz"])
+            except json.JSONDecodeError:
+                meta = {}
+        fmt = "checkpoint"
+    else:
+        state, extra, fmt = _unwrap(_torch_load(data, filename), filename)
+        meta = {**extra, **meta}
+    name = model or meta.get("model")
+    shortcut = meta.get("shortcut")
+    if not name:
+        name, shortcut = infer_architecture(state)
+    try:
+        spec = get_spec(str(name))
+    except KeyError:
+        raise LoadError("load.unknown_model", model=name) from None
+    try:
+        net = spec.build(shortcut=shortcut, num_classes=len(meta["classes"]) if meta.get("classes") else None)
+    except ValueError as exc:
+        raise LoadError("load.corrupt", file=filename, reason=_short(exc)) from None
+    _load_state(net, state, spec.name)
+    if fmt == "akamaster":
+        mean, std, classes = IMAGENET_MEAN, IMAGENET_STD, CIFAR10_CLASSES
+        meta.setdefault("dataset", "CIFAR-10")
+        if "best_prec1" in meta:
+            meta.setdefault("accuracy", float(meta["best_prec1"]))
+    else:
+        mean = tuple(meta.get("mean") or spec.mean)
+        std = tuple(meta.get("std") or spec.std)
+        classes = tuple(meta.get("classes") or spec.classes)
+    meta.setdefault("format", fmt)
+    return LoadedModel(net.eval(), spec, fmt, f"{spec.name} ({filename})", tuple(map(float, mean)),
+                       tuple(map(float, std)), classes, shortcut=shortcut or spec.default_shortcut,
+                       resize_size=spec.resize_size, meta=meta)
+
+
+def load_checkpoint(path: str | os.PathLike, *, model: str | None = None,
+                    max_bytes: int = MAX_CHECKPOINT_BYTES) -> LoadedModel:
+    """A ready model from a checkpoint file on disk (its sidecar is read when there is one)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise LoadError("load.unreadable", file=str(path), reason=_short(exc)) from None
+    if size > max_bytes:
+        raise LoadError("load.too_large", file=path.name, size_mb=round(size / 2**20, 1),
+                        limit_mb=round(max_bytes / 2**20))
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LoadError("load.unreadable", file=str(path), reason=_short(exc)) from None
+    sidecar = read_sidecar(path) if path.suffix.lower() == ".safetensors" else {}
+    if sidecar.get("weights_sha256") and sidecar["weights_sha256"] != hashlib.sha256(data).hexdigest():
+        raise LoadError("load.sidecar_mismatch", file=path.name)
+    loaded = load_checkpoint_bytes(data, path.name, model=model, sidecar=sidecar, max_bytes=max_bytes)
+    loaded.meta["path"] = str(path)
+    return loaded
+
+
+def load_model(source: str | os.PathLike, *, model: str | None = None, allow_download: bool = True) -> LoadedModel:
+    """The one entry point: ``"pretrained:resnet50"``, ``"random:plain56"``, or a checkpoint path."""
+    text = str(source)
+    if text.startswith("pretrained:"):
+        return load_pretrained(text.split(":", 1)[1], allow_download=allow_download)
+    if text.startswith("random:"):
+        return load_random(text.split(":", 1)[1])
+    return load_checkpoint(text, model=model)
+
+
+# ---------------------------------------------------------------- writing checkpoints
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(state: nn.Module | Mapping[str, torch.Tensor], path: str | os.PathLike,
+                    meta: Mapping[str, Any], *, half: bool = False) -> Path:
+    """Write ``<path>.safetensors`` and its ``.json`` sidecar, each atomically (a crash leaves the old pair).
+
+    ``meta`` must hold at least ``model``; ``half`` stores floating tensors as fp16 (loaded back as fp32).
+    The sidecar records the weights' sha256, so a weights file and a sidecar from different writes are
+    detected on load.
+    """
+    if isinstance(state, nn.Module):
+        state = state.state_dict()
+    tensors = {}
+    for k, v in state.items():
+        v = v.detach().cpu()
+        if half and v.is_floating_point():
+            v = v.half()
+        tensors[k] = v.contiguous()
+    full = {"format": SIDECAR_FORMAT, **meta}
+    light = {k: v for k, v in full.items() if k != "log"}
+    data = st_save(tensors, metadata={"resnet_viz": json.dumps(light)})
+    full["weights_sha256"] = hashlib.sha256(data).hexdigest()
+    full["weights_dtype"] = "float16" if half else "float32"
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        path = path.with_name(path.name + ".safetensors")
+    _atomic_write(path, data)
+    _atomic_write(path.with_suffix(".json"), json.dumps(full, indent=1).encode("utf-8"))
+    return path
+
+
+# ---------------------------------------------------------------- finding checkpoints
+
+def user_checkpoint_dir() -> Path:
+    return Path(os.environ.get("RESNET_VIZ_CHECKPOINTS") or "checkpoints")
+
+
+def checkpoint_dirs() -> list[Path]:
+    dirs = [SHIPPED_DIR, user_checkpoint_dir()]
+    out: list[Path] = []
+    for d in dirs:
+        if d.resolve() not in [o.resolve() for o in out]:
+            out.append(d)
+    return out
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    path: Path
+    model: str
+    shipped: bool
+    meta: dict[str, Any] = field(hash=False, compare=False)
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+
+def find_checkpoints(dirs: list[Path] | None = None) -> list[CheckpointInfo]:
+    """Every ``.safetensors`` with a readable sidecar naming a zoo model, shipped ones first."""
+    found = []
+    for d in dirs if dirs is not None else checkpoint_dirs():
+        if not Path(d).is_dir():
+            continue
+        shipped = Path(d).resolve() == SHIPPED_DIR.resolve()
+        for path in sorted(Path(d).glob("*.safetensors")):
+            meta = read_sidecar(path)
+            name = meta.get("model")
+            if isinstance(name, str) and name in _zoo_names():
+                found.append(CheckpointInfo(path, name, shipped, meta))
+    return found
+
+
+def _zoo_names() -> set[str]:
+    from resnet_viz.zoo import MODELS
+
+    return set(MODELS)
+
+

@@ -1,0 +1,163 @@
+"""The model registry: one call builds any network by name, with what a page needs to use it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Callable
+
+from torch import nn
+from torchvision.models import vgg19
+from torchvision.models._meta import _IMAGENET_CATEGORIES
+
+from resnet_viz.models import cifar_net, imagenet_plain, imagenet_resnet
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+IMAGENET_CLASSES = tuple(_IMAGENET_CATEGORIES)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# Per-channel statistics of the official CIFAR-10 training split; a checkpoint carries its own.
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+
+SHORTCUT_OPTIONS = ("A", "B", "C")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything about a zoo model that does not depend on its weights."""
+
+    name: str
+    family: str  # "resnet", "plain" or "vgg"
+    dataset: str  # "imagenet" or "cifar10"
+    depth: int
+    input_size: int
+    resize_size: int  # shorter side before the centre crop (= input_size for CIFAR)
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    classes: tuple[str, ...]
+    block: str | None  # "basic", "bottleneck" or None (VGG)
+    default_shortcut: str | None  # None for nets without shortcuts
+    pretrained: str | None  # torchvision weights enum member, e.g. "ResNet18_Weights.DEFAULT"
+    builder: Callable[..., nn.Module] = field(repr=False, compare=False)
+
+    @property
+    def residual(self) -> bool:
+        return self.family == "resnet"
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def build(self, *, shortcut: str | None = None, num_classes: int | None = None) -> nn.Module:
+        """A freshly initialised model; ``shortcut`` picks option A/B/C on residual nets."""
+        kwargs = {}
+        if num_classes is not None:
+            kwargs["num_classes"] = num_classes
+        if self.residual:
+            option = (shortcut or self.default_shortcut or "A").upper()
+            if option not in SHORTCUT_OPTIONS:
+                raise ValueError(f"unknown shortcut option {shortcut!r} (expected A, B or C)")
+            kwargs["option"] = option
+        return self.builder(**kwargs)
+
+    def stages(self) -> dict[str, str]:
+        """Paper stage name -> module path, in forward order."""
+        if self.family == "vgg":
+            return dict(_VGG_STAGES)
+        if self.dataset == "cifar10":
+            return {"conv1": "conv1", "stage1": "layer1", "stage2": "layer2", "stage3": "layer3", "fc": "linear"}
+        return {"conv1": "conv1", "conv2_x": "layer1", "conv3_x": "layer2", "conv4_x": "layer3",
+                "conv5_x": "layer4", "fc": "fc"}
+
+    def blocks(self) -> dict[str, str]:
+        """Paper block name (conv3_1, stage2_1, ...) -> module path, in forward order."""
+        if self.family == "vgg":
+            return {}
+        if self.dataset == "cifar10":
+            n = (self.depth - 2) // 6
+            return {f"stage{s}_{b + 1}": f"layer{s}.{b}" for s in (1, 2, 3) for b in range(n)}
+        counts = _IMAGENET_LAYERS[self.depth]
+        return {f"conv{s + 2}_{b + 1}": f"layer{s + 1}.{b}" for s, c in enumerate(counts) for b in range(c)}
+
+    def paper_name(self, module_path: str) -> str | None:
+        """The paper's name of the stage or block that holds ``module_path`` (None: stem extras, pools)."""
+        best, best_len = None, -1
+        for table in (self.stages(), self.blocks()):
+            for paper, path in table.items():
+                for p in path.split(","):
+                    if (module_path == p or module_path.startswith(p + ".")) and len(p) > best_len:
+                        best, best_len = paper, len(p)
+        return best
+
+
+_IMAGENET_LAYERS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+# VGG-19 `features` indices between its pooling layers (the paper's Figure 3 left column).
+_VGG_STAGES = (("conv1_x", "features.0,features.1,features.2,features.3"),
+               ("pool1", "features.4"),
+               ("conv2_x", "features.5,features.6,features.7,features.8"),
+               ("pool2", "features.9"),
+               ("conv3_x", ",".join(f"features.{i}" for i in range(10, 18))),
+               ("pool3", "features.18"),
+               ("conv4_x", ",".join(f"features.{i}" for i in range(19, 27))),
+               ("pool4", "features.27"),
+               ("conv5_x", ",".join(f"features.{i}" for i in range(28, 36))),
+               ("pool5", "features.36"),
+               ("fc", "avgpool,classifier"))
+
+
+def _imagenet(name: str, family: str, depth: int, pretrained: str | None, builder) -> ModelSpec:
+    return ModelSpec(name=name, family=family, dataset="imagenet", depth=depth, input_size=224, resize_size=256,
+                     mean=IMAGENET_MEAN, std=IMAGENET_STD, classes=IMAGENET_CLASSES,
+                     block=None if family == "vgg" else ("bottleneck" if depth >= 50 else "basic"),
+                     default_shortcut="B" if family == "resnet" else None, pretrained=pretrained, builder=builder)
+
+
+def _cifar(depth: int, residual: bool) -> ModelSpec:
+    return ModelSpec(name=f"{'resnet' if residual else 'plain'}{depth}", family="resnet" if residual else "plain",
+                     dataset="cifar10", depth=depth, input_size=32, resize_size=32, mean=CIFAR10_MEAN,
+                     std=CIFAR10_STD, classes=CIFAR10_CLASSES, block="basic",
+                     default_shortcut="A" if residual else None, pretrained=None,
+                     builder=partial(cifar_net, depth, residual=residual))
+
+
+def _vgg19(num_classes: int = 1000) -> nn.Module:
+    return vgg19(weights=None, num_classes=num_classes)
+
+
+def _registry() -> dict[str, ModelSpec]:
+    specs: list[ModelSpec] = []
+    for depth in (18, 34, 50, 101, 152):
+        specs.append(_imagenet(f"resnet{depth}", "resnet", depth, f"ResNet{depth}_Weights.DEFAULT",
+                               partial(imagenet_resnet, depth)))
+    specs.append(_imagenet("vgg19", "vgg", 19, "VGG19_Weights.DEFAULT", _vgg19))
+    for depth in (18, 34):
+        specs.append(_imagenet(f"plain{depth}", "plain", depth, None, partial(imagenet_plain, depth)))
+    for depth in (20, 32, 44, 56, 110, 1202):
+        specs.append(_cifar(depth, True))
+    for depth in (20, 32, 44, 56, 110):
+        specs.append(_cifar(depth, False))
+    return {s.name: s for s in specs}
+
+
+MODELS: dict[str, ModelSpec] = _registry()
+
+
+def model_names(dataset: str | None = None) -> list[str]:
+    return [n for n, s in MODELS.items() if dataset is None or s.dataset == dataset]
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return MODELS[name.lower()]
+    except KeyError:
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(MODELS)}") from None
+
+
+def build_model(name: str, *, shortcut: str | None = None, num_classes: int | None = None) -> nn.Module:
+    """A freshly initialised zoo model by name (``resnet56``, ``plain34``, ``vgg19``, ...)."""
+    return get_spec(name).build(shortcut=shortcut, num_classes=num_classes)
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,61 @@
+"""Language state and message helpers."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from resnet_viz.errors import VizError
+from resnet_viz.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES, normalize_language, t
+
+_STATE_KEY = "lang"
+
+
+def _browser_language() -> str | None:
+    try:
+        return normalize_language(st.context.locale)
+    except Exception:  # AppTest and old clients have no locale
+        return None
+
+
+def sync_language() -> str:
+    """Decide the language once per run: ``?lang=`` first, then the switch, then the browser locale.
+
+    The result is written back to ``?lang=`` so that the URL in the address bar can be shared.
+    """
+    from_url = normalize_language(st.query_params.get("lang"))
+    if from_url and from_url != st.session_state.get(_STATE_KEY):
+        st.session_state[_STATE_KEY] = from_url
+    elif _STATE_KEY not in st.session_state:
+        st.session_state[_STATE_KEY] = _browser_language() or DEFAULT_LANGUAGE
+    lang = st.session_state[_STATE_KEY]
+    if st.query_params.get("lang") != lang:
+        st.query_params["lang"] = lang
+    return lang
+
+
+def language_switch() -> None:
+    """The English / 中文 switch; it writes ``?lang=`` itself so the URL wins on the next run."""
+
+    def _changed() -> None:
+        st.query_params["lang"] = st.session_state[_STATE_KEY]
+
+    st.sidebar.radio("Language / 语言", LANGUAGES, format_func=LANGUAGE_NAMES.get, key=_STATE_KEY,
+                     horizontal=True, on_change=_changed)
+
+
+def current_language() -> str:
+    lang = st.session_state.get(_STATE_KEY, DEFAULT_LANGUAGE)
+    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def tr(key: str, /, **params: object) -> str:
+    """``t`` in the current session's language."""
+    return t(key, current_language(), **params)
+
+
+def show_error(exc: BaseException) -> None:
+    """A clear message on the page for anything a user caused; never a traceback."""
+    if isinstance(exc, VizError):
+        st.error(exc.message(current_language()))
+    else:
+        st.error(tr("common.unexpected_error", kind=type(exc).__name__, detail=str(exc)[:300]))
