@@ -1,0 +1,51 @@
+"""Shared fixtures. Tests run offline: pretrained downloads are switched off for the whole session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
+
+os.environ.setdefault("RESNET_VIZ_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory, monkeypatch):
+    """Each test sees an empty user checkpoint directory and cache, never the developer's own."""
+    base = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("RESNET_VIZ_CHECKPOINTS", str(base / "checkpoints"))
+    monkeypatch.setenv("RESNET_VIZ_CACHE", str(base / "cache"))
+    monkeypatch.setenv("RESNET_VIZ_OFFLINE", "1")
+
+
+def app_page(page: str | None = None, *, lang: str = "en", timeout: float = 120, **session) -> "AppTest":
+    """An AppTest of app.py, switched to ``page`` (e.g. "pages/architecture.py") and run once.
+
+    ``session`` entries are put into st.session_state before the first run.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+    at.query_params["lang"] = lang
+    for key, value in session.items():
+        at.session_state[key] = value
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.run()
+    return at
+
+
+def assert_no_exception(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.fixture(scope="session")
+def cifar_jpeg_archive() -> Path:
+    if not SHARED_DATA.is_file():
+        pytest.skip(f"CIFAR-10 JPEG archive not found at {SHARED_DATA} (only on the project's own machines)")
+    return SHARED_DATA
