@@ -1,0 +1,215 @@
+"""The data of the paper's Figure 7: the standard deviation of every 3x3 conv layer's response.
+
+A response is the output of a 3x3 convolution after its BN and before the ReLU / the shortcut addition
+(section 4.2). One std per layer, taken over every value the layer produces for the images (batch,
+channels, positions together), in forward order: ResNet-20 has 19 such layers (the stem conv and the two
+convs of each of its 9 blocks), ResNet-56 has 55.
+
+Images are uint8 (N x 3 x H x W), normalised with the checkpoint's own mean and std; the forward pass is
+batched, without gradients, and the hooks are removed when it ends, also on error.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from resnet_viz.errors import DataError, InputError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_PATH = PROJECT_ROOT / "assets" / "samples" / "cifar10-test-sample.npz"
+SAMPLE_NAME = "cifar10-test-sample"
+
+
+@dataclass(frozen=True)
+class LayerResponses:
+    """Figure 7 data of one network: ``std[i]`` belongs to the conv at ``layers[i]``."""
+
+    layers: tuple[str, ...]  # module paths of the 3x3 convs, forward order
+    std: tuple[float, ...]
+    images: int
+
+    def sorted_desc(self) -> list[float]:
+        """The paper's bottom panel: the same values, largest first."""
+        return sorted(self.std, reverse=True)
+
+    def to_dict(self) -> dict:
+        return {"layers": list(self.layers), "std": list(self.std), "images": self.images}
+
+
+def response_layers(model: nn.Module) -> list[tuple[str, nn.BatchNorm2d]]:
+    """(conv path, the BN right after it) for every 3x3 conv, in forward order.
+
+    Every zoo net with BN names the pair ``<prefix>convK`` / ``<prefix>bnK`` (torchvision's names), so the
+    BN is found by name; a 3x3 conv without such a BN (VGG-19 has none) cannot give Figure 7's numbers.
+    """
+    modules = dict(model.named_modules())
+    pairs = []
+    for name, module in model.named_modules():
+        if not (isinstance(module, nn.Conv2d) and tuple(module.kernel_size) == (3, 3)):
+            continue
+        prefix, _, last = name.rpartition(".")
+        bn_name = (prefix + "." if prefix else "") + last.replace("conv", "bn", 1)
+        bn = modules.get(bn_name)
+        if not last.startswith("conv") or not isinstance(bn, nn.BatchNorm2d):
+            raise InputError("fig7.no_bn", layer=name)
+        pairs.append((name, bn))
+    return pairs
+
+
+class _Moments:
+    """Running count, sum and sum of squares in float64 (exact enough for std over millions of values)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.s = 0.0
+        self.ss = 0.0
+
+    def add(self, x: torch.Tensor) -> None:
+        x = x.detach().double()
+        self.n += x.numel()
+        self.s += float(x.sum())
+        self.ss += float((x * x).sum())
+
+    def std(self) -> float:
+        mean = self.s / self.n
+        return float(np.sqrt(max(self.ss / self.n - mean * mean, 0.0)))
+
+
+@contextmanager
+def _recording(pairs: Sequence[tuple[str, nn.Module]]) -> Iterator[list[_Moments]]:
+    """Forward hooks on the BNs that add each output to its layer's moments; always removed."""
+    moments = [_Moments() for _ in pairs]
+    handles = []
+    try:
+        for (_, bn), m in zip(pairs, moments):
+            # The statistic is taken inside the hook: the ReLU that follows may work in place.
+            handles.append(bn.register_forward_hook(lambda _mod, _inp, out, m=m: m.add(out)))
+        yield moments
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def normalise(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """uint8 N x 3 x H x W -> float32 normalised with per-channel ``mean`` / ``std`` (0..1 scale)."""
+    m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+    return (images.float() / 255.0 - m) / s
+
+
+def layer_responses(model: nn.Module, images: torch.Tensor, *, mean: Sequence[float], std: Sequence[float],
+                    batch_size: int = 250) -> LayerResponses:
+    """Figure 7 data of ``model`` on uint8 ``images`` (N x 3 x H x W).
+
+    The model is put in eval mode (BN uses its running statistics, as at test time) and left in it.
+    """
+    images = check_images(images)
+    pairs = response_layers(model)
+    model.eval()
+    with torch.no_grad(), _recording(pairs) as moments:
+        for start in range(0, len(images), batch_size):
+            model(normalise(images[start:start + batch_size], mean, std))
+    return LayerResponses(tuple(n for n, _ in pairs), tuple(m.std() for m in moments), len(images))
+
+
+def responses_of(loaded, images: torch.Tensor, *, batch_size: int = 250) -> LayerResponses:
+    """``layer_responses`` of a ``LoadedModel`` with its own normalisation."""
+    return layer_responses(loaded.model, images, mean=loaded.mean, std=loaded.std, batch_size=batch_size)
+
+
+def check_images(images: torch.Tensor) -> torch.Tensor:
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3 or len(images) == 0:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise InputError("fig7.bad_images", shape=str(shape))
+    if images.dtype != torch.uint8:
+        raise InputError("fig7.bad_images", shape=f"{tuple(images.shape)} {images.dtype}")
+    return images
+
+
+# ---------------------------------------------------------------- image sources
+
+def load_npz(path: str | Path = SAMPLE_PATH, *, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor,
+                                                                                    tuple[str, ...]]:
+    """(uint8 N x 3 x H x W, int64 labels, class names) of an ``.npz`` like the shipped test sample.
+
+    ``limit`` keeps the first ``limit`` images of a class-balanced order (one of each class in turn), so a
+    small subset still covers every class.
+    """
+    try:
+        with np.load(Path(path), allow_pickle=False) as data:
+            images, labels = data["images"], data["labels"]
+            classes = tuple(str(c) for c in data["classes"]) if "classes" in data.files else ()
+    except (OSError, KeyError, ValueError) as exc:
+        raise DataError("fig7.bad_npz", path=str(path), reason=str(exc)[:200]) from None
+    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8 or len(labels) != len(images):
+        raise DataError("fig7.bad_npz", path=str(path), reason=f"images {images.shape} {images.dtype}")
+    order = balanced_order(labels)
+    if limit is not None:
+        order = order[:max(int(limit), 1)]
+    x = torch.from_numpy(np.ascontiguousarray(images[order].transpose(0, 3, 1, 2)))
+    return x, torch.from_numpy(labels[order].astype(np.int64)), classes
+
+
+def balanced_order(labels: np.ndarray) -> np.ndarray:
+    """Indices that take one image of each class in turn (stable within a class)."""
+    labels = np.asarray(labels)
+    rank = np.zeros(len(labels), dtype=np.int64)
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        rank[idx] = np.arange(len(idx))
+    return np.lexsort((labels, rank))
+
+
+def load_images(source: str | Path, *, split: str = "test", limit: int | None = None) -> tuple[torch.Tensor,
+                                                                                               torch.Tensor,
+                                                                                               tuple[str, ...]]:
+    """Images for Figure 7 from an ``.npz`` sample or any dataset ``resnet_viz.data.load_split`` reads."""
+    if str(source).lower().endswith(".npz"):
+        return load_npz(source, limit=limit)
+    try:
+        from resnet_viz.data import load_split
+    except ImportError:
+        raise DataError("fig7.no_loader", path=str(source)) from None
+    images, labels, classes = load_split(source, split=split)
+    if limit is not None and limit < len(images):
+        order = torch.from_numpy(balanced_order(labels.numpy())[:max(int(limit), 1)])
+        images, labels = images[order], labels[order]
+    return images, labels, tuple(classes)
+
+
+def store_in_sidecar(checkpoint: str | Path, result: LayerResponses, *, sample: str | Path) -> None:
+    """Keep ``result`` in the checkpoint's JSON sidecar under ``"responses"`` (the app shows it without recomputing)."""
+    import json
+    import os
+    import tempfile
+
+    side = Path(checkpoint).with_suffix(".json")
+    data = json.loads(side.read_text(encoding="utf-8"))
+    data["responses"] = {"sample": Path(str(sample)).stem, **result.to_dict()}
+    fd, tmp = tempfile.mkstemp(prefix=f".{side.name}.", suffix=".tmp", dir=side.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+        os.replace(tmp, side)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def stored_responses(meta: dict, *, sample: str = SAMPLE_NAME) -> LayerResponses | None:
+    """The values a sidecar holds for ``sample`` (None when absent or malformed)."""
+    entry = meta.get("responses")
+    if not isinstance(entry, dict) or entry.get("sample") != sample:
+        return None
+    std, layers = entry.get("std"), entry.get("layers")
+    if not isinstance(std, list) or not all(isinstance(v, (int, float)) for v in std):
+        return None
+    layers = layers if isinstance(layers, list) and len(layers) == len(std) else [f"{i + 1}" for i in range(len(std))]
+    return LayerResponses(tuple(map(str, layers)), tuple(map(float, std)), int(entry.get("images") or 0))

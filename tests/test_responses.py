@@ -1,0 +1,161 @@
+"""Figure 7's responses: the std of each 3x3 conv's output after BN, before the addition / ReLU."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from resnet_viz.cli import main
+from resnet_viz.errors import InputError
+from resnet_viz.loading import load_checkpoint, read_sidecar, save_checkpoint
+from resnet_viz.responses import (balanced_order, layer_responses, load_npz, normalise, response_layers,
+                                  responses_of, stored_responses)
+from resnet_viz.zoo import build_model
+
+MEAN, STD = (0.49, 0.48, 0.45), (0.25, 0.24, 0.26)
+
+
+def _images(n: int = 6, size: int = 16, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8)
+
+
+def _trained_like(name: str, seed: int = 0) -> nn.Module:
+    """A random net whose BNs have non-trivial affine parameters and running statistics, like a trained one."""
+    torch.manual_seed(seed)
+    model = build_model(name)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.weight.data.uniform_(0.2, 1.5)
+            m.bias.data.normal_(0, 0.3)
+            m.running_mean.normal_(0, 0.5)
+            m.running_var.uniform_(0.5, 3.0)
+    return model.eval()
+
+
+@pytest.mark.parametrize("name, count", [("resnet20", 19), ("plain20", 19), ("resnet56", 55), ("resnet32", 31)])
+def test_one_value_per_3x3_conv(name, count):
+    model = build_model(name)
+    result = layer_responses(model, _images(2, 8), mean=MEAN, std=STD)
+    assert len(result.std) == len(result.layers) == count
+    assert result.layers[0] == "conv1" and result.layers[1] == "layer1.0.conv1" and result.layers[-1].endswith("conv2")
+    assert all(np.isfinite(result.std)) and all(v > 0 for v in result.std)
+
+
+def test_matches_a_manual_hook_after_bn_before_the_addition():
+    model = _trained_like("resnet20")
+    images = _images(8, 16)
+    seen = {}
+
+    def keep(name):
+        return lambda _m, _i, out: seen.__setitem__(name, out.detach().clone())
+
+    block = model.layer2[0]  # a downsampling block: option A shortcut adds zero-padded x to bn2's output
+    handles = [block.bn2.register_forward_hook(keep("bn2")), block.register_forward_hook(keep("block")),
+               model.bn1.register_forward_hook(keep("stem"))]
+    with torch.no_grad():
+        model(normalise(images, MEAN, STD))
+    for h in handles:
+        h.remove()
+
+    result = layer_responses(model, images, mean=MEAN, std=STD)
+    by_layer = dict(zip(result.layers, result.std))
+    assert by_layer["layer2.0.conv2"] == pytest.approx(seen["bn2"].std(unbiased=False).item(), rel=1e-5)
+    assert by_layer["conv1"] == pytest.approx(seen["stem"].std(unbiased=False).item(), rel=1e-5)
+    # The block's output (after the addition and ReLU) is a different quantity: the hook is before it.
+    assert by_layer["layer2.0.conv2"] != pytest.approx(seen["block"].std(unbiased=False).item(), rel=1e-3)
+
+
+def test_batching_does_not_change_the_values():
+    model = _trained_like("plain20", seed=1)
+    images = _images(7, 8)
+    whole = layer_responses(model, images, mean=MEAN, std=STD, batch_size=100)
+    pieces = layer_responses(model, images, mean=MEAN, std=STD, batch_size=3)
+    np.testing.assert_allclose(whole.std, pieces.std, rtol=1e-5)
+    assert whole.images == 7
+    assert pieces.sorted_desc() == sorted(pieces.std, reverse=True)
+
+
+def test_uses_the_checkpoints_own_normalisation(tmp_path):
+    model = _trained_like("resnet20", seed=2)
+    mean, std = (0.1, 0.2, 0.3), (0.5, 0.4, 0.3)
+    path = save_checkpoint(model, tmp_path / "r20", {"model": "resnet20", "shortcut": "A", "mean": mean, "std": std})
+    loaded = load_checkpoint(path)
+    images = _images(4, 8)
+    ours = responses_of(loaded, images)
+    np.testing.assert_allclose(ours.std, layer_responses(model, images, mean=mean, std=std).std, rtol=1e-5)
+    other = layer_responses(model, images, mean=MEAN, std=STD)
+    assert ours.std[0] != pytest.approx(other.std[0], rel=1e-3)
+
+
+def _hook_count(model: nn.Module) -> int:
+    return sum(len(m._forward_hooks) for m in model.modules())
+
+
+def test_hooks_are_removed_also_on_error():
+    model = build_model("resnet20")
+    layer_responses(model, _images(2, 8), mean=MEAN, std=STD)
+    assert _hook_count(model) == 0
+
+    def broken(_x):
+        raise RuntimeError("boom")
+
+    model.layer2.forward = broken
+    with pytest.raises(RuntimeError, match="boom"):
+        layer_responses(model, _images(2, 8), mean=MEAN, std=STD)
+    assert _hook_count(model) == 0
+
+
+def test_refuses_nets_without_bn_and_bad_images():
+    no_bn = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    with pytest.raises(InputError) as err:
+        response_layers(no_bn)
+    assert "0" in err.value.message("en") and err.value.message("zh") != err.value.message("en")
+    with pytest.raises(InputError):
+        layer_responses(build_model("resnet20"), torch.zeros(2, 1, 8, 8, dtype=torch.uint8), mean=MEAN, std=STD)
+    with pytest.raises(InputError):
+        layer_responses(build_model("resnet20"), torch.zeros(2, 3, 8, 8), mean=MEAN, std=STD)
+
+
+def test_balanced_subset_of_the_shipped_sample():
+    images, labels, classes = load_npz(limit=20)
+    assert images.shape == (20, 3, 32, 32) and images.dtype == torch.uint8
+    assert sorted(labels.tolist()) == sorted(list(range(10)) * 2)
+    assert len(classes) == 10
+    order = balanced_order(np.array([1, 1, 0, 0, 1]))
+    assert order.tolist() == [2, 0, 3, 1, 4]
+
+
+def _tiny_npz(path, n=10, size=8):
+    rng = np.random.default_rng(0)
+    np.savez(path, images=rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
+             labels=np.arange(n, dtype=np.int64) % 10, classes=np.array([str(i) for i in range(10)]))
+    return path
+
+
+def test_cli_json_and_store(tmp_path, capsys):
+    npz = _tiny_npz(tmp_path / "tiny.npz")
+    r20 = save_checkpoint(_trained_like("resnet20"), tmp_path / "r20", {"model": "resnet20", "shortcut": "A"})
+    p20 = save_checkpoint(_trained_like("plain20"), tmp_path / "p20", {"model": "plain20"})
+    assert main(["responses", str(r20), str(p20), "--data", str(npz), "--limit", "6", "--json", "--store"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [len(out[str(r20)]), len(out[str(p20)])] == [19, 19]
+    stored = stored_responses(read_sidecar(r20), sample="tiny")
+    assert stored is not None and list(stored.std) == out[str(r20)] and stored.images == 6
+    assert load_checkpoint(r20).name == "resnet20"  # the sidecar still matches its weights
+
+    assert main(["responses", str(r20), "--data", str(npz), "--limit", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "19 layers, 3 images" in text and "layer3.2.conv2" in text
+
+
+def test_cli_bad_data_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not an npz")
+    assert main(["responses", "random:resnet20", "--data", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and len(err.strip().splitlines()) == 1
