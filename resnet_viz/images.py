@@ -1,0 +1,206 @@
+"""Image input: decode and validate user images, the shipped samples, and a model's preprocessing.
+
+``load_image`` turns any accepted file into an 8-bit RGB ``PIL.Image`` (EXIF orientation applied, first
+frame of animations and multi-page TIFFs, alpha composited on white, 16-bit scaled down), or raises an
+``ImageError`` naming an i18n message. ``preprocess`` shows every step a model applies to it.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torchvision.transforms import functional as TF
+
+from resnet_viz.errors import ImageError
+from resnet_viz.loading import PROJECT_ROOT, LoadedModel
+
+MAX_BYTES = 20 * 1024 * 1024
+MAX_PIXELS = 40_000_000
+# Larger images are reduced (aspect kept) right after decoding: every model crops far below this.
+MAX_SIDE = 2048
+UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff")
+
+SAMPLES_DIR = PROJECT_ROOT / "assets" / "samples"
+_SAMPLE_DIRS = {"imagenet": ("photos", "*.jpg"), "cifar10": ("cifar10", "*.png")}
+
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+_WIDE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+
+
+# ---------------------------------------------------------------- decoding
+
+def load_image(data: bytes, filename: str = "upload", *, max_side: int | None = MAX_SIDE) -> Image.Image:
+    """An 8-bit RGB image from the bytes of an image file, or ImageError (message key ``images.*``)."""
+    if not data:
+        raise ImageError("images.empty", file=filename)
+    if len(data) > MAX_BYTES:
+        raise ImageError("images.too_large_bytes", file=filename, size_mb=round(len(data) / 2**20, 1),
+                         limit_mb=round(MAX_BYTES / 2**20))
+    with warnings.catch_warnings():
+        # Pillow warns between its own limit and twice it; our explicit check below decides instead.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(io.BytesIO(data))  # reads the header only
+        except Image.DecompressionBombError:
+            raise ImageError("images.too_many_pixels", file=filename, pixels="?",
+                             limit=_mpx(MAX_PIXELS)) from None
+        except UnidentifiedImageError:
+            raise ImageError("images.not_image", file=filename) from None
+        except (OSError, ValueError, SyntaxError, struct.error) as exc:
+            raise ImageError("images.corrupt", file=filename, reason=_short(exc)) from None
+        width, height = im.size
+        if width <= 0 or height <= 0:
+            raise ImageError("images.corrupt", file=filename, reason="the image has no pixels")
+        if width * height > MAX_PIXELS:
+            raise ImageError("images.too_many_pixels", file=filename, pixels=_mpx(width * height),
+                             limit=_mpx(MAX_PIXELS), width=width, height=height)
+        try:
+            im.seek(0)  # first frame of a GIF / first page of a TIFF
+            if max_side and im.format == "JPEG" and max(im.size) > 2 * max_side:
+                im.draft(im.mode, (max_side, max_side))  # decode at 1/2, 1/4 or 1/8 scale directly
+            im.load()
+        except (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error) as exc:
+            key = "images.truncated" if "truncated" in str(exc).lower() else "images.corrupt"
+            raise ImageError(key, file=filename, reason=_short(exc)) from None
+        except Image.DecompressionBombError:
+            raise ImageError("images.too_many_pixels", file=filename, pixels="?",
+                             limit=_mpx(MAX_PIXELS)) from None
+    im = _apply_orientation(im)
+    try:
+        rgb = to_rgb(im)
+    except (ValueError, OSError) as exc:
+        raise ImageError("images.unsupported_mode", file=filename, mode=im.mode, reason=_short(exc)) from None
+    if max_side and max(rgb.size) > max_side:
+        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return rgb
+
+
+def _mpx(pixels: int) -> str:
+    return f"{pixels / 1e6:.1f}"
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
+def _apply_orientation(im: Image.Image) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(im) or im
+    except Exception:  # a broken EXIF block must not cost the user the image
+        return im
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """8-bit RGB from any Pillow mode: alpha over white, 16/32-bit and float scaled (not clipped)."""
+    if im.mode in _WIDE_MODES:
+        im = _wide_to_l(im)
+    if im.mode in _ALPHA_MODES or (im.mode in ("P", "L", "RGB", "1") and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if im.mode == "RGB":
+        return im.copy() if im.readonly else im
+    return im.convert("RGB")
+
+
+def _wide_to_l(im: Image.Image) -> Image.Image:
+    """16-bit / 32-bit integer or float grayscale -> 8-bit "L", by the value range of the format."""
+    arr = np.asarray(im)
+    if im.mode.startswith("I;16"):
+        scaled = arr.astype(np.float64) / 65535.0
+    elif im.mode == "I" and arr.size and arr.min() >= 0 and arr.max() <= 65535:
+        scaled = arr.astype(np.float64) / 65535.0  # Pillow opens 16-bit PNGs as "I"
+    else:  # signed 32-bit or float data: map its own range onto 0..255
+        arr = arr.astype(np.float64)
+        finite = arr[np.isfinite(arr)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        scaled = np.nan_to_num((arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr))
+    out = Image.fromarray(np.clip(np.round(scaled * 255.0), 0, 255).astype(np.uint8), "L")
+    if "transparency" in im.info and isinstance(im.info["transparency"], int):
+        mask = Image.fromarray(np.where(arr == im.info["transparency"], 0, 255).astype(np.uint8), "L")
+        out = out.convert("LA")
+        out.putalpha(mask)
+    return out
+
+
+# ---------------------------------------------------------------- shipped samples
+
+def sample_images(dataset: str) -> dict[str, Path]:
+    """Name -> path of the shipped samples for ``"imagenet"`` (photos) or ``"cifar10"`` (test images)."""
+    try:
+        folder, pattern = _SAMPLE_DIRS[dataset]
+    except KeyError:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(_SAMPLE_DIRS)}") from None
+    return {p.stem: p for p in sorted((SAMPLES_DIR / folder).glob(pattern))}
+
+
+def load_sample(path: str | Path) -> Image.Image:
+    path = Path(path)
+    return load_image(path.read_bytes(), path.name)
+
+
+# ---------------------------------------------------------------- preprocessing
+
+@dataclass
+class Preprocessed:
+    """What a model receives, and each step that led there (for display)."""
+
+    tensor: torch.Tensor  # 1 x 3 x H x W, float32, normalised
+    resized: Image.Image
+    cropped: Image.Image
+    steps: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+
+    def channel_ranges(self) -> list[tuple[float, float]]:
+        """(min, max) of each normalised input channel."""
+        t = self.tensor[0]
+        return [(float(c.min()), float(c.max())) for c in t]
+
+
+def _fmt(values: tuple[float, ...]) -> str:
+    return ", ".join(f"{v:.4g}" for v in values)
+
+
+def preprocess(image: Image.Image, loaded: LoadedModel) -> Preprocessed:
+    """The model's evaluation transform, step by step.
+
+    ImageNet models: resize the shorter side to ``loaded.resize_size`` (256), centre-crop ``input_size``
+    (224). CIFAR models: the same with 32 and 32, which turns a 32 x 32 image into itself and any other
+    picture into 32 x 32 without distorting it. Then scale to [0, 1] and normalise with the model's mean/std.
+    """
+    image = to_rgb(image)
+    resize = int(loaded.resize_size or loaded.spec.resize_size)
+    crop = int(loaded.input_size)
+    w, h = image.size
+    resized = TF.resize(image, [resize], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+    cropped = TF.center_crop(resized, [crop, crop])
+    x = TF.normalize(TF.to_tensor(cropped), list(loaded.mean), list(loaded.std)).unsqueeze(0).contiguous()
+    rw, rh = resized.size
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("images.step_resize", {"size": resize, "width": w, "height": h, "new_width": rw, "new_height": rh}),
+        ("images.step_crop", {"crop": crop, "width": rw, "height": rh}),
+        ("images.step_scale", {}),
+        ("images.step_normalize", {"mean": _fmt(loaded.mean), "std": _fmt(loaded.std)}),
+        ("images.step_tensor", {"shape": " × ".join(str(s) for s in x.shape)}),
+    ]
+    return Preprocessed(tensor=x.float(), resized=resized, cropped=cropped, steps=steps,
+                        mean=tuple(loaded.mean), std=tuple(loaded.std))
+
+
+def to_display(tensor: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
+    """A normalised 1x3xHxW (or 3xHxW) tensor back to an H x W x 3 uint8 picture."""
+    t = tensor[0] if tensor.dim() == 4 else tensor
+    m = torch.tensor(mean, dtype=t.dtype).view(-1, 1, 1)
+    s = torch.tensor(std, dtype=t.dtype).view(-1, 1, 1)
+    arr = (t.detach().cpu() * s + m).clamp(0, 1).permute(1, 2, 0).numpy()
+    return np.round(arr * 255).astype(np.uint8)

@@ -1,0 +1,123 @@
+"""The shared image input (sample picker + upload) and the cached preprocessing, for every page that
+needs a picture.
+
+Uploaded bytes stay in memory: they are decoded once per session (kept in that session's state only) and
+never written to disk. The caches below hold only derived images/tensors, keyed by the bytes' sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from PIL import Image
+from plotly.subplots import make_subplots
+
+from resnet_viz.errors import ImageError
+from resnet_viz.images import (
+    MAX_BYTES, MAX_PIXELS, UPLOAD_TYPES, Preprocessed, load_image, load_sample, preprocess, sample_images)
+from resnet_viz.loading import LoadedModel
+from ui.common import show_error, tr
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _sample(path: str) -> Image.Image:
+    return load_sample(path)
+
+
+def _decoded_upload(key: str, upload) -> tuple[Image.Image, str]:
+    """Decode an UploadedFile once per session and widget; raises ImageError for a bad file (also memoised)."""
+    memo_key = f"_{key}_decoded"
+    held = st.session_state.get(memo_key)
+    file_id = getattr(upload, "file_id", None)
+    if held is None or file_id is None or held[0] != file_id:
+        data = upload.getvalue()
+        digest = hashlib.sha256(data).hexdigest()
+        try:
+            result: Image.Image | ImageError = load_image(data, upload.name)
+        except ImageError as exc:
+            result = exc
+        held = (file_id, digest, result)
+        st.session_state[memo_key] = held  # this session only: never shared with other users
+    _, digest, result = held
+    if isinstance(result, ImageError):
+        raise result
+    return result, digest
+
+
+def image_input(key: str, dataset: str) -> tuple[Image.Image, str] | None:
+    """A sample picker and an uploader; returns (RGB image, stable id) or None when there is nothing to show.
+
+    The id is ``"sample:<dataset>/<name>"`` or ``"upload:<sha256>"``: use it as a cache key. A bad upload
+    shows its message and the sample is used instead.
+    """
+    samples = sample_images(dataset)
+    label_key = "images.samples_cifar10" if dataset == "cifar10" else "images.samples_imagenet"
+    name = None
+    if samples:
+        name = st.selectbox(tr("images.sample"), list(samples), key=f"{key}_sample",
+                            help=tr(label_key))
+    else:
+        st.warning(tr("images.no_samples"))
+    upload = st.file_uploader(tr("images.upload"), type=list(UPLOAD_TYPES), key=f"{key}_upload",
+                              max_upload_size=MAX_BYTES // 2**20,
+                              help=tr("images.upload_help", limit_mb=MAX_BYTES // 2**20,
+                                      pixels=f"{MAX_PIXELS / 1e6:.0f}"))
+    if upload is not None:
+        try:
+            image, digest = _decoded_upload(key, upload)
+            return image, f"upload:{digest}"
+        except ImageError as exc:
+            show_error(exc)
+            if name is not None:
+                st.caption(tr("images.fallback"))
+    if name is None:
+        return None
+    return _sample(str(samples[name])), f"sample:{dataset}/{name}"
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _preprocess_cached(image_id: str, resize: int, crop: int, mean: tuple[float, ...], std: tuple[float, ...],
+                       _image: Image.Image, _loaded: LoadedModel) -> Preprocessed:
+    return preprocess(_image, _loaded)
+
+
+def preprocessed(image: Image.Image, image_id: str, loaded: LoadedModel) -> Preprocessed:
+    """``preprocess`` cached by image id and the model's preprocessing numbers (not its weights)."""
+    return _preprocess_cached(image_id, int(loaded.resize_size or loaded.spec.resize_size), int(loaded.input_size),
+                              tuple(loaded.mean), tuple(loaded.std), image, loaded)
+
+
+def show_preprocessing(image: Image.Image, pre: Preprocessed, *, lang_key: str = "images.preprocessing") -> None:
+    """The steps from the picture to the tensor, with the images in between and the tensor itself."""
+    st.markdown(f"**{tr(lang_key)}**")
+    cols = st.columns(3)
+    for col, (img, key) in zip(cols, ((image, "images.original"), (pre.resized, "images.resized"),
+                                       (pre.cropped, "images.cropped"))):
+        w, h = img.size
+        col.image(img, caption=tr(key, width=w, height=h), width="stretch")
+    for step_key, params in pre.steps:
+        st.markdown(f"- {tr(step_key, **params)}")
+    st.plotly_chart(tensor_figure(pre), width="stretch")
+    st.caption(tr("images.tensor_caption"))
+
+
+def tensor_figure(pre: Preprocessed) -> go.Figure:
+    """The normalised input as three heat maps on one shared colour scale (hover shows the values)."""
+    x = pre.tensor[0].numpy().astype(np.float32)
+    bound = float(np.abs(x).max()) or 1.0
+    names = ("R", "G", "B")
+    ranges = pre.channel_ranges()
+    titles = [tr("images.channel_range", channel=n, low=f"{lo:.2f}", high=f"{hi:.2f}")
+              for n, (lo, hi) in zip(names, ranges)]
+    fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.03)
+    for i in range(3):
+        fig.add_trace(go.Heatmap(z=x[i], zmin=-bound, zmax=bound, colorscale="RdBu_r", showscale=i == 2,
+                                 hovertemplate="x=%{x} y=%{y}: %{z:.3f}<extra></extra>"), row=1, col=i + 1)
+        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{i + 1 if i else ''}", showticklabels=False,
+                         row=1, col=i + 1)
+        fig.update_xaxes(showticklabels=False, row=1, col=i + 1)
+    fig.update_layout(height=260, margin=dict(l=0, r=0, t=30, b=0))
+    return fig
