@@ -1,0 +1,66 @@
+"""The catalogues: same keys and placeholders in every language, and every key used in the code exists."""
+
+import re
+import string
+
+import pytest
+
+from resnet_viz.errors import LoadError
+from resnet_viz.i18n import LANGUAGES, catalogue, normalize_language, t
+from tests.conftest import ROOT
+
+
+def _placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_every_language_has_the_same_keys():
+    keys = {lang: set(catalogue(lang)) for lang in LANGUAGES}
+    for lang in LANGUAGES:
+        missing = keys["en"] - keys[lang]
+        extra = keys[lang] - keys["en"]
+        assert not missing and not extra, f"{lang}: missing {sorted(missing)[:10]}, extra {sorted(extra)[:10]}"
+
+
+def test_placeholders_agree_across_languages():
+    for key, text in catalogue("en").items():
+        for lang in LANGUAGES:
+            assert _placeholders(catalogue(lang)[key]) == _placeholders(text), (lang, key)
+
+
+def test_chinese_catalogue_is_actually_translated():
+    zh = catalogue("zh")
+    identical = [k for k, v in catalogue("en").items() if zh[k] == v and re.search(r"[A-Za-z]{4,} [a-z]{3,} [a-z]{3,}", v)]
+    assert not identical, identical[:10]
+
+
+# Literal keys passed to tr(...) / t(...) / errors anywhere in the code must exist.
+_KEY_RE = re.compile(r"""(?:\btr|\bt|Error)\(\s*f?["']([a-z_0-9]+\.[a-z_0-9.]+)["']""")
+
+
+def test_every_literal_key_used_in_the_code_exists():
+    known = set(catalogue("en"))
+    missing = []
+    for path in [ROOT / "app.py", *ROOT.glob("pages/*.py"), *ROOT.glob("ui/*.py"), *ROOT.glob("resnet_viz/**/*.py")]:
+        for key in _KEY_RE.findall(path.read_text(encoding="utf-8")):
+            if key not in known:
+                missing.append(f"{path.relative_to(ROOT)}: {key}")
+    assert not missing, missing
+
+
+def test_translation_and_fallbacks():
+    assert t("nav.home", "zh") == "首页"
+    assert t("load.offline", "en", model="resnet50", reason="x").startswith("Could not download")
+    assert t("no.such_key", "zh") == "no.such_key"
+    assert normalize_language("zh-CN") == "zh" and normalize_language("en_US") == "en"
+    assert normalize_language("fr") is None and normalize_language(None) is None
+
+
+def test_errors_speak_both_languages():
+    err = LoadError("load.too_large", file="a.pt", size_mb=900, limit_mb=600)
+    assert "900" in str(err) and "600" in err.message("zh") and "上限" in err.message("zh")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_no_empty_entries(lang):
+    assert all(text.strip() for text in catalogue(lang).values())

@@ -1,0 +1,109 @@
+"""The zoo against the paper's reference sheet (../shared/reference/resnet-paper-facts.md)."""
+
+import pytest
+import torch
+
+from resnet_viz.models import PadShortcut
+from resnet_viz.zoo import MODELS, build_model, count_params, get_spec
+
+# Copied from the reference sheet; every zoo model is checked.
+PARAMS = {
+    "resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032, "resnet101": 44_549_160,
+    "resnet152": 60_192_808, "vgg19": 143_667_240, "plain18": 11_515_688, "plain34": 21_623_848,
+    "resnet20": 269_722, "resnet32": 464_154, "resnet44": 658_586, "resnet56": 853_018, "resnet110": 1_727_962,
+    "resnet1202": 19_421_274,
+    # Option A shortcuts have no parameters: plain and residual CIFAR nets have identical counts.
+    "plain20": 269_722, "plain32": 464_154, "plain44": 658_586, "plain56": 853_018, "plain110": 1_727_962,
+}
+
+
+def _meta_params(name: str, **kwargs) -> int:
+    with torch.device("meta"):
+        return count_params(build_model(name, **kwargs))
+
+
+def test_all_nineteen_models_are_registered():
+    assert set(MODELS) == set(PARAMS)
+
+
+@pytest.mark.parametrize("name", sorted(PARAMS))
+def test_param_counts_match_reference(name):
+    assert _meta_params(name) == PARAMS[name]
+
+
+def test_resnet34_option_a_equals_plain34():
+    assert _meta_params("resnet34", shortcut="A") == PARAMS["plain34"]
+
+
+def test_option_b_adds_projections_on_cifar():
+    # Two stride-2 transitions (16->32, 32->64): a 1x1 conv + BN each.
+    extra = (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64)
+    assert _meta_params("resnet20", shortcut="B") == PARAMS["resnet20"] + extra
+
+
+def test_option_c_projects_every_shortcut():
+    assert _meta_params("resnet34", shortcut="C") > PARAMS["resnet34"]
+
+
+@pytest.mark.parametrize("name,depth", [("resnet20", 20), ("plain56", 56), ("resnet110", 110)])
+def test_cifar_depth_counts_weight_layers(name, depth):
+    with torch.device("meta"):
+        model = build_model(name)
+    weighted = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert len(weighted) == depth
+
+
+def test_cifar_forward_shapes_and_option_a_padding():
+    model = build_model("resnet20").eval()
+    out = model(torch.randn(2, 3, 32, 32))
+    assert out.shape == (2, 10)
+    pad = PadShortcut(16, 32, 2)
+    x = torch.randn(1, 16, 8, 8)
+    y = pad(x)
+    assert y.shape == (1, 32, 4, 4)
+    assert torch.equal(y[:, 8:24], x[:, :, ::2, ::2]) and not y[:, :8].any() and not y[:, 24:].any()
+
+
+def test_plain_net_has_no_shortcut():
+    model = build_model("plain20")
+    assert all(block.shortcut is None for layer in (model.layer1, model.layer2, model.layer3) for block in layer)
+    with torch.device("meta"):
+        plain34 = build_model("plain34")
+    assert all(b.downsample is None for layer in (plain34.layer1, plain34.layer4) for b in layer)
+
+
+def test_plain34_forward_at_small_size():
+    model = build_model("plain18").eval()
+    assert model(torch.randn(1, 3, 64, 64)).shape == (1, 1000)
+
+
+def test_specs_carry_what_pages_need():
+    spec = get_spec("resnet34")
+    assert spec.input_size == 224 and len(spec.classes) == 1000 and spec.mean == (0.485, 0.456, 0.406)
+    assert list(spec.stages()) == ["conv1", "conv2_x", "conv3_x", "conv4_x", "conv5_x", "fc"]
+    assert spec.blocks()["conv3_1"] == "layer2.0" and len(spec.blocks()) == 16
+    assert spec.paper_name("layer3.2.conv1") == "conv4_3"
+    cifar = get_spec("resnet56")
+    assert cifar.input_size == 32 and cifar.classes[3] == "cat" and len(cifar.blocks()) == 27
+    assert list(cifar.stages())[1:4] == ["stage1", "stage2", "stage3"]
+    assert get_spec("vgg19").paper_name("features.21") == "conv4_x"
+
+
+def test_every_mapped_module_path_exists():
+    for name in ("resnet18", "resnet50", "plain34", "vgg19", "resnet20", "plain56"):
+        with torch.device("meta"):
+            modules = dict(build_model(name).named_modules())
+        spec = get_spec(name)
+        for paths in list(spec.stages().values()) + list(spec.blocks().values()):
+            for path in paths.split(","):
+                assert path in modules, (name, path)
+
+
+def test_unknown_names_are_refused_clearly():
+    with pytest.raises(KeyError, match="unknown model"):
+        get_spec("resnet9000")
+    with pytest.raises(ValueError, match="6n\\+2"):
+        from resnet_viz.models import cifar_net
+        cifar_net(21)
+    with pytest.raises(ValueError, match="shortcut option"):
+        build_model("resnet20", shortcut="Z")
