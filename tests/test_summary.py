@@ -1,0 +1,234 @@
+"""Layer inspection: totals against the reference sheet and independent formulas, receptive fields by hand."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from resnet_viz.errors import InputError
+from resnet_viz import summary as summary_module
+from resnet_viz.summary import block_pair, build_meta, summarize_module, table1
+from resnet_viz.zoo import MODELS
+
+summarize = functools.cache(summary_module.summarize)  # summaries are immutable; the machine is small
+
+# ../shared/reference/resnet-paper-facts.md
+REFERENCE_PARAMS = {
+    "resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032, "resnet101": 44_549_160,
+    "resnet152": 60_192_808, "vgg19": 143_667_240, "plain34": 21_623_848, "plain18": 11_515_688,
+    "resnet20": 269_722, "resnet32": 464_154, "resnet44": 658_586, "resnet56": 853_018, "resnet110": 1_727_962,
+}
+
+
+def vgg19_macs(size: int = 224) -> int:
+    """16 3x3 convs (padding 1) and 3 fc layers, counted by hand."""
+    plan = [(64, 2), (128, 2), (256, 4), (512, 4), (512, 4)]
+    total, c_in, s = 0, 3, size
+    for width, repeat in plan:
+        for _ in range(repeat):
+            total += s * s * c_in * width * 9
+            c_in = width
+        s //= 2
+    return total + 512 * 7 * 7 * 4096 + 4096 * 4096 + 4096 * 1000
+
+
+def basic_resnet_macs(blocks: list[int], *, projections: bool) -> int:
+    """ImageNet ResNet-18/34 (plain nets: projections=False) at 224x224."""
+    total = 112 * 112 * 3 * 64 * 49
+    c_in, s = 64, 56
+    for i, (width, n) in enumerate(zip((64, 128, 256, 512), blocks)):
+        if i:
+            s //= 2
+        total += s * s * c_in * width * 9 + s * s * width * width * 9
+        if projections and c_in != width:
+            total += s * s * c_in * width
+        total += (n - 1) * 2 * s * s * width * width * 9
+        c_in = width
+    return total + 512 * 1000
+
+
+def cifar_macs(depth: int) -> int:
+    n = (depth - 2) // 6
+    total = 32 * 32 * 3 * 16 * 9
+    c_in = 16
+    for width, s in ((16, 32), (32, 16), (64, 8)):
+        total += s * s * c_in * width * 9 + s * s * width * width * 9 + (n - 1) * 2 * s * s * width * width * 9
+        c_in = width
+    return total + 64 * 10
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE_PARAMS))
+def test_params_match_reference_sheet(name):
+    s = summarize(name)
+    assert s.params == REFERENCE_PARAMS[name]
+    assert sum(r.params for r in s.rows) == s.params  # every parameter sits in exactly one row
+    assert sum(st.params for st in s.stages) == s.params
+    assert sum(st.macs for st in s.stages) == s.macs
+
+
+def test_macs_against_hand_counts():
+    assert summarize("vgg19").macs == vgg19_macs()
+    assert summarize("resnet18").macs == basic_resnet_macs([2, 2, 2, 2], projections=True)
+    assert summarize("resnet34").macs == basic_resnet_macs([3, 4, 6, 3], projections=True)
+    assert summarize("plain34").macs == basic_resnet_macs([3, 4, 6, 3], projections=False)
+    for depth in (20, 56, 110):
+        assert summarize(f"resnet{depth}").macs == cifar_macs(depth)
+        assert summarize(f"plain{depth}").macs == cifar_macs(depth)
+    # Figure 3's headline: 19.6 billion vs 3.6 billion multiply-adds.
+    assert round(summarize("vgg19").macs / 1e9, 1) == 19.6
+    assert 3.6e9 <= summarize("resnet34").macs < 3.7e9
+
+
+def test_weight_layers_are_the_papers_depth():
+    for name in ("resnet18", "resnet34", "resnet50", "resnet152", "vgg19", "plain34", "resnet56", "plain20"):
+        assert summarize(name).weight_layers == MODELS[name].depth
+
+
+def test_receptive_fields_vgg19_by_hand():
+    s = summarize("vgg19")
+    # 3x3 convs add 2 * jump, 2x2 pools add 1 * jump and double the jump.
+    expected = {"features.0": (3, 1), "features.2": (5, 1), "features.4": (6, 2), "features.5": (10, 2),
+                "features.9": (16, 4), "features.10": (24, 4), "features.18": (52, 8), "features.34": (252, 16),
+                "features.36": (268, 32)}
+    for name, (rf, jump) in expected.items():
+        assert (s.row(name).rf, s.row(name).jump) == (rf, jump), name
+    assert s.row("classifier.0").rf is None
+
+
+def test_receptive_fields_resnet34_through_blocks():
+    s = summarize("resnet34")
+    assert (s.row("conv1").rf, s.row("conv1").jump) == (7, 2)
+    assert (s.row("maxpool").rf, s.row("maxpool").jump) == (11, 4)
+    assert s.row("layer1.0.conv2").rf == 27
+    assert s.row("layer1.2.conv2").rf == 11 + 6 * 8
+    assert (s.row("layer2.0.conv1").rf, s.row("layer2.0.conv1").jump) == (67, 8)
+    assert s.row("layer2.0.conv2").rf == 83
+    # The 1x1 projection runs beside the main path from the block's input: it does not grow the field.
+    proj = s.row("layer2.0.downsample.0")
+    assert (proj.rf, proj.jump, proj.role) == (59, 8, "shortcut")
+    # After the addition (the block's last ReLU) the field is the larger one, and the next block builds on it.
+    assert s.row("layer2.0.relu", call=1).rf == 83
+    assert s.row("layer2.1.conv1").rf == 83 + 2 * 8
+
+
+def test_receptive_fields_resnet56_and_option_a():
+    s = summarize("resnet56")
+    assert s.row("conv1").rf == 3
+    assert s.row("layer1.8.conv2").rf == 3 + 18 * 2
+    pad = s.row("layer2.0.shortcut")
+    assert (pad.type, pad.rf, pad.jump, pad.role) == ("PadShortcut", 39, 2, "shortcut")
+    assert (s.row("layer2.0.conv1").rf, s.row("layer2.0.conv2").rf) == (41, 45)
+    assert s.row("layer2.0.relu2").rf == 45
+    assert (s.row("layer3.8.conv2").rf, s.row("layer3.8.conv2").jump) == (3 + 18 * 2 + (2 + 17 * 4) + (4 + 17 * 8), 4)
+    assert s.row("avgpool").rf == s.row("layer3.8.conv2").rf + 7 * 4  # global 8x8 average
+
+
+def test_bottleneck_receptive_fields():
+    s = summarize("resnet50")
+    assert [s.row(f"layer1.0.conv{i}").rf for i in (1, 2, 3)] == [11, 19, 19]
+    assert s.row("layer1.0.downsample.0").rf == 11
+    # torchvision V1.5: the stride sits on the 3x3.
+    assert [s.row(f"layer2.0.conv{i}").rf for i in (1, 2, 3)] == [35, 43, 43]
+    assert s.row("layer2.0.conv2").jump == 8
+    v1 = summarize("resnet50", variant="v1")  # the paper's layout: the stride on the first 1x1
+    assert (v1.row("layer2.0.conv1").jump, v1.row("layer2.0.conv2").rf) == (8, 35 + 2 * 8)
+
+
+def test_stages_and_blocks():
+    s = summarize("resnet34")
+    assert [st.name for st in s.stages] == ["conv1", "conv2_x", "conv3_x", "conv4_x", "conv5_x", "fc"]
+    assert [st.blocks for st in s.stages] == [0, 3, 4, 6, 3, 0]
+    assert [st.output_shape for st in s.stages][:5] == [(64, 112, 112), (64, 56, 56), (128, 28, 28),
+                                                        (256, 14, 14), (512, 7, 7)]
+    assert s.row("maxpool").stage == "conv2_x" and s.row("avgpool").stage == "fc"  # as in Table 1
+    kinds = {b.name: b.shortcut for b in s.blocks}
+    assert kinds["conv2_1"] == "identity" and kinds["conv3_1"] == "projection" and kinds["conv3_2"] == "identity"
+    assert sum(k == "projection" for k in kinds.values()) == 3
+    assert all(b.shortcut is None for b in summarize("plain34").blocks)
+    c = summarize("resnet20")
+    assert [st.name for st in c.stages] == ["conv1", "stage1", "stage2", "stage3", "fc"]
+    assert [st.output_shape[-1] for st in c.stages[1:4]] == [32, 16, 8]
+    assert {b.shortcut for b in c.blocks} == {"identity", "pad"}
+
+
+def test_shortcut_options_change_params_and_macs():
+    a, b, c = (summarize("resnet34", shortcut=o) for o in "ABC")
+    plain = summarize("plain34")
+    assert a.params == plain.params and a.macs == plain.macs
+    assert b.params - a.params == 173_824  # three 1x1 projections + their BN (reference sheet)
+    assert c.params > b.params and c.macs > b.macs
+    assert all(blk.shortcut == "projection" for blk in c.blocks)
+    assert summarize("resnet56", shortcut="B").params > summarize("resnet56").params
+
+
+def test_no_real_weights_are_allocated():
+    _, model = build_meta("vgg19")
+    assert all(p.is_meta for p in model.parameters()) and all(b.is_meta for b in model.buffers())
+
+    def rss() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096
+
+    before = rss()
+    s = summary_module.summarize("vgg19")
+    assert s.params == 143_667_240
+    assert rss() - before < 200 * 2**20  # VGG-19's weights alone would be 548 MB
+
+
+def test_hooks_removed_also_on_error():
+    with torch.device("meta"):
+        model = MODELS["vgg19"].build()
+    summarize_module(model, (3, 64, 64))
+    with pytest.raises(InputError):
+        summarize_module(model, (3, 16, 16))  # five 2x2 pools do not fit
+    for m in model.modules():
+        assert not m._forward_hooks and not m._forward_pre_hooks
+
+
+def test_bad_inputs_raise_input_errors():
+    with pytest.raises(InputError):
+        summarize("resnet18", input_size=0)
+    with pytest.raises(InputError):
+        summarize("resnet18", shortcut="D")
+    with pytest.raises(InputError):
+        summarize("vgg19", input_size=16)  # five 2x2 pools do not fit
+    with pytest.raises(InputError):
+        block_pair(width=0)
+
+
+def test_input_size_changes_shapes_not_params():
+    small = summarize("resnet18", input_size=64)
+    assert small.params == REFERENCE_PARAMS["resnet18"]
+    assert small.row("layer4.1.conv2").output_shape == (512, 2, 2)
+    assert small.macs < summarize("resnet18").macs
+
+
+def test_table1_and_the_v1_explanation():
+    cols = {c.depth: c for c in table1()}
+    assert [round(cols[d].macs_v1 / 1e9, 1) for d in (18, 34, 50, 101, 152)] == [1.8, 3.7, 3.9, 7.6, 11.3]
+    assert [round(cols[d].macs / 1e9, 2) for d in (50, 101, 152)] == [4.09, 7.80, 11.51]
+    conv4 = {c.depth: next(cell for cell in c.cells if cell.stage == "conv4_x") for c in cols.values()}
+    assert [conv4[d].repeat for d in (18, 34, 50, 101, 152)] == [2, 6, 6, 23, 36]
+    assert conv4[50].convs == ((1, 256), (3, 256), (1, 1024)) and conv4[50].stride == 2
+    assert conv4[34].convs == ((3, 256), (3, 256))
+    conv2 = next(cell for cell in cols[34].cells if cell.stage == "conv2_x")
+    assert conv2.pool == ("max", 3, 2) and conv2.output_size == 56
+
+
+def test_block_pair_is_figure5():
+    basic, bottleneck = block_pair(64, 56)
+    conv_params = lambda s: sum(r.params for r in s.rows if r.type == "Conv2d")  # noqa: E731
+    assert conv_params(basic) == 2 * 9 * 64 * 64
+    assert conv_params(bottleneck) == 256 * 64 + 9 * 64 * 64 + 64 * 256
+    assert basic.macs == conv_params(basic) * 56 * 56 and bottleneck.macs == conv_params(bottleneck) * 56 * 56
+
+
+def test_json_is_serialisable():
+    d = summarize("resnet20").to_dict()
+    text = json.dumps(d)
+    assert json.loads(text)["totals"]["params"] == 269_722
+    assert {"name", "type", "output_shape", "params", "macs", "rf"} <= set(d["layers"][0])
