@@ -64,3 +64,13 @@ def test_errors_speak_both_languages():
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_no_empty_entries(lang):
     assert all(text.strip() for text in catalogue(lang).values())
+
+
+def test_chinese_bold_markers_render():
+    """CommonMark does not close ``**`` between full-width punctuation and a CJK character (``**词（x）**把``),
+    which turns the rest of a paragraph bold; such markers must be moved or spaced."""
+    punct = "（）《》「」“”，。：；！？、"
+    bad_close = re.compile(rf"[{punct}]\*\*[\u4e00-\u9fff]")
+    bad_open = re.compile(rf"[\u4e00-\u9fff]\*\*[{punct}]")
+    broken = [k for k, v in catalogue("zh").items() if bad_close.search(v) or bad_open.search(v)]
+    assert not broken, broken

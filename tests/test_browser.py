@@ -1,0 +1,71 @@
+"""End-to-end: every page in headless Chromium, in English and in Chinese; no exception element; the page's main
+element present; a screenshot of each in tests/screenshots/ (or $RESNET_VIZ_SCREENSHOTS)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, chromium_missing_reason, streamlit_server, wait_until_idle
+
+pytestmark = pytest.mark.skipif(chromium_missing_reason() is not None, reason=str(chromium_missing_reason()))
+
+SHOTS = Path(os.environ.get("RESNET_VIZ_SCREENSHOTS") or ROOT / "tests" / "screenshots")
+
+# url path -> CSS selector of the element that proves the page did its job (None: the title suffices).
+PAGES = {"": None}  # the home page is the default page, served at the root
+for _url, _selector in {
+    "conv-lab": '[data-testid="stPlotlyChart"]',
+    "architecture": '[data-testid="stPlotlyChart"]',
+    "feature-maps": '[data-testid="stImage"], [data-testid="stPlotlyChart"]',
+    "attribution": '[data-testid="stImage"]',
+    "training-curves": '[data-testid="stPlotlyChart"]',
+    "layer-responses": '[data-testid="stPlotlyChart"]',
+    "gradient-flow": '[data-testid="stPlotlyChart"]',
+}.items():
+    if re.search(rf'"{_url}"', (ROOT / "app.py").read_text()) and (ROOT / "pages" / f"{_url.replace('-', '_')}.py").exists():
+        PAGES[_url] = _selector
+
+
+@pytest.fixture(scope="module")
+def server():
+    with streamlit_server() as (url, proc):
+        yield url, proc
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("url_path", list(PAGES))
+def test_page_in_browser(server, browser, url_path, lang):
+    url, proc = server
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    page = context.new_page()
+    try:
+        page.goto(f"{url}/{url_path}?lang={lang}", wait_until="domcontentloaded")
+        wait_until_idle(page)
+        selector = PAGES[url_path]
+        if selector:
+            page.wait_for_selector(selector, timeout=90_000)
+            wait_until_idle(page)
+        assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
+            '[data-testid="stException"]').first.inner_text()
+        main_text = page.locator('[data-testid="stMain"]').inner_text()
+        if lang == "zh":
+            assert re.search(r"[\u4e00-\u9fff]", main_text), "no Chinese text on the page"
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{url_path or 'home'}-{lang}.png"), full_page=False)
+        assert proc.poll() is None, "the server died"
+    finally:
+        context.close()
