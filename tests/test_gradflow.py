@@ -1,0 +1,75 @@
+"""Gradient flow at initialisation: plain vs residual, and on a trained model without modifying it."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from resnet_viz.errors import InputError
+from resnet_viz.gradflow import at_init, check_depth, compare_at_init, of_checkpoint
+from resnet_viz.loading import load_checkpoint, save_checkpoint
+from resnet_viz.zoo import build_model
+
+
+def _batch(n: int = 8, size: int = 16, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8),
+            torch.randint(0, 10, (n,), generator=g))
+
+
+def test_shapes_and_finite_values():
+    x, y = _batch()
+    flow = at_init(20, x, y, residual=True)
+    assert len(flow.layers) == 20 and flow.layers[0] == "conv1" and flow.layers[-1] == "linear"
+    assert len(flow.blocks) == 10 and flow.blocks[0] == "stem" and flow.blocks[-1] == "layer3.2"
+    for values in (flow.weight_grad_norm, flow.signal_std, flow.grad_in_norm, flow.grad_out_norm):
+        assert all(math.isfinite(v) and v > 0 for v in values)
+    assert len(flow.block_gain) == 9 and math.isfinite(flow.loss) and flow.images == 8
+
+
+def test_deep_plain_net_gradients_grow_toward_the_input_resnet_stays_near_one():
+    """With BN in training mode, each plain block multiplies the backward gradient by about sqrt(2);
+    the identity path keeps a residual block's factor near 1 (dL/dx = dL/dy (dF/dx + 1))."""
+    x, y = _batch(8, 8)
+    plain, res = compare_at_init(44, x, y)
+    assert plain.first_to_last_ratio > 10 * res.first_to_last_ratio
+    med = lambda v: sorted(v)[len(v) // 2]  # noqa: E731
+    assert abs(med(res.block_gain) - 1) < abs(med(plain.block_gain) - 1)
+    assert plain.grad_in_norm[0] > 100 * plain.grad_out_norm[-1]
+
+
+def test_deterministic_by_seed():
+    x, y = _batch(4, 8)
+    a = at_init(14, x, y, residual=False, seed=3)
+    b = at_init(14, x, y, residual=False, seed=3)
+    c = at_init(14, x, y, residual=False, seed=4)
+    assert a.weight_grad_norm == b.weight_grad_norm
+    assert a.weight_grad_norm != c.weight_grad_norm
+
+
+def test_trained_model_is_left_untouched(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("resnet20")
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_var.uniform_(0.5, 2.0)
+    path = save_checkpoint(model, tmp_path / "r20", {"model": "resnet20", "shortcut": "A"})
+    loaded = load_checkpoint(path)
+    before = {k: v.clone() for k, v in loaded.model.state_dict().items()}
+    x, y = _batch(4, 8)
+    flow = of_checkpoint(loaded, x, y)
+    assert all(math.isfinite(v) for v in flow.weight_grad_norm) and flow.residual
+    after = loaded.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert all(p.grad is None for p in loaded.model.parameters())
+    assert not loaded.model.training
+    assert sum(len(m._forward_hooks) for m in loaded.model.modules()) == 0
+
+
+@pytest.mark.parametrize("depth", [7, 21, 0, 10_000])
+def test_impossible_depths_are_refused(depth):
+    with pytest.raises(InputError) as err:
+        check_depth(depth)
+    assert str(depth) in err.value.message("zh")
