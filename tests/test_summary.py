@@ -232,3 +232,19 @@ def test_json_is_serialisable():
     text = json.dumps(d)
     assert json.loads(text)["totals"]["params"] == 269_722
     assert {"name", "type", "output_shape", "params", "macs", "rf"} <= set(d["layers"][0])
+
+
+def test_cli_json_and_table(capsys):
+    from resnet_viz.cli import main
+
+    assert main(["summary", "resnet20", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["totals"] == {"params": 269_722, "macs": cifar_macs(20), "weight_layers": 20}
+    fc = data["layers"][-1]
+    assert fc["name"] == "linear" and fc["rf"] is None and fc["output_shape"] == [10]
+    assert main(["summary", "resnet34", "--shortcut", "A"]) == 0
+    out = capsys.readouterr().out
+    assert "21,623,848" in out and "layer2.0.shortcut" not in out and "PadShortcut" in out
+    assert main(["summary", "nosuchnet"]) == 2
+    assert main(["summary", "vgg19", "--input-size", "16"]) == 2
+    assert "Try a larger input size" in capsys.readouterr().err
