@@ -69,3 +69,16 @@ def test_page_in_browser(server, browser, url_path, lang):
         assert proc.poll() is None, "the server died"
     finally:
         context.close()
+
+
+def test_language_defaults_from_browser_locale(server, browser):
+    url, _ = server
+    context = browser.new_context(viewport={"width": 1200, "height": 800}, locale="zh-CN")
+    page = context.new_page()
+    try:
+        page.goto(url, wait_until="domcontentloaded")
+        wait_until_idle(page)
+        assert "看清" in page.locator('[data-testid="stMain"] h1').first.inner_text()
+        assert "lang=zh" in page.url
+    finally:
+        context.close()

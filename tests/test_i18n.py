@@ -66,11 +66,26 @@ def test_no_empty_entries(lang):
     assert all(text.strip() for text in catalogue(lang).values())
 
 
+def _broken_bold(text: str) -> bool:
+    """True when a ``**`` pair would not render as bold under CommonMark's flanking rules."""
+    import unicodedata
+
+    def punct(ch: str) -> bool:
+        return ch == "" or ch.isspace() or unicodedata.category(ch).startswith("P")
+
+    for i, m in enumerate(re.finditer(r"\*\*", text)):
+        before = text[m.start() - 1] if m.start() else ""
+        after = text[m.end()] if m.end() < len(text) else ""
+        if i % 2 == 0 and punct(after) and not punct(before):  # opener: not left-flanking
+            return True
+        if i % 2 == 1 and punct(before) and not punct(after):  # closer: not right-flanking
+            return True
+    return False
+
+
 def test_chinese_bold_markers_render():
     """CommonMark does not close ``**`` between full-width punctuation and a CJK character (``**词（x）**把``),
     which turns the rest of a paragraph bold; such markers must be moved or spaced."""
-    punct = "（）《》「」“”，。：；！？、"
-    bad_close = re.compile(rf"[{punct}]\*\*[\u4e00-\u9fff]")
-    bad_open = re.compile(rf"[\u4e00-\u9fff]\*\*[{punct}]")
-    broken = [k for k, v in catalogue("zh").items() if bad_close.search(v) or bad_open.search(v)]
+    assert _broken_bold("**捷径连接（shortcut）**把") and not _broken_bold("**捷径连接**（shortcut）把")
+    broken = [k for lang in ("en", "zh") for k, v in catalogue(lang).items() if _broken_bold(v)]
     assert not broken, broken
