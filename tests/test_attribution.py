@@ -1,0 +1,339 @@
+"""Grad-CAM against a hand computation and Captum, the one-pass stage strip, the other methods, and that
+nothing is left behind on a (shared) model: hooks, train/eval mode, requires_grad flags, .grad, BN statistics."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from captum.attr import GuidedGradCam, LayerGradCam
+from PIL import Image
+from torch import nn
+
+from resnet_viz import attribution as A
+from resnet_viz.errors import InputError
+from resnet_viz.zoo import get_spec
+
+
+def _clean(model: nn.Module) -> bool:
+    """No hook of any kind on any module, and no gradient stored on any parameter."""
+    for m in model.modules():
+        if m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks:
+            return False
+    return all(p.grad is None for p in model.parameters())
+
+
+def _model(name: str, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return get_spec(name).build().eval()
+
+
+def _image(size: int, seed: int = 1) -> torch.Tensor:
+    return torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+class Tiny(nn.Module):
+    """x -> 1x1 conv (2 channels) -> global average pool -> linear: dy_c/dA^k_ij = W[c, k] / (h w)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Conv2d(3, 2, 1)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(2, 3)
+        with torch.no_grad():
+            self.features.weight.copy_(torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, -1.0]]).view(2, 3, 1, 1))
+            self.features.bias.copy_(torch.tensor([0.0, 0.5]))
+            self.fc.weight.copy_(torch.tensor([[2.0, -1.0], [-1.0, 3.0], [0.0, 0.0]]))
+            self.fc.bias.zero_()
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+
+def _hand_grad_cam(x: np.ndarray, cls: int) -> np.ndarray:
+    """Grad-CAM of Tiny worked out with numpy only (no autograd)."""
+    a = np.stack([x[0], x[1] - x[2] + 0.5])  # the 1x1 conv
+    w_fc = np.array([[2.0, -1.0], [-1.0, 3.0], [0.0, 0.0]])
+    h, w = a.shape[1:]
+    alpha = w_fc[cls] / (h * w)  # spatial mean of the gradient: constant over the map here
+    return np.maximum((alpha[:, None, None] * a).sum(0), 0.0)
+
+
+@pytest.mark.parametrize("cls", [0, 1])
+def test_grad_cam_matches_a_hand_computation(cls):
+    model = Tiny().eval()
+    x = _image(4, seed=cls)
+    expected = _hand_grad_cam(x[0].numpy().astype(np.float64), cls)
+    assert expected.max() > 0 and (expected == 0).any()  # the ReLU matters in this example
+    ours = A.explain(model, x, layer="features", target=cls)
+    captum = A.grad_cam(model, x, "features", target=cls)
+    np.testing.assert_allclose(ours.cam.raw, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(captum.cam.raw, expected, rtol=1e-5, atol=1e-6)
+    assert ours.cam.heat.shape == (4, 4) and ours.cam.heat.max() == pytest.approx(1.0)
+    assert _clean(model)
+
+
+def test_grad_cam_formula_is_spatially_averaged_gradients_then_relu():
+    act = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]], [[4.0, 0.0], [0.0, 0.0]]]])
+    grad = torch.tensor([[[[1.0, 1.0], [1.0, 1.0]], [[-8.0, 0.0], [0.0, 0.0]]]])  # alphas 1 and -2
+    expected = torch.tensor([[[0.0, 2.0], [3.0, 4.0]]])  # relu(A0 - 2 A1) = relu([[-7, 2], [3, 4]])
+    torch.testing.assert_close(A.grad_cam_formula(act, grad), expected)
+
+
+@pytest.mark.parametrize("name,size", [("resnet20", 32), ("plain20", 32), ("resnet18", 64)])
+def test_stage_strip_equals_layer_grad_cam_per_stage(name, size):
+    spec = get_spec(name)
+    model = _model(name)
+    x = _image(size)
+    result = A.stage_strip(model, x, spec)
+    paths = A.strip_layers(spec)
+    assert [c.name for c in result.strip] == list(paths)
+    for cam, path in zip(result.strip, paths.values()):
+        ref = LayerGradCam(model, model.get_submodule(path)).attribute(x, target=result.target,
+                                                                        relu_attributions=True)
+        np.testing.assert_allclose(cam.raw, ref.detach()[0, 0].numpy(), rtol=1e-4, atol=1e-6)
+        assert cam.heat.shape == (size, size)
+        assert 0.0 <= cam.heat.min() and cam.heat.max() <= 1.0
+    sizes = [c.size for c in result.strip]
+    assert sizes == sorted(sizes, reverse=True) and sizes[-1] == result.cam.size  # coarse at the end
+    if name.startswith("resnet20"):
+        assert sizes == [(32, 32), (16, 16), (8, 8)]
+    assert _clean(model)
+
+
+def test_stage_strip_runs_one_forward_and_one_backward(monkeypatch):
+    spec = get_spec("resnet20")
+    model = _model("resnet20")
+    x = _image(32)
+    forwards = []
+    handle = model.register_forward_hook(lambda *_: forwards.append(1))
+    grad_calls = []
+    real_grad = torch.autograd.grad
+
+    def counting_grad(*args, **kwargs):
+        grad_calls.append(1)
+        return real_grad(*args, **kwargs)
+
+    monkeypatch.setattr(torch.autograd, "grad", counting_grad)
+    try:
+        result = A.explain(model, x, layer="stage2_1", layers=A.target_layers(spec), strip=A.strip_layers(spec))
+    finally:
+        handle.remove()
+    assert len(forwards) == 1 and len(grad_calls) == 1
+    assert result.cam.name == "stage2_1" and result.cam.size == (16, 16) and len(result.strip) == 3
+
+
+def test_predictions_come_from_the_same_pass_as_the_cam():
+    spec = get_spec("resnet20")
+    model = _model("resnet20")
+    x = _image(32)
+    with torch.no_grad():
+        logits = model(x)[0]
+    for result in (A.explain(model, x, layer="stage3", layers=A.target_layers(spec)),
+                   A.grad_cam(model, x, "layer3")):
+        np.testing.assert_allclose(result.logits, logits.numpy(), rtol=1e-5, atol=1e-5)
+        assert result.target == int(logits.argmax())
+        np.testing.assert_allclose(result.probabilities.sum(), 1.0, rtol=1e-5)
+    # Captum's forward runs once for both the logits and the map
+    recorder_calls = []
+    handle = model.register_forward_hook(lambda *_: recorder_calls.append(1))
+    try:
+        A.grad_cam(model, x, "layer3")
+    finally:
+        handle.remove()
+    assert len(recorder_calls) == 1
+
+
+def test_explicit_target_changes_the_map_not_the_predictions():
+    spec = get_spec("resnet20")
+    model = _model("resnet20")
+    x = _image(32)
+    top = A.stage_strip(model, x, spec)
+    other = (top.target + 1) % 10
+    chosen = A.stage_strip(model, x, spec, target=other)
+    assert chosen.target == other
+    np.testing.assert_allclose(chosen.logits, top.logits, rtol=1e-6)
+    assert not np.allclose(chosen.cam.raw, top.cam.raw)
+
+
+def test_model_state_is_restored_even_when_it_was_training_or_partly_frozen():
+    spec = get_spec("resnet20")
+    model = _model("resnet20").train()
+    model.layer1.eval()
+    model.conv1.weight.requires_grad_(False)
+    modes = {n: m.training for n, m in model.named_modules()}
+    flags = {n: p.requires_grad for n, p in model.named_parameters()}
+    stats = {k: v.clone() for k, v in model.state_dict().items()}
+    x = _image(32)
+    A.stage_strip(model, x, spec)
+    A.grad_cam(model, x, "layer2")
+    A.guided_grad_cam(model, x, "layer3", target=1)
+    A.saliency(model, x, target=2)
+    A.integrated_gradients(model, x, target=3, steps=4)
+    A.occlusion(model, x, target=4, window=16, stride=16)
+    assert {n: m.training for n, m in model.named_modules()} == modes
+    assert {n: p.requires_grad for n, p in model.named_parameters()} == flags
+    for k, v in model.state_dict().items():  # BN ran in eval mode: running statistics untouched
+        torch.testing.assert_close(v, stats[k])
+    assert all(m.inplace for m in model.modules() if isinstance(m, nn.ReLU))
+    assert _clean(model)
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, x: A.explain(m, x, layer="layer3", target=10),
+    lambda m, x: A.grad_cam(m, x, "layer3", target=-1),
+    lambda m, x: A.explain(m, x, layer="no.such.layer"),
+    lambda m, x: A.explain(m, x, layer="linear"),  # no spatial map to explain
+    lambda m, x: A.integrated_gradients(m, x, target=0, steps=0),
+    lambda m, x: A.integrated_gradients(m, x, target=0, steps=A.MAX_IG_STEPS + 1),
+    lambda m, x: A.occlusion(m, x, target=0, window=33, stride=1),
+    lambda m, x: A.occlusion(m, x, target=0, window=4, stride=5),
+    lambda m, x: A.saliency(m, x, target=12),
+])
+def test_bad_requests_raise_input_errors_and_leave_nothing_behind(call):
+    model = _model("resnet20")
+    flags = [p.requires_grad for p in model.parameters()]
+    with pytest.raises(InputError) as info:
+        call(model, _image(32))
+    assert info.value.message("zh") != info.value.key  # the message exists in Chinese too
+    assert _clean(model) and not model.training
+    assert [p.requires_grad for p in model.parameters()] == flags
+
+
+def test_occlusion_refuses_runs_that_are_too_long():
+    model = _model("resnet20")
+    with pytest.raises(InputError):
+        A.occlusion(model, _image(224)[:, :, :100, :100], target=0, window=1, stride=1)
+    assert _clean(model)
+
+
+def test_saliency_is_the_input_gradient_of_the_class_score():
+    model = _model("resnet20")
+    x = _image(32)
+    ours = A.saliency(model, x, target=3)
+    xr = x.clone().requires_grad_()
+    (grad,) = torch.autograd.grad(model(xr)[0, 3], xr)
+    np.testing.assert_allclose(ours.values, grad[0].numpy(), rtol=1e-4, atol=1e-7)
+    assert ours.evaluations == 1
+
+
+def test_guided_grad_cam_matches_captum_on_a_model_without_in_place_relus():
+    model = _model("resnet20")
+    x = _image(32)
+    ours = A.guided_grad_cam(model, x, "layer3", target=2)
+    reference = _model("resnet20")
+    for m in reference.modules():
+        if isinstance(m, nn.ReLU):
+            m.inplace = False
+    ref = GuidedGradCam(reference, reference.layer3).attribute(x.clone().requires_grad_(), target=2)
+    np.testing.assert_allclose(ours.values, ref.detach()[0].numpy(), rtol=1e-4, atol=1e-6)
+    assert ours.values.shape == (3, 32, 32)
+
+
+def test_integrated_gradients_are_complete_and_report_progress():
+    model = _model("resnet20")
+    x = _image(32)
+    seen: list[float] = []
+    result = A.integrated_gradients(model, x, target=5, steps=16, batch_size=4, progress=seen.append)
+    assert result.values.shape == (3, 32, 32)
+    with torch.no_grad():
+        gap = float(model(x)[0, 5] - model(torch.zeros_like(x))[0, 5])
+    assert result.values.sum() == pytest.approx(gap, abs=0.05 * abs(gap) + 1e-3)  # completeness
+    assert result.delta is not None and result.delta < 0.05 * abs(gap) + 1e-3
+    assert seen and seen == sorted(seen) and seen[-1] == pytest.approx(1.0) and len(seen) >= 4
+    assert result.evaluations == 16 + 2
+
+
+class QuadrantNet(nn.Module):
+    """The class-0 score only reads the top-left 8 x 8 pixels."""
+
+    def forward(self, x):
+        s = x[:, :, :8, :8].sum(dim=(1, 2, 3))
+        return torch.stack([s, -s], dim=1)
+
+
+def test_occlusion_finds_the_pixels_that_matter_and_counts_its_work():
+    x = torch.ones(1, 3, 16, 16)
+    seen: list[float] = []
+    result = A.occlusion(QuadrantNet(), x, target=0, window=4, stride=4, batch_size=3, progress=seen.append)
+    heat = result.values.sum(0)
+    assert (heat[:8, :8] > 0).all() and np.allclose(heat[8:, :], 0) and np.allclose(heat[:, 8:], 0)
+    assert result.evaluations == A.occlusion_evaluations((16, 16), 4, 4) + 1 == 17
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
+
+
+def test_occlusion_evaluation_count_matches_captum():
+    model = _model("resnet20")
+    for window, stride in ((5, 3), (7, 2), (8, 8)):
+        result = A.occlusion(model, _image(30), target=0, window=window, stride=stride, batch_size=64)
+        assert result.evaluations == A.occlusion_evaluations((30, 30), window, stride) + 1
+
+
+def test_heatmap_signs_and_range():
+    values = np.zeros((3, 2, 2), np.float32)
+    values[0, 0, 0] = 2.0
+    values[1, 1, 1] = -4.0
+    pos = A.heatmap(values, sign="positive")
+    neg = A.heatmap(values, sign="negative")
+    absolute = A.heatmap(values, sign="absolute", percentile=100)
+    assert pos[0, 0] == 1.0 and pos[1, 1] == 0.0
+    assert neg[1, 1] == 1.0 and neg[0, 0] == 0.0
+    assert absolute[1, 1] == 1.0 and absolute[0, 0] == pytest.approx(0.5)
+    assert not A.heatmap(np.zeros((3, 2, 2))).any()
+    with pytest.raises(ValueError):
+        A.heatmap(values, sign="both")
+
+
+def test_overlay_blends_and_png_round_trips():
+    image = np.full((8, 6, 3), 100, np.uint8)
+    heat = np.linspace(0, 1, 48, dtype=np.float32).reshape(8, 6)
+    np.testing.assert_array_equal(A.overlay(image, heat, alpha=0.0), image)
+    np.testing.assert_array_equal(A.overlay(image, heat, alpha=1.0, colormap="Jet"), A.colorize(heat, "Jet"))
+    half = A.overlay(Image.fromarray(image), heat, alpha=0.5, colormap="Viridis")
+    assert half.dtype == np.uint8 and half.shape == (8, 6, 3)
+    small = A.overlay(image, np.ones((2, 2), np.float32), alpha=0.5)  # a low-resolution map is resized
+    assert small.shape == (8, 6, 3)
+    decoded = np.asarray(Image.open(io.BytesIO(A.png_bytes(half))).convert("RGB"))
+    np.testing.assert_array_equal(decoded, half)
+    with pytest.raises(InputError):
+        A.overlay(image, heat, alpha=1.5)
+
+
+def test_colour_maps_run_from_cold_to_hot():
+    ends = A.colorize(np.array([[0.0, 1.0]]), "Jet")[0]
+    assert ends[0, 2] > ends[0, 0] and ends[1, 0] > ends[1, 2]  # blue at 0, red at 1
+    for name in A.COLORMAPS:
+        lut = A.colorize(np.linspace(0, 1, 256)[None], name)
+        assert lut.shape == (1, 256, 3) and lut.dtype == np.uint8
+    raw = A.raw_picture(np.array([[0.0, 2.0], [1.0, -1.0]]), scale=3)
+    assert raw.shape == (6, 6, 3)
+
+
+def test_top_k_is_sorted_and_named():
+    logits = np.array([0.0, 3.0, 1.0, 2.0])
+    top = A.top_k(logits, ("a", "b", "c", "d"), k=3)
+    assert [p.name for p in top] == ["b", "d", "c"]
+    assert top[0].probability > top[1].probability > top[2].probability
+    assert sum(p.probability for p in A.top_k(logits, "abcd", k=10)) == pytest.approx(1.0)
+
+
+def test_layer_tables_follow_the_paper():
+    r50, r20, vgg = get_spec("resnet50"), get_spec("resnet20"), get_spec("vgg19")
+    assert A.strip_layers(r50) == {"conv2_x": "layer1", "conv3_x": "layer2", "conv4_x": "layer3",
+                                   "conv5_x": "layer4"}
+    assert A.default_layer(r50) == "conv5_x" and A.default_layer(r20) == "stage3"
+    assert list(A.strip_layers(r20)) == ["stage1", "stage2", "stage3"]
+    layers = A.target_layers(r50)
+    assert "fc" not in layers and layers["conv4_6"] == "layer3.5" and layers["conv1"] == "conv1"
+    assert A.strip_layers(vgg)["conv5_x"] == "features.35"
+
+
+def test_explain_on_vgg_stage_ends_with_in_place_relus():
+    spec = get_spec("vgg19")
+    model = _model("vgg19")
+    result = A.explain(model, _image(32), layer=A.default_layer(spec), layers=A.target_layers(spec),
+                       strip=A.strip_layers(spec))
+    assert [c.size for c in result.strip] == [(32, 32), (16, 16), (8, 8), (4, 4), (2, 2)]
+    assert _clean(model)
