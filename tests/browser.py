@@ -19,6 +19,26 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--no-first-run", "--disable-sync", "--disable-quic"]
 
 
+def routed_pages() -> list[tuple[str, str]]:
+    """(page file, url path) of every page app.py routes whose file exists; the default page's url is ""."""
+    import ast
+
+    tree = ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "PAGES":
+            rows = ast.literal_eval(node.value)
+            return [(f, "" if url == "home" else url) for f, _, _, _, url in rows if (ROOT / f).is_file()]
+    raise RuntimeError("app.py has no PAGES list")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def chromium_missing_reason() -> str | None:
     if not Path(CHROMIUM).is_file():
         return f"no Chromium at {CHROMIUM} (apt-get install chromium fonts-noto-cjk)"
