@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, chromium_missing_reason, streamlit_server, wait_until_idle
+from tests.browser import (
+    CHROMIUM, CHROMIUM_ARGS, ROOT, chromium_missing_reason, routed_pages, streamlit_server, wait_until_idle)
 
 pytestmark = pytest.mark.skipif(chromium_missing_reason() is not None, reason=str(chromium_missing_reason()))
 
 SHOTS = Path(os.environ.get("RESNET_VIZ_SCREENSHOTS") or ROOT / "tests" / "screenshots")
 
 # url path -> CSS selector of the element that proves the page did its job (None: the title suffices).
-PAGES = {"": None}  # the home page is the default page, served at the root
-for _url, _selector in {
+MAIN_ELEMENT = {
+    "": None,  # home: the default page, served at the root
     "conv-lab": '[data-testid="stPlotlyChart"]',
     "architecture": '[data-testid="stPlotlyChart"]',
     "feature-maps": '[data-testid="stImage"], [data-testid="stPlotlyChart"]',
@@ -25,9 +26,8 @@ for _url, _selector in {
     "training-curves": '[data-testid="stPlotlyChart"]',
     "layer-responses": '[data-testid="stPlotlyChart"]',
     "gradient-flow": '[data-testid="stPlotlyChart"]',
-}.items():
-    if re.search(rf'"{_url}"', (ROOT / "app.py").read_text()) and (ROOT / "pages" / f"{_url.replace('-', '_')}.py").exists():
-        PAGES[_url] = _selector
+}
+PAGES = {url: MAIN_ELEMENT.get(url) for _, url in routed_pages()}
 
 
 @pytest.fixture(scope="module")
