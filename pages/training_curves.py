@@ -1,0 +1,76 @@
+"""Figure 6 (training curves, the degradation problem) and Table 6, from the checkpoints' own logs."""
+
+import streamlit as st
+
+from resnet_viz.curves import (collect_runs, depth_comparison, display_names, fingerprint, schedule_params,
+                               table6)
+from resnet_viz.loading import user_checkpoint_dir
+from resnet_viz.plots.paper import figure6, table6_figure
+from ui.common import current_language, tr
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _runs(_fingerprint: tuple, user_dir: str):
+    return collect_runs()
+
+
+lang = current_language()
+st.title(tr("fig6.page_title"))
+st.markdown(tr("fig6.intro"))
+
+runs = _runs(fingerprint(), str(user_checkpoint_dir()))
+logged = [r for r in runs if r.has_log]
+names = display_names(runs)
+
+if not runs:
+    st.info(tr("paper.no_checkpoints", user_dir=str(user_checkpoint_dir())))
+elif not logged:
+    st.info(tr("fig6.no_logs"))
+else:
+    keys = [r.key for r in logged]
+    chosen = st.multiselect(tr("fig6.runs"), keys, default=keys, format_func=names.get, key="fig6_runs",
+                            help=tr("fig6.runs_help"))
+    shown = [r for r in logged if r.key in chosen]
+    st.plotly_chart(figure6(shown, names, lang), width="stretch")
+
+    st.subheader(tr("fig6.gap_header"))
+    for family, worse_key, better_key in (("plain", "fig6.plain_worse", "fig6.plain_not_worse"),
+                                          ("resnet", "fig6.resnet_not_better", "fig6.resnet_better")):
+        cmp = depth_comparison(shown, family)
+        if cmp is None:
+            st.caption(tr("fig6.one_depth", family=tr(f"fig6.family_{family}")))
+            continue
+        params = dict(deep=names[cmp.deep.key], shallow=names[cmp.shallow.key],
+                      deep_train=f"{cmp.deep.final_train_error:.2f}",
+                      shallow_train=f"{cmp.shallow.final_train_error:.2f}", gap=f"{abs(cmp.train_gap):.2f}")
+        st.markdown(tr(worse_key if cmp.deeper_is_worse else better_key, **params))
+        if not cmp.same_schedule:
+            st.caption(tr("fig6.unfair", shallow_iters=cmp.shallow.iterations[-1], deep_iters=cmp.deep.iterations[-1],
+                          shallow_recipe=cmp.shallow.recipe.get("name", "?"),
+                          deep_recipe=cmp.deep.recipe.get("name", "?")))
+    unfinished = [names[r.key] for r in shown if r.complete is False]
+    if unfinished:
+        st.caption(tr("fig6.incomplete", runs=", ".join(unfinished)))
+
+with st.expander(tr("paper.what_to_notice"), expanded=True):
+    st.markdown(tr("fig6.notice"))
+
+st.header(tr("fig6.table_header"))
+st.markdown(tr("fig6.table_intro"))
+rows = table6(runs)
+st.dataframe(
+    [{tr("fig6.col_model"): row.label,
+      tr("fig6.col_params"): f"{row.params:,}",
+      tr("fig6.col_paper"): row.paper_error,
+      tr("fig6.col_ours"): None if row.our_error is None else round(row.our_error, 2),
+      tr("fig6.col_diff"): None if row.difference is None else round(row.difference, 2),
+      tr("fig6.col_recipe"): (tr("fig6.schedule", **schedule_params(row.run))
+                              if row.run and schedule_params(row.run) else tr("fig6.schedule_unknown")) if row.run
+      else None,
+      tr("fig6.col_dataset"): (row.run.dataset or tr("fig6.dataset_unknown")) if row.run else None,
+      tr("fig6.col_file"): (f"{row.run.stem} · {tr('paper.shipped') if row.run.shipped else tr('paper.user')}"
+                            if row.run else None)}
+     for row in rows],
+    hide_index=True, width="stretch")
+st.plotly_chart(table6_figure(rows, lang), width="stretch")
+st.caption(tr("fig6.table_notice"))

@@ -1,0 +1,107 @@
+"""Figure 6 and Table 6 from sidecar logs the tests write themselves."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from resnet_viz.curves import (PAPER_TABLE6, cifar_params, collect_runs, depth_comparison, display_names,
+                               fingerprint, run_from_sidecar, schedule_params, table6)
+from resnet_viz.loading import find_checkpoints, save_checkpoint
+from resnet_viz.zoo import build_model, count_params
+
+
+def log(train_errors, test_errors, per_epoch=100):
+    return [{"epoch": i + 1, "iteration": (i + 1) * per_epoch, "lr": 0.1, "train_loss": 1.0, "train_error": tr,
+             "test_loss": 1.1, "test_error": te, "wall_time_s": 10.0 * (i + 1)}
+            for i, (tr, te) in enumerate(zip(train_errors, test_errors))]
+
+
+def write_run(directory, stem, model, train_errors, test_errors, *, accuracy=None, recipe="fast", complete=True):
+    meta = {"model": model, "shortcut": "A" if model.startswith("resnet") else None,
+            "dataset": "CIFAR-10 (JPEG q75 copy)", "accuracy": accuracy if accuracy is not None else 100 - test_errors[-1],
+            "recipe": {"name": recipe, "epochs": len(train_errors)}, "complete": complete,
+            "log": log(train_errors, test_errors)}
+    return save_checkpoint(build_model(model), directory / stem, meta)
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    d = tmp_path / "ckpts"
+    monkeypatch.setenv("RESNET_VIZ_CHECKPOINTS", str(d))
+    write_run(d, "plain20", "plain20", [40, 20, 10], [42, 25, 15])
+    write_run(d, "plain32", "plain32", [45, 28, 16], [47, 30, 19])
+    write_run(d, "resnet20", "resnet20", [38, 18, 9], [40, 22, 12])
+    write_run(d, "resnet32", "resnet32", [36, 15, 6], [39, 20, 10], complete=False)
+    return d
+
+
+def _mine(runs, d):
+    return [r for r in runs if str(d) in r.key]  # assets/checkpoints may hold real ones later
+
+
+def test_runs_read_from_sidecars(runs_dir):
+    runs = _mine(collect_runs(), runs_dir)
+    assert [r.model for r in runs] == ["plain20", "plain32", "resnet20", "resnet32"]
+    p20 = runs[0]
+    assert p20.iterations == (100, 200, 300) and p20.train_error == (40, 20, 10) and p20.test_error == (42, 25, 15)
+    assert p20.final_train_error == 10 and p20.final_test_error == pytest.approx(15)
+    assert p20.dataset == "CIFAR-10 (JPEG q75 copy)" and not p20.shipped and p20.complete
+    assert runs[3].complete is False
+    assert display_names(runs)[p20.key] == "plain-20"
+    assert schedule_params(p20) == {"recipe": "fast", "epochs": 3, "iterations": 300}
+
+
+def test_degradation_sentence_numbers(runs_dir):
+    runs = _mine(collect_runs(), runs_dir)
+    plain = depth_comparison(runs, "plain")
+    assert (plain.shallow.model, plain.deep.model) == ("plain20", "plain32")
+    assert plain.train_gap == pytest.approx(6) and plain.deeper_is_worse and plain.same_schedule
+    assert plain.test_gap == pytest.approx(4)
+    res = depth_comparison(runs, "resnet")
+    assert res.train_gap == pytest.approx(-3) and not res.deeper_is_worse
+    assert depth_comparison([r for r in runs if r.depth == 20], "plain") is None
+
+
+def test_table6_rows(runs_dir):
+    rows = table6(_mine(collect_runs(), runs_dir))
+    by = {r.model: r for r in rows}
+    assert list(by)[:6] == list(PAPER_TABLE6)  # every paper row, in the paper's order
+    assert by["resnet20"].paper_error == 8.75 and by["resnet20"].our_error == pytest.approx(12)
+    assert by["resnet20"].difference == pytest.approx(12 - 8.75)
+    assert by["resnet56"].our_error is None and by["resnet56"].run is None
+    assert by["plain32"].paper_error is None and by["plain32"].our_error == pytest.approx(19)
+    assert by["resnet1202"].params == 19_421_274 and by["resnet110"].params == 1_727_962
+
+
+def test_best_run_per_model_and_bad_logs(tmp_path):
+    d = tmp_path / "x"
+    write_run(d, "a", "resnet20", [30], [20])
+    write_run(d, "b", "resnet20", [30], [15])
+    runs = collect_runs(find_checkpoints([d]))
+    rows = {r.model: r for r in table6(runs)}
+    assert rows["resnet20"].run.stem == "b"
+    assert display_names(runs)[runs[0].key] == "ResNet-20 (a)"
+    meta = {"model": "plain20", "log": [{"iteration": 1, "train_error": 5.0, "test_error": 6.0}, {"iteration": "x"},
+                                        "junk", {"iteration": 2, "train_error": float("nan"), "test_error": 1.0}]}
+    run = run_from_sidecar(meta, key="k", stem="k")
+    assert run.iterations == (1,) and run.accuracy is None and run.final_test_error == 6.0
+    assert run_from_sidecar({"model": "resnet50"}, key="k", stem="k") is None  # not a CIFAR net
+    assert run_from_sidecar({"model": "nope"}, key="k", stem="k") is None
+
+
+@pytest.mark.parametrize("depth", [20, 44, 56])
+def test_param_formula_matches_the_built_nets(depth):
+    assert cifar_params(depth) == count_params(build_model(f"resnet{depth}")) == count_params(build_model(f"plain{depth}"))
+
+
+def test_fingerprint_changes_when_a_run_writes(runs_dir):
+    before = fingerprint()
+    side = runs_dir / "plain20.json"
+    data = json.loads(side.read_text())
+    data["log"].append(log([5], [9])[0])
+    side.write_text(json.dumps(data))
+    import os
+    os.utime(side, ns=(side.stat().st_atime_ns, side.stat().st_mtime_ns + 10_000_000))
+    assert fingerprint() != before
