@@ -28,6 +28,9 @@ from resnet_viz.models.cifar import cifar_net
 from resnet_viz.zoo import CIFAR10_MEAN, CIFAR10_STD
 
 MAX_DEPTH = 326  # 6n+2 with n = 54; deeper is possible but no longer "a few seconds" on a CPU
+# The depth slider's stops: every 6n+2 from 20 to 110 (the paper's range), then a few deeper nets.
+DEPTH_CHOICES = tuple(range(20, 111, 6)) + (164, 218, 326)
+BATCH_SIZE = 16
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,11 @@ class GradientFlow:
         """||dL/dx|| / ||dL/dy|| of every block after the stem: < 1 shrinks the gradient, > 1 grows it."""
         return tuple(i / o if o > 0 else math.nan
                      for i, o in zip(self.grad_in_norm[1:], self.grad_out_norm[1:]))
+
+    @property
+    def median_gain(self) -> float:
+        gains = sorted(g for g in self.block_gain if math.isfinite(g))
+        return gains[len(gains) // 2] if gains else math.nan
 
     @property
     def first_to_last_ratio(self) -> float:

@@ -39,6 +39,18 @@ class LayerResponses:
         """The paper's bottom panel: the same values, largest first."""
         return sorted(self.std, reverse=True)
 
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.std))
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.std))
+
+    @property
+    def max(self) -> float:
+        return float(np.max(self.std))
+
     def to_dict(self) -> dict:
         return {"layers": list(self.layers), "std": list(self.std), "images": self.images}
 
@@ -213,3 +225,49 @@ def stored_responses(meta: dict, *, sample: str = SAMPLE_NAME) -> LayerResponses
         return None
     layers = layers if isinstance(layers, list) and len(layers) == len(std) else [f"{i + 1}" for i in range(len(std))]
     return LayerResponses(tuple(map(str, layers)), tuple(map(float, std)), int(entry.get("images") or 0))
+
+
+# The networks of the paper's Figure 7, in its legend's order.
+FIGURE7_MODELS = ("plain20", "plain56", "resnet20", "resnet56", "resnet110")
+
+
+@dataclass(frozen=True)
+class Figure7Source:
+    """A checkpoint Figure 7 can use, with the values its sidecar stores for the shipped sample (if any)."""
+
+    path: str
+    model: str
+    family: str
+    stem: str
+    shipped: bool
+    stored: LayerResponses | None
+
+
+def figure7_sources(infos=None) -> list[Figure7Source]:
+    """CIFAR-10 plain/ResNet checkpoints (shipped first), the paper's five networks first."""
+    from resnet_viz.loading import find_checkpoints
+    from resnet_viz.zoo import get_spec
+
+    out = []
+    for info in find_checkpoints() if infos is None else infos:
+        spec = get_spec(info.model)
+        if spec.dataset == "cifar10" and spec.family in ("plain", "resnet"):
+            out.append(Figure7Source(str(info.path), spec.name, spec.family, info.stem, info.shipped,
+                                     stored_responses(info.meta)))
+    rank = {m: i for i, m in enumerate(FIGURE7_MODELS)}
+    return sorted(out, key=lambda s: (rank.get(s.model, len(rank)), s.family, not s.shipped, s.stem))
+
+
+def default_selection(sources: Sequence[Figure7Source]) -> list[str]:
+    """One checkpoint per Figure 7 network (shipped preferred), else the first five found."""
+    chosen: dict[str, str] = {}
+    for src in sources:
+        if src.model in FIGURE7_MODELS and src.model not in chosen:
+            chosen[src.model] = src.path
+    return list(chosen.values()) or [s.path for s in sources[:5]]
+
+
+def image_to_uint8(image) -> torch.Tensor:
+    """A PIL image (already at the network's input size) as a 1 x 3 x H x W uint8 tensor."""
+    array = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))[None]

@@ -66,7 +66,8 @@ def table6_figure(rows: Sequence[TableRow], lang: str = "en") -> go.Figure:
     return fig
 
 
-def figure7(results: Sequence[tuple[str, str, LayerResponses]], lang: str = "en") -> go.Figure:
+def figure7(results: Sequence[tuple[str, str, LayerResponses]], lang: str = "en", *,
+            title_key: str = "fig7.title") -> go.Figure:
     """``results``: (label, family, responses). Top: std in layer order; bottom: sorted, largest first."""
     fig = make_subplots(rows=2, cols=1, vertical_spacing=0.14,
                         subplot_titles=(t("fig7.panel_order", lang), t("fig7.panel_sorted", lang)))
@@ -85,7 +86,7 @@ def figure7(results: Sequence[tuple[str, str, LayerResponses]], lang: str = "en"
     fig.update_xaxes(title_text=t("fig7.x_sorted", lang), row=2, col=1)
     for row in (1, 2):
         fig.update_yaxes(title_text=t("fig7.y_axis", lang), row=row, col=1, rangemode="tozero")
-    fig.update_layout(height=640, margin=dict(t=60, b=40, l=60, r=20), title=t("fig7.title", lang))
+    fig.update_layout(height=640, margin=dict(t=60, b=40, l=60, r=20), title=t(title_key, lang))
     return fig
 
 
@@ -95,8 +96,8 @@ def _flows(flows: Sequence[GradientFlow]) -> list[tuple[GradientFlow, str, str]]
 
 
 def _flow_name(flow: GradientFlow, lang: str, label: str | None) -> str:
-    return label or t("gradflow.series_plain" if not flow.residual else "gradflow.series_resnet", lang,
-                      depth=flow.model.lstrip("plainresnet"))
+    depth = "".join(ch for ch in flow.model if ch.isdigit())
+    return label or t("gradflow.series_plain" if not flow.residual else "gradflow.series_resnet", lang, depth=depth)
 
 
 def gradient_norms_figure(flows: Sequence[GradientFlow], lang: str = "en",

@@ -1,0 +1,112 @@
+"""Figure 7: the std of every 3x3 conv layer's response, for plain nets and ResNets, on CIFAR-10 test images."""
+
+import streamlit as st
+
+from resnet_viz.curves import fingerprint
+from resnet_viz.errors import VizError
+from resnet_viz.images import preprocess
+from resnet_viz.loading import user_checkpoint_dir
+from resnet_viz.plots.paper import figure7
+from resnet_viz.responses import (default_selection, figure7_sources, image_to_uint8, load_npz, responses_of)
+from resnet_viz.zoo import get_spec
+from ui.common import current_language, show_error, tr
+from ui.images import image_input
+from ui.models import load_cached
+
+SAMPLE_SIZES = [100, 200, 500, 1000]
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _sources(_fingerprint: tuple, user_dir: str):
+    return figure7_sources()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _on_sample(source: str, _fingerprint: tuple, limit: int):
+    images, _, _ = load_npz(limit=limit)
+    return responses_of(load_cached(source), images)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _on_image(source: str, _fingerprint: tuple, image_id: str, _image):
+    loaded = load_cached(source)
+    return responses_of(loaded, image_to_uint8(preprocess(_image, loaded).cropped))
+
+
+def _label(src, names_count):
+    base = f"{'ResNet' if src.family == 'resnet' else 'plain'}-{get_spec(src.model).depth}"
+    return base if names_count[src.model] == 1 else f"{base} ({src.stem})"
+
+
+lang = current_language()
+st.title(tr("fig7.page_title"))
+st.markdown(tr("fig7.intro"))
+
+fp = fingerprint()
+sources = _sources(fp, str(user_checkpoint_dir()))
+counts = {}
+for s in sources:
+    counts[s.model] = counts.get(s.model, 0) + 1
+by_path = {s.path: s for s in sources}
+labels = {s.path: _label(s, counts) for s in sources}
+
+if sources:
+    chosen = st.multiselect(tr("fig7.choose"), list(by_path), default=default_selection(sources),
+                            format_func=labels.get, key="fig7_nets", help=tr("fig7.choose_help"))
+else:
+    st.info(tr("paper.no_checkpoints", user_dir=str(user_checkpoint_dir())))
+    st.caption(tr("fig7.untrained"))
+    chosen = ["random:plain20", "random:resnet20"]
+    labels = {"random:plain20": tr("fig7.untrained_label", net="plain-20"),
+              "random:resnet20": tr("fig7.untrained_label", net="ResNet-20")}
+
+col_n, col_button = st.columns([3, 1], vertical_alignment="bottom")
+limit = col_n.select_slider(tr("fig7.images"), SAMPLE_SIZES, value=200, key="fig7_images",
+                            help=tr("fig7.images_help"))
+if col_button.button(tr("fig7.recompute"), help=tr("fig7.recompute_help"), key="fig7_recompute"):
+    st.session_state["fig7_live"] = True
+live = st.session_state.get("fig7_live", False)
+
+results, rows = [], []
+with st.spinner(tr("paper.computing")):
+    for path in chosen:
+        src = by_path.get(path)
+        family = src.family if src else ("resnet" if "resnet" in path else "plain")
+        try:
+            if src is not None and src.stored is not None and not live:
+                res, source_text = src.stored, tr("fig7.source_stored", images=src.stored.images)
+            else:
+                res = _on_sample(path, fp, limit)
+                source_text = tr("fig7.source_live", images=res.images)
+        except VizError as exc:
+            show_error(exc)
+            st.caption(tr("fig7.load_failed", net=labels.get(path, path)))
+            continue
+        results.append((labels.get(path, path), family, res))
+        rows.append({tr("fig7.col_net"): labels.get(path, path), tr("fig7.col_layers"): len(res.std),
+                     tr("fig7.col_mean"): round(res.mean, 4), tr("fig7.col_median"): round(res.median, 4),
+                     tr("fig7.col_max"): round(res.max, 4), tr("fig7.col_source"): source_text})
+
+if results:
+    st.plotly_chart(figure7(results, lang), width="stretch")
+    st.dataframe(rows, hide_index=True, width="stretch")
+
+with st.expander(tr("paper.what_to_notice"), expanded=True):
+    st.markdown(tr("fig7.notice"))
+
+st.subheader(tr("fig7.upload_header"))
+st.caption(tr("fig7.upload_intro"))
+picked = image_input("fig7_image", "cifar10")
+if picked is not None and chosen:
+    image, image_id = picked
+    one = []
+    for path in chosen:
+        try:
+            res = _on_image(path, fp, image_id, image)
+        except VizError as exc:
+            show_error(exc)
+            continue
+        src = by_path.get(path)
+        one.append((labels.get(path, path), src.family if src else ("resnet" if "resnet" in path else "plain"), res))
+    if one:
+        st.plotly_chart(figure7(one, lang, title_key="fig7.upload_title"), width="stretch")
