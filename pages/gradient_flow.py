@@ -38,10 +38,11 @@ def _name(model: str) -> str:
 
 
 lang = current_language()
+st.session_state.setdefault("gf_depth", 56)
 st.title(tr("gradflow.page_title"))
 st.markdown(tr("gradflow.intro"))
 
-depth = st.select_slider(tr("gradflow.depth"), DEPTH_CHOICES, value=56, key="gf_depth", help=tr("gradflow.depth_help"))
+depth = st.select_slider(tr("gradflow.depth"), DEPTH_CHOICES, key="gf_depth", help=tr("gradflow.depth_help"))
 try:
     with st.spinner(tr("paper.computing")):
         plain, res = _at_init(int(depth), SEED)
@@ -87,7 +88,10 @@ if not sources:
     st.info(tr("paper.no_checkpoints", user_dir=str(user_checkpoint_dir())))
 else:
     labels = {s.path: f"{_name(s.model)} ({s.stem})" for s in sources}
-    chosen = st.multiselect(tr("gradflow.trained_choose"), list(labels), default=list(labels)[:5],
+    if "gf_trained" in st.session_state:  # keep only choices that still exist
+        st.session_state["gf_trained"] = [k for k in st.session_state["gf_trained"] if k in labels]
+    default = None if "gf_trained" in st.session_state else list(labels)[:5]
+    chosen = st.multiselect(tr("gradflow.trained_choose"), list(labels), default=default,
                             format_func=labels.get, key="gf_trained")
     flows, names = [], []
     for path in chosen:

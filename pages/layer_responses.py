@@ -39,6 +39,7 @@ def _label(src, names_count):
 
 
 lang = current_language()
+st.session_state.setdefault("fig7_images", 200)
 st.title(tr("fig7.page_title"))
 st.markdown(tr("fig7.intro"))
 
@@ -51,7 +52,10 @@ by_path = {s.path: s for s in sources}
 labels = {s.path: _label(s, counts) for s in sources}
 
 if sources:
-    chosen = st.multiselect(tr("fig7.choose"), list(by_path), default=default_selection(sources),
+    if "fig7_nets" in st.session_state:  # keep only choices that still exist
+        st.session_state["fig7_nets"] = [k for k in st.session_state["fig7_nets"] if k in by_path]
+    default = None if "fig7_nets" in st.session_state else default_selection(sources)
+    chosen = st.multiselect(tr("fig7.choose"), list(by_path), default=default,
                             format_func=labels.get, key="fig7_nets", help=tr("fig7.choose_help"))
 else:
     st.info(tr("paper.no_checkpoints", user_dir=str(user_checkpoint_dir())))
@@ -61,7 +65,7 @@ else:
               "random:resnet20": tr("fig7.untrained_label", net="ResNet-20")}
 
 col_n, col_button = st.columns([3, 1], vertical_alignment="bottom")
-limit = col_n.select_slider(tr("fig7.images"), SAMPLE_SIZES, value=200, key="fig7_images",
+limit = col_n.select_slider(tr("fig7.images"), SAMPLE_SIZES, key="fig7_images",
                             help=tr("fig7.images_help"))
 if col_button.button(tr("fig7.recompute"), help=tr("fig7.recompute_help"), key="fig7_recompute"):
     st.session_state["fig7_live"] = True

@@ -28,7 +28,10 @@ elif not logged:
     st.info(tr("fig6.no_logs"))
 else:
     keys = [r.key for r in logged]
-    chosen = st.multiselect(tr("fig6.runs"), keys, default=keys, format_func=names.get, key="fig6_runs",
+    if "fig6_runs" in st.session_state:  # keep only choices that still exist
+        st.session_state["fig6_runs"] = [k for k in st.session_state["fig6_runs"] if k in keys]
+    default = None if "fig6_runs" in st.session_state else keys
+    chosen = st.multiselect(tr("fig6.runs"), keys, default=default, format_func=names.get, key="fig6_runs",
                             help=tr("fig6.runs_help"))
     shown = [r for r in logged if r.key in chosen]
     st.plotly_chart(figure6(shown, names, lang), width="stretch")

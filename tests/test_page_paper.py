@@ -1,0 +1,122 @@
+"""The three paper pages in AppTest, without checkpoints and with checkpoints the tests write."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from resnet_viz.i18n import t
+from resnet_viz.loading import SHIPPED_DIR, find_checkpoints, save_checkpoint
+from resnet_viz.responses import SAMPLE_PATH, layer_responses, store_in_sidecar
+from resnet_viz.zoo import build_model
+from tests.conftest import app_page, assert_no_exception
+from tests.test_curves import write_run
+
+NOTHING_SHIPPED = not find_checkpoints([SHIPPED_DIR])
+
+
+def _texts(at) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info]
+    return "\n".join(parts)
+
+
+def _charts(at) -> int:
+    return len(at.get("plotly_chart"))
+
+
+@pytest.fixture
+def user_dir(tmp_path, monkeypatch):
+    d = tmp_path / "ckpts"
+    monkeypatch.setenv("RESNET_VIZ_CHECKPOINTS", str(d))
+    return d
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_training_curves_without_user_checkpoints(user_dir, lang):
+    at = app_page("pages/training_curves.py", lang=lang)
+    assert_no_exception(at)
+    assert at.title[0].value == t("fig6.page_title", lang)
+    assert _charts(at) >= 1  # Table 6's chart always has the paper's series
+    if NOTHING_SHIPPED:
+        assert str(user_dir) in _texts(at)
+    table = at.dataframe[0].value
+    assert t("fig6.col_paper", lang) in table.columns and 8.75 in table[t("fig6.col_paper", lang)].tolist()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_training_curves_from_user_logs(user_dir, lang):
+    p20 = write_run(user_dir, "plain20", "plain20", [40, 20, 10], [42, 25, 15])
+    p32 = write_run(user_dir, "plain32", "plain32", [45, 28, 16], [47, 30, 19])
+    r20 = write_run(user_dir, "resnet20", "resnet20", [38, 18, 9], [40, 22, 12])
+    at = app_page("pages/training_curves.py", lang=lang, fig6_runs=[str(p20), str(p32), str(r20)])
+    assert_no_exception(at)
+    assert _charts(at) == 2
+    text = _texts(at)
+    expected = t("fig6.plain_worse", lang, deep="plain-32", shallow="plain-20", deep_train="16.00",
+                 shallow_train="10.00", gap="6.00")
+    assert expected in text
+    assert t("fig6.one_depth", lang, family=t("fig6.family_resnet", lang)) in text
+    table = at.dataframe[0].value
+    ours = dict(zip(table[t("fig6.col_model", lang)], table[t("fig6.col_ours", lang)]))
+    assert ours["ResNet-20"] == pytest.approx(12.0) and ours["plain-32"] == pytest.approx(19.0)
+    assert "CIFAR-10 (JPEG q75 copy)" in table[t("fig6.col_dataset", lang)].tolist()
+
+
+def _trained_like(name: str) -> nn.Module:
+    torch.manual_seed(0)
+    model = build_model(name)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.weight.data.uniform_(0.2, 1.5)
+            m.running_var.uniform_(0.5, 2.0)
+    return model
+
+
+def test_layer_responses_stored_then_live(user_dir):
+    r20 = save_checkpoint(_trained_like("resnet20"), user_dir / "resnet20", {"model": "resnet20", "shortcut": "A"})
+    p20 = save_checkpoint(_trained_like("plain20"), user_dir / "plain20", {"model": "plain20"})
+    fake = layer_responses(build_model("resnet20"), torch.zeros(1, 3, 8, 8, dtype=torch.uint8), mean=(0, 0, 0),
+                           std=(1, 1, 1))
+    store_in_sidecar(r20, fake, sample=SAMPLE_PATH)
+    at = app_page("pages/layer_responses.py", fig7_nets=[str(r20), str(p20)], fig7_images=100)
+    assert_no_exception(at)
+    assert _charts(at) == 2  # Figure 7 on the sample, and on the picked CIFAR-10 image
+    table = at.dataframe[0].value
+    sources = dict(zip(table[t("fig7.col_net", "en")], table[t("fig7.col_source", "en")]))
+    assert sources["ResNet-20"] == t("fig7.source_stored", "en", images=1)
+    assert sources["plain-20"] == t("fig7.source_live", "en", images=100)
+    assert table[t("fig7.col_layers", "en")].tolist() == [19, 19]
+
+    at.button(key="fig7_recompute").click().run()
+    assert_no_exception(at)
+    table = at.dataframe[0].value
+    assert set(table[t("fig7.col_source", "en")]) == {t("fig7.source_live", "en", images=100)}
+
+
+@pytest.mark.skipif(not NOTHING_SHIPPED, reason="shipped checkpoints exist: the untrained fallback is not shown")
+def test_layer_responses_without_checkpoints_in_chinese(user_dir):
+    at = app_page("pages/layer_responses.py", lang="zh", fig7_images=100)
+    assert_no_exception(at)
+    assert str(user_dir) in _texts(at) and t("fig7.untrained", "zh") in _texts(at)
+    names = at.dataframe[0].value[t("fig7.col_net", "zh")].tolist()
+    assert names == [t("fig7.untrained_label", "zh", net="plain-20"), t("fig7.untrained_label", "zh", net="ResNet-20")]
+
+
+def test_gradient_flow_page(user_dir):
+    r20 = save_checkpoint(_trained_like("resnet20"), user_dir / "resnet20", {"model": "resnet20", "shortcut": "A"})
+    at = app_page("pages/gradient_flow.py", gf_depth=20, gf_trained=[str(r20)])
+    assert_no_exception(at)
+    assert _charts(at) == 5  # at init: norms, gain, signal; trained: norms, gain
+    metrics = {m.label: m.value for m in at.metric}
+    assert len(metrics) == 6
+    assert float(metrics[f"plain-20 · {t('gradflow.metric_gain', 'en')}"]) > 1.0
+    assert "ResNet-20" in _texts(at)
+
+
+def test_gradient_flow_page_in_chinese_without_checkpoints(user_dir):
+    at = app_page("pages/gradient_flow.py", lang="zh", gf_depth=20)
+    assert_no_exception(at)
+    assert at.title[0].value == t("gradflow.page_title", "zh")
+    if NOTHING_SHIPPED:
+        assert str(user_dir) in _texts(at)
