@@ -25,6 +25,7 @@ import hashlib
 import threading
 import weakref
 from contextlib import contextmanager
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -480,3 +481,58 @@ def mass_extent(grad: np.ndarray, centre: tuple[float, float], q: float = 0.9) -
         if mass >= q * total:
             return 2 * half + 1
     return max(h, w)
+
+
+# ---------------------------------------------------------------- pictures (numpy in, uint8 RGB out)
+
+@lru_cache(maxsize=8)
+def _lut(cmap: str) -> np.ndarray:
+    from plotly.colors import sample_colorscale, unlabel_rgb
+
+    colours = sample_colorscale(cmap, list(np.linspace(0.0, 1.0, 256)))
+    return np.array([unlabel_rgb(c) for c in colours], dtype=np.float32).round().astype(np.uint8)
+
+
+def colorize(values: np.ndarray, vmin: float, vmax: float, *, cmap: str = "Viridis", scale: int = 1,
+             nan_colour: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
+    """H x W values -> H*scale x W*scale x 3 uint8 through a plotly colour scale (NaN: ``nan_colour``)."""
+    v = np.asarray(values, dtype=np.float32)
+    span = (vmax - vmin) or 1.0
+    idx = np.clip((np.nan_to_num(v, nan=vmin) - vmin) / span * 255.0, 0, 255).astype(np.uint8)
+    rgb = _lut(cmap)[idx]
+    rgb[np.isnan(v)] = nan_colour
+    if scale > 1:
+        rgb = rgb.repeat(scale, axis=0).repeat(scale, axis=1)
+    return rgb
+
+
+def display_scale(height: int, width: int, target: int = 448) -> int:
+    """An integer zoom that makes a small map about ``target`` pixels wide (nearest neighbour, no blur)."""
+    return max(1, target // max(height, width, 1))
+
+
+def overlay(image: np.ndarray, heat: np.ndarray, vmin: float, vmax: float, *, alpha: float = 0.55,
+            cmap: str = "Viridis") -> np.ndarray:
+    """``heat`` stretched over ``image`` (H x W x 3 uint8) and blended: where on the input a map responds."""
+    h, w = image.shape[:2]
+    t = torch.from_numpy(np.nan_to_num(np.asarray(heat, dtype=np.float32)))[None, None]
+    up = F.interpolate(t, size=(h, w), mode="bilinear", align_corners=False)[0, 0].numpy()
+    colour = colorize(up, vmin, vmax, cmap=cmap).astype(np.float32)
+    return np.round((1 - alpha) * image.astype(np.float32) + alpha * colour).astype(np.uint8)
+
+
+def draw_box(image: np.ndarray, box: tuple[int, int, int, int], *, colour: tuple[int, int, int] = (255, 40, 40),
+             width: int = 2, cross: tuple[float, float] | None = None) -> np.ndarray:
+    """A rectangle (top, left, bottom, right; inclusive) and optionally a cross at (row, col), on a copy."""
+    from PIL import Image, ImageDraw
+
+    im = Image.fromarray(np.ascontiguousarray(image))
+    draw = ImageDraw.Draw(im)
+    top, left, bottom, right = box
+    draw.rectangle([left, top, right, bottom], outline=colour, width=width)
+    if cross is not None:
+        r, c = cross
+        size = max(3, width * 2)
+        draw.line([c - size, r, c + size, r], fill=colour, width=width)
+        draw.line([c, r - size, c, r + size], fill=colour, width=width)
+    return np.asarray(im)

@@ -1,0 +1,149 @@
+"""The feature-map page in AppTest: samples, uploads (good, odd, broken, bombs), every view, both languages,
+and no second forward pass when only the view changes."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from resnet_viz.i18n import t
+from resnet_viz.loading import load_random, save_checkpoint
+from resnet_viz.models.cifar import CifarNet
+from tests.conftest import app_page, assert_no_exception
+
+PAGE = "pages/feature_maps.py"
+
+
+def _png(im: Image.Image, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def _bomb() -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+class _ForwardCounter:
+    """Counts whole-network forward passes of CIFAR nets (a global hook, removed on exit)."""
+
+    def __enter__(self):
+        self.count = 0
+
+        def hook(module, inputs):
+            if isinstance(module, CifarNet):
+                self.count += 1
+
+        self.handle = torch.nn.modules.module.register_module_forward_pre_hook(hook)
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.remove()
+
+
+def _save_pair(directory: Path) -> dict[str, Path]:
+    paths = {}
+    for name, seed in (("plain20", 1), ("resnet20", 2)):
+        loaded = load_random(name, seed=seed)
+        paths[name] = save_checkpoint(loaded.model, directory / name, {
+            "model": name, "dataset": "CIFAR-10 (JPEG q75 copy)", "accuracy": 12.5 if name == "plain20" else 13.5,
+            "classes": list(loaded.classes), "mean": list(loaded.mean), "std": list(loaded.std)})
+    return paths
+
+
+def test_upload_views_and_no_second_forward_pass():
+    at = app_page(PAGE)
+    assert_no_exception(at)
+    assert at.title[0].value == t("features.title", "en")
+    assert any("untrained" in w.value for w in at.warning)  # the default model has random weights here
+
+    rgba = np.zeros((60, 80, 4), np.uint8)
+    rgba[..., 0] = 200
+    rgba[..., 3] = np.linspace(0, 255, 80, dtype=np.uint8)[None, :]
+    at.file_uploader(key="fm_image_upload").set_value(("my photo.png", _png(Image.fromarray(rgba, "RGBA")),
+                                                       "image/png"))
+    at.run()
+    assert_no_exception(at)
+    assert not at.error
+
+    with _ForwardCounter() as counter:
+        at.selectbox(key="fm_layer").set_value("stage3_1").run()
+        assert_no_exception(at)
+        channels = at.selectbox(key="fm_channel_stage3_1").options
+        assert len(channels) == 64
+        at.selectbox(key="fm_channel_stage3_1").set_value(5).run()
+        assert at.selectbox(key="fm_channel_stage3_1").value == 5
+        at.radio(key="fm_order").set_value("index").run()
+        at.segmented_control(key="fm_view").set_value("anatomy").run()
+        assert_no_exception(at)
+        at.selectbox(key="fm_block").set_value("stage2_1").run()
+        at.selectbox(key="fm_block_channel").set_value(7).run()
+        assert_no_exception(at)
+        assert len(at.get("plotly_chart")) == 2  # the four panels and the ratio chart
+        at.segmented_control(key="fm_view").set_value("input").run()
+        assert_no_exception(at)
+        assert counter.count == 0  # every view above came from the cached capture
+
+    # the effective receptive field is a separate pass, only on request
+    at.segmented_control(key="fm_view").set_value("layers").run()
+    with _ForwardCounter() as counter:
+        at.toggle(key="fm_erf").set_value(True).run()
+        assert_no_exception(at)
+    assert counter.count == 1
+    erf_text = t("features.erf_caption", "en").split("{")[0]
+    assert any(c.value.startswith(erf_text) for c in at.caption) or \
+        any(i.value == t("features.erf_zero", "en") for i in at.info)
+
+
+@pytest.mark.parametrize("name,data,key", [
+    ("notes.jpg", b"these are not the pixels you are looking for", "images.not_image"),
+    ("bomb.png", _bomb(), "images.too_many_pixels"),
+    ("empty.gif", b"", "images.empty"),
+])
+def test_bad_uploads_show_a_message_and_keep_working(name, data, key):
+    at = app_page(PAGE, lang="zh")
+    assert at.title[0].value == t("features.title", "zh")
+    at.file_uploader(key="fm_image_upload").set_value((name, data, "application/octet-stream")).run()
+    assert_no_exception(at)
+    assert at.error and name in at.error[0].value
+    assert at.error[0].value.split(name)[0] in t(key, "zh", file=name)  # the Chinese message, not English
+    assert at.selectbox(key="fm_layer").value == "conv1"  # the page went on with the sample image
+
+
+def test_plain_vs_residual_and_plain_anatomy(tmp_path):
+    import streamlit as st
+
+    st.cache_data.clear()  # checkpoint scans are cached for a minute
+    paths = _save_pair(Path(os.environ["RESNET_VIZ_CHECKPOINTS"]))
+    at = app_page(PAGE, model_source=str(paths["plain20"]))
+    assert_no_exception(at)
+    at.segmented_control(key="fm_view").set_value("anatomy").run()
+    assert_no_exception(at)
+    assert any(c.value == t("features.plain_no_split", "en") for c in at.info)
+    at.segmented_control(key="fm_view").set_value("compare").run()
+    assert_no_exception(at)
+    assert at.selectbox(key="fm_pair").options == ["plain20 / resnet20"]
+    text = " ".join(m.value for m in at.markdown)
+    assert "CIFAR-10 (JPEG q75 copy)" in text and "12.50" in text and "13.50" in text
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_compare_says_when_checkpoints_are_missing():
+    import streamlit as st
+
+    st.cache_data.clear()
+    at = app_page(PAGE, fm_view="compare")
+    assert_no_exception(at)
+    assert any(i.value == t("features.compare_missing", "en") for i in at.info)
