@@ -113,8 +113,8 @@ class AxisResult:
                       rf" \right\rfloor + 1"
         else:
             general = rf"\left\lfloor \frac{{{n} + P_{{begin}} + P_{{end}} - D(K_{n}-1) - 1}}{{S}} \right\rfloor + 1"
-            numbers = rf"\left\lfloor \frac{{{self.size} + {self.pad_before} + {self.pad_after} - {d}\cdot({k}-1) - 1}}" \
-                      rf"{{{s}}} \right\rfloor + 1"
+            numbers = rf"\left\lfloor \frac{{{self.size} + {self.pad_before} + {self.pad_after}" \
+                      rf" - {d}\cdot({k}-1) - 1}}{{{s}}} \right\rfloor + 1"
         middle = rf"\left\lfloor \frac{{{self.numerator}}}{{{s}}} \right\rfloor + 1"
         return rf"{sym} = {general} = {numbers} = {middle} = {self.out}"
 

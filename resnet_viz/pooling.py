@@ -169,3 +169,21 @@ def window_bounds(size: int, kernel: int, stride: int, padding: int, index: int)
 
 # Shown on the page as the homework's answer, in this order.
 HOMEWORK_FUNCTIONS = (max_pool2d_loops, avg_pool2d_loops, max_pool2d, avg_pool2d, global_avg_pool2d)
+
+
+def torch_pool2d(x: np.ndarray, kind: str, kernel, stride=None, padding=0, *, ceil_mode: bool = False,
+                 count_include_pad: bool = True) -> np.ndarray:
+    """The same pooling by ``torch.nn.functional``: the page's cross-check of the hand-written versions."""
+    import torch
+    import torch.nn.functional as F
+
+    t = torch.as_tensor(np.asarray(x, dtype=np.float64))[None]
+    if kind == "max":
+        out = F.max_pool2d(t, kernel, stride, padding, ceil_mode=ceil_mode)
+    elif kind == "avg":
+        out = F.avg_pool2d(t, kernel, stride, padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad)
+    elif kind == "global_avg":
+        out = F.adaptive_avg_pool2d(t, 1)
+    else:
+        raise InputError("calc.error_pool_kind", kind=kind)
+    return out[0].numpy()

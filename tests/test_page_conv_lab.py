@@ -1,0 +1,89 @@
+"""The Conv & pooling lab page in AppTest: both languages, the paper's numbers, impossible settings shown as
+messages (never tracebacks), and each tab's interactive paths."""
+
+from __future__ import annotations
+
+import pytest
+
+from resnet_viz.i18n import t
+from tests.conftest import app_page, assert_no_exception
+
+PAGE = "pages/conv_lab.py"
+
+
+def _texts(at) -> str:
+    return "\n".join([m.value for m in at.markdown] + [m.value for m in at.success] + [m.value for m in at.error])
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_page_renders_with_the_resnet_stem(lang):
+    at = app_page(PAGE, lang=lang)
+    assert_no_exception(at)
+    assert at.title[0].value == t("conv_lab.title", lang)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics[t("conv_lab.output_shape", lang)] == "64 x 112 x 112"
+    assert metrics[t("conv_lab.params", lang)] == "9,408"
+    assert metrics[t("conv_lab.why_fc_weights", lang)] == "150,528,000"
+    assert metrics[t("conv_lab.why_conv_weights", lang)] == "1,728"
+    assert not at.error
+    assert len(at.success) == 2  # torch agrees on the conv and on the pooling
+    assert "= 112" in at.latex[0].value
+    assert t("conv_lab.vgg_result", lang, n=3, k=3, rf=7, stacked_factor=27, single_factor=49, c=64,
+             stacked="110,592", single="200,704", relus=3) in _texts(at)
+
+
+def test_impossible_settings_show_messages_and_the_page_keeps_working():
+    at = app_page(PAGE)
+    at.number_input(key="cl_pad").set_value(0)
+    at.number_input(key="cl_h").set_value(4).run()
+    assert_no_exception(at)
+    assert [e.value for e in at.error] == [t("calc.error_output_empty", "en", axis="H", out=-1, kernel=7, padded=4)]
+    assert len(at.success) == 1  # the pooling tab below still works
+
+    at.number_input(key="cl_h").set_value(224)
+    at.number_input(key="cl_groups").set_value(2).run()
+    assert_no_exception(at)
+    assert "divisible by groups (2)" in at.error[0].value
+
+    at.number_input(key="cl_groups").set_value(1)
+    at.radio(key="cl_pad_mode").set_value("same").run()
+    assert_no_exception(at)
+    assert at.error[0].value.startswith('"Same" padding only exists for stride 1')
+
+    at.number_input(key="cl_stride").set_value(1).run()
+    assert_no_exception(at)
+    assert not at.error
+    assert {m.label: m.value for m in at.metric}["Output (C x H x W)"] == "64 x 224 x 224"
+
+    # Pooling padding above half the kernel, and a sliding-window input smaller than the kernel.
+    at.number_input(key="cl_pool_p").set_value(2)
+    at.selectbox(key="cl_in_source").set_value("random").run()
+    at.number_input(key="cl_in_rows").set_value(1).run()
+    assert_no_exception(at)
+    errors = [e.value for e in at.error]
+    assert t("calc.error_pool_padding", "en", padding=2, kernel=2) in errors
+    assert t("calc.error_output_empty", "en", axis="H", out=-1, kernel=3, padded=1) in errors
+
+
+def test_sliding_steps_and_receptive_field_from_the_zoo():
+    at = app_page(PAGE, lang="zh")
+    at.slider(key="cl_step").set_value(5).run()
+    assert_no_exception(at)
+    # Vertical edge with Sobel x: step 5 is output row 2, column 1, which sits on the flat bright part.
+    assert t("conv_lab.step_sum", "zh", step=5, steps=16, row=2, col=1,
+             terms=" + ".join(["(10)", "(0)", "(-10)", "(20)", "(0)", "(-20)", "(10)", "(0)", "(-10)"]),
+             total="0") in _texts(at)
+
+    at.toggle(key="cl_play").set_value(True).run()
+    assert_no_exception(at)
+    assert any(m.value.startswith("第 6 / 16 步") for m in at.markdown)  # playing advanced one step
+    at.toggle(key="cl_play").set_value(False).run()
+
+    at.radio(key="cl_rf_source").set_value("zoo").run()
+    at.selectbox(key="cl_rf_until_resnet34").set_value("conv1").run()
+    assert_no_exception(at)
+    assert t("conv_lab.rf_summary", "zh", size=224, out=56, rf=11, jump=4, layers=2) in _texts(at)
+
+    at.radio(key="cl_rf_source").set_value("custom").run()
+    assert_no_exception(at)
+    assert t("conv_lab.rf_summary", "zh", size=224, out=56, rf=19, jump=4, layers=3) in _texts(at)
