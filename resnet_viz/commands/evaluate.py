@@ -1,0 +1,39 @@
+"""``evaluate CHECKPOINT --data PATH``: top-1 accuracy, per-class accuracy and the confusion matrix."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from resnet_viz.evaluate import evaluate_checkpoint
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="our .safetensors (+ .json sidecar) or a .pt/.pth/.th file "
+                                      "(akamaster/pytorch_resnet_cifar10 format included)")
+    p.add_argument("--data", required=True, help="cifar-10-batches-py directory or image folder (dir, .zip, .tar.gz)")
+    p.add_argument("--split", default="test", choices=["train", "test"])
+    p.add_argument("--model", help="zoo model name, when the file does not say")
+    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--limit", type=int, help="evaluate only the first N images")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--json", action="store_true", help="print JSON (accuracy in percent)")
+
+
+def run(args: argparse.Namespace) -> int:
+    result, info = evaluate_checkpoint(args.checkpoint, args.data, split=args.split, batch_size=args.batch_size,
+                                       device=args.device, model=args.model, limit=args.limit)
+    if args.json:
+        print(json.dumps({**info, **result.to_dict()}, indent=1))
+        return 0
+    print(f"{info['model']} ({info['format']}) on {info['dataset']}, {info['split']} split: "
+          f"top-1 accuracy {result.accuracy:.2f}% ({result.correct}/{result.total}), loss {result.loss:.4f}")
+    width = max(len(c) for c in result.classes)
+    print("per-class accuracy:")
+    for cls, acc in result.per_class().items():
+        print(f"  {cls:<{width}}  {acc:6.2f}%")
+    print("confusion matrix (rows: true class, columns: predicted):")
+    print(" " * (width + 2) + " ".join(f"{i:>5}" for i in range(len(result.classes))))
+    for i, row in enumerate(result.confusion.tolist()):
+        print(f"  {result.classes[i]:<{width}}" + " ".join(f"{v:>5}" for v in row))
+    return 0
