@@ -14,11 +14,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import pickle
 import socket
 import struct
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,17 +155,47 @@ def load_pretrained(name: str, *, allow_download: bool = True, timeout: float = 
 
 # ---------------------------------------------------------------- reading checkpoint files safely
 
-def _torch_load(data: bytes, filename: str) -> Any:
+def _torch_load(data: bytes, filename: str, *, max_bytes: int = MAX_CHECKPOINT_BYTES) -> Any:
+    _check_zip_expansion(data, filename, max_bytes)
     try:
-        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's warnings about pickle protocols mean nothing to a user
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         # An import of a callable (a "global") is how a pickle runs code; anything else is damage.
         if "global" in str(exc).lower():
             raise LoadError("load.unsafe_pickle", file=filename) from None
-        raise LoadError("load.corrupt", file=filename, reason=_short(exc)) from None
+        raise LoadError("load.corrupt", file=filename, reason=_unpickler_reason(exc)) from None
     except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError, struct.error, KeyError,
             AttributeError, TypeError, IndexError, UnicodeDecodeError) as exc:
         raise LoadError("load.corrupt", file=filename, reason=_short(exc)) from None
+
+
+def _check_zip_expansion(data: bytes, filename: str, max_bytes: int) -> None:
+    """Refuse a zip-format file whose entries unpack to more than ``max_bytes``, before torch inflates them.
+
+    torch.save never compresses, but torch.load inflates deflated entries: a few MB could become many GB.
+    """
+    if not data.startswith(b"PK"):
+        return
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            expanded = sum(info.file_size for info in zf.infolist())
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, struct.error):
+        return  # damaged: torch.load reports it
+    if expanded > max_bytes:
+        raise LoadError("load.expands_too_large", file=filename, size_mb=round(expanded / 2**20, 1),
+                        limit_mb=round(max_bytes / 2**20))
+
+
+def _unpickler_reason(exc: BaseException) -> str:
+    # torch's message starts with advice to retry with weights_only=False: never show that to a user.
+    text = str(exc)
+    if "WeightsUnpickler error:" in text:
+        rest = [line.strip() for line in text.split("WeightsUnpickler error:", 1)[1].splitlines() if line.strip()]
+        if rest:
+            return rest[0][:200]
+    return _short(exc)
 
 
 def _short(exc: BaseException) -> str:
@@ -281,6 +313,38 @@ def read_sidecar(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _check_meta(meta: Any, filename: str) -> dict[str, Any]:
+    """The metadata a file brings (sidecar or safetensors header), refused before any of it is used."""
+    def bad(name: str) -> LoadError:
+        return LoadError("load.bad_metadata", file=filename, field=name)
+
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    if not isinstance(meta, Mapping):
+        raise bad("metadata")
+    meta = dict(meta)
+    for name in ("model", "shortcut"):
+        if meta.get(name) is not None and not isinstance(meta[name], str):
+            raise bad(name)
+    classes = meta.get("classes")
+    if classes is not None and not (isinstance(classes, (list, tuple)) and classes
+                                    and all(isinstance(c, str) for c in classes)):
+        raise bad("classes")
+    for name in ("mean", "std"):
+        v = meta.get(name)
+        if v is not None and not (isinstance(v, (list, tuple)) and len(v) == 3 and all(number(x) for x in v)
+                                  and (name == "mean" or min(v) > 0)):
+            raise bad(name)
+    for name in ("accuracy", "best_prec1"):
+        if meta.get(name) is not None and not number(meta[name]):
+            raise bad(name)
+    if meta.get("log") is not None and not (isinstance(meta["log"], list)
+                                            and all(isinstance(e, Mapping) for e in meta["log"])):
+        raise bad("log")
+    return meta
+
+
 def load_checkpoint_bytes(data: bytes, filename: str, *, model: str | None = None,
                           sidecar: Mapping[str, Any] | None = None,
                           max_bytes: int = MAX_CHECKPOINT_BYTES) -> LoadedModel:
@@ -293,7 +357,7 @@ def load_checkpoint_bytes(data: bytes, filename: str, *, model: str | None = Non
                         limit_mb=round(max_bytes / 2**20))
     if not data:
         raise LoadError("load.corrupt", file=filename, reason="the file is empty")
-    meta: dict[str, Any] = dict(sidecar or {})
+    meta: dict[str, Any] = _check_meta(sidecar or {}, filename)
     if suffix == ".safetensors":
         state, header_meta = _read_safetensors(data, filename)
         if "resnet_viz" in header_meta and not meta:
@@ -303,8 +367,9 @@ def load_checkpoint_bytes(data: bytes, filename: str, *, model: str | None = Non
                 meta = {}
         fmt = "checkpoint"
     else:
-        state, extra, fmt = _unwrap(_torch_load(data, filename), filename)
+        state, extra, fmt = _unwrap(_torch_load(data, filename, max_bytes=max_bytes), filename)
         meta = {**extra, **meta}
+    meta = _check_meta(meta, filename)
     name = model or meta.get("model")
     shortcut = meta.get("shortcut")
     if not name:
