@@ -11,7 +11,6 @@ from resnet_viz.capture import (
     Capture, anatomy, capture, channel_mosaic, channel_order, channel_ratio, colorize, display_scale, draw_box,
     effective_receptive_field, mass_extent, model_fingerprint, page_of, ratios, value_range)
 from resnet_viz.errors import VizError
-from resnet_viz.images import to_display
 from resnet_viz.loading import LoadedModel, find_checkpoints
 from ui.common import show_error, tr
 from ui.images import image_input, preprocessed, show_preprocessing
@@ -39,6 +38,14 @@ def cached_capture(model: str, image_id: str, _loaded: LoadedModel, _tensor) -> 
 def cached_erf(model: str, image_id: str, path: str, row: int, col: int, channel: int | None,
                _loaded: LoadedModel, _tensor) -> np.ndarray:
     return effective_receptive_field(_loaded.model, _tensor, path, row=row, col=col, channel=channel)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_grid(model: str, image_id: str, layer: str, channels: tuple[int, ...], cols: int, target: int,
+                lo: float, hi: float, _cap: Capture) -> np.ndarray:
+    """A channel grid as a picture: kept, so a channel or block change does not colour it again."""
+    mosaic = channel_mosaic(_cap.layers[layer].array, np.array(channels, dtype=np.int64), cols=cols)
+    return colorize(mosaic, lo, hi, scale=display_scale(*mosaic.shape, target=target))
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -71,7 +78,8 @@ def colour_bar(lo: float, hi: float, cmap: str = "Viridis") -> None:
 
 
 def input_picture(pre) -> np.ndarray:
-    return to_display(pre.tensor, pre.mean, pre.std)
+    """The model's input as a picture: the cropped image, which the normalised tensor encodes exactly."""
+    return np.asarray(pre.cropped)
 
 
 def predictions(cap: Capture, loaded: LoadedModel) -> None:
@@ -82,17 +90,17 @@ def predictions(cap: Capture, loaded: LoadedModel) -> None:
         st.warning(tr("features.random_weights"))
 
 
-def depth_strip(cap: Capture, scales: dict[str, tuple[float, float]] | None = None,
+def depth_strip(cap: Capture, mkey: str, image_id: str, scales: dict[str, tuple[float, float]] | None = None,
                 n: int = STRIP_CHANNELS) -> None:
     stages = [(s, k) for s, k in cap.stages.items() if not s.startswith("pool") and s != "fc"]
     cols = st.columns(len(stages))
     for col, (stage, key) in zip(cols, stages):
         rec = cap.layers[key]
         chans = channel_order(rec, "mean")[:n]
-        mosaic = channel_mosaic(rec.array, chans, cols=int(np.ceil(np.sqrt(len(chans)))))
-        lo, hi = scales[stage] if scales and stage in scales else value_range(rec.array[chans])
+        lo, hi = scales[stage] if scales and stage in scales else (rec.vmin, rec.vmax)
         c, h, w = rec.shape
-        col.image(colorize(mosaic, lo, hi, scale=display_scale(*mosaic.shape, target=240)), width="stretch")
+        col.image(cached_grid(mkey, image_id, key, tuple(int(i) for i in chans), int(np.ceil(np.sqrt(len(chans)))),
+                              240, float(lo), float(hi), cap), width="stretch")
         col.caption(tr("features.strip_caption", stage=stage, channels=c, height=h, width=w, rf=rec.rf.size,
                        jump=rec.rf.jump))
 
@@ -102,7 +110,7 @@ def depth_strip(cap: Capture, scales: dict[str, tuple[float, float]] | None = No
 def layers_view(cap: Capture, loaded: LoadedModel, pre, mkey: str, image_id: str) -> None:
     st.subheader(tr("features.strip_title"))
     st.caption(tr("features.strip_help"))
-    depth_strip(cap)
+    depth_strip(cap, mkey, image_id)
 
     st.subheader(tr("features.grid_title"))
     keys = list(cap.layers)
@@ -120,11 +128,11 @@ def layers_view(cap: Capture, loaded: LoadedModel, pre, mkey: str, image_id: str
     page = c3.number_input(tr("features.page", pages=pages), min_value=1, max_value=pages, value=1, step=1,
                            key=f"fm_page_{key}") if pages > 1 else 1
     shown = page_of(order, int(page) - 1, PER_PAGE)
-    lo, hi = value_range(rec.array)
-    mosaic = channel_mosaic(rec.array, shown, cols=GRID_COLS)
+    lo, hi = rec.vmin, rec.vmax
     g1, g2 = st.columns([3, 2])
     with g1:
-        st.image(colorize(mosaic, lo, hi, scale=display_scale(*mosaic.shape, target=640)), width="stretch")
+        st.image(cached_grid(mkey, image_id, key, tuple(int(i) for i in shown), GRID_COLS, 640, lo, hi, cap),
+                 width="stretch")
         colour_bar(lo, hi)
         st.caption(tr("features.grid_caption", channels=", ".join(str(int(c)) for c in shown),
                       first=int(shown[0]) if len(shown) else 0))
@@ -212,7 +220,7 @@ def anatomy_view(cap: Capture) -> None:
         keys = list(cap.blocks)
         key = st.selectbox(tr("features.block"), keys, key="fm_plain_block")
         rec = cap.layers[key]
-        lo, hi = value_range(rec.array)
+        lo, hi = rec.vmin, rec.vmax
         chans = channel_order(rec, "mean")[:PER_PAGE]
         mosaic = channel_mosaic(rec.array, chans, cols=GRID_COLS)
         st.image(colorize(mosaic, lo, hi, scale=display_scale(*mosaic.shape, target=640)), width="stretch",
@@ -296,7 +304,7 @@ def compare_view(image, image_id: str) -> None:
         acc = loaded.accuracy
         st.markdown(tr("features.compare_net", model=name, label=label, prob=f"{100 * p:.1f}",
                        acc=f"{acc:.2f}" if acc is not None else "?", dataset=loaded.meta.get("dataset") or "?"))
-        depth_strip(cap, scales)
+        depth_strip(cap, model_key(loaded), image_id, scales)
     fig = go.Figure()
     for name, (_, cap) in caps.items():
         blocks = list(cap.blocks)

@@ -194,6 +194,8 @@ class LayerRecord:
     channel_mean: np.ndarray  # (C,) float32
     channel_max: np.ndarray  # (C,) float32
     channel_argmax: np.ndarray  # (C, 2) int: (row, col) of each channel's maximum, full resolution
+    vmin: float = 0.0  # the layer's colour scale (``value_range`` of the stored array)
+    vmax: float = 1.0
 
 
 @dataclass
@@ -324,9 +326,10 @@ def capture(model: nn.Module, x: torch.Tensor, spec: ModelSpec, *, classes: tupl
         t = raw[layer.key]
         mean, std, zeros, cmean, cmax, argmax = _stats(t)
         array, factor = _store(t, dtype)
+        vmin, vmax = value_range(array)
         records[layer.key] = LayerRecord(layer.key, layer.path, layer.stage, layer.kind, array,
                                          tuple(t.shape), factor, rfs[layer.key], mean, std, zeros, cmean, cmax,
-                                         argmax)
+                                         argmax, vmin, vmax)
     blocks: dict[str, BlockRecord] = {}
     previous = None
     for layer in layers:
