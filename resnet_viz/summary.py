@@ -454,3 +454,44 @@ def block_pair(width: int = 64, size: int = 56) -> tuple[Summary, Summary]:
         bottleneck = tv_resnet.Bottleneck(4 * width, width).eval()
     return (summarize_module(basic, (width, size, size), model_name="basic"),
             summarize_module(bottleneck, (4 * width, size, size), model_name="bottleneck"))
+
+
+def dimension_changes(s: Summary) -> list[dict]:
+    """Where the feature map changes size or width: residual/plain blocks whose output differs from
+    their input, and the layers outside blocks that do so (stem, pools, fc), with the shortcut used."""
+    out, previous = [], (3, s.input_size, s.input_size)
+    block_rows = {i for b in s.blocks for i in range(b.first_row, b.last_row + 1)}
+    events: list[tuple[int, dict]] = []
+    for b in s.blocks:
+        if b.input_shape != b.output_shape:
+            events.append((b.first_row, {"name": b.name, "path": b.path, "input_shape": b.input_shape,
+                                         "output_shape": b.output_shape, "shortcut": b.shortcut}))
+    for r in s.rows:
+        if r.index in block_rows or r.role == "shortcut":
+            continue
+        if r.output_shape != previous and r.type in ("Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
+                                                     "Linear"):
+            events.append((r.index, {"name": r.stage or r.name, "path": r.name, "input_shape": r.input_shape,
+                                     "output_shape": r.output_shape, "shortcut": None}))
+        previous = r.output_shape
+    for _, event in sorted(events, key=lambda e: e[0]):
+        out.append(event)
+    return out
+
+
+def shortcut_options(name: str, *, input_size: int | None = None) -> list[dict]:
+    """Paper Table 3 for one residual net: params, multiply-adds and shortcut kinds of options A, B, C."""
+    spec = get_spec(name)
+    if not spec.residual:
+        raise InputError("summary.not_residual", model=name)
+    rows = []
+    for option in ("A", "B", "C"):
+        s = summarize(name, input_size=input_size, shortcut=option)
+        kinds = [b.shortcut for b in s.blocks]
+        rows.append({"option": option, "params": s.params, "macs": s.macs,
+                     "identity": kinds.count("identity"), "pad": kinds.count("pad"),
+                     "projection": kinds.count("projection")})
+    for row in rows:
+        row["extra_params"] = row["params"] - rows[0]["params"]
+        row["extra_macs"] = row["macs"] - rows[0]["macs"]
+    return rows

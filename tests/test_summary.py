@@ -248,3 +248,79 @@ def test_cli_json_and_table(capsys):
     assert main(["summary", "nosuchnet"]) == 2
     assert main(["summary", "vgg19", "--input-size", "16"]) == 2
     assert "Try a larger input size" in capsys.readouterr().err
+
+
+# --- Figure 3 layout (resnet_viz.plots.figure3) ---------------------------------------------------
+
+from resnet_viz.plots.figure3 import (  # noqa: E402
+    band_positions, box_positions, column_layout, figure3, relative_cost, selected_box, table1_records)
+from resnet_viz.summary import dimension_changes, shortcut_options  # noqa: E402
+
+
+def test_figure3_columns_are_the_papers():
+    vgg, plain, res = (column_layout(summarize(n)) for n in ("vgg19", "plain34", "resnet34"))
+    assert len(vgg.boxes) == 16 + 5 + 3 and not vgg.arrows
+    assert len(plain.boxes) == len(res.boxes) == 1 + 1 + 32 + 2 and not plain.arrows
+    labels = [b.label for b in res.boxes]
+    assert labels[:3] == ["7x7 conv, 64, /2", "pool, /2", "3x3 conv, 64"]
+    assert labels[-2:] == ["avg pool", "fc 1000"] and labels.count("3x3 conv, 128, /2") == 1
+    assert [b.label for b in vgg.boxes][-3:] == ["fc 4096", "fc 4096", "fc 1000"]
+    assert len(res.arrows) == 16 and [a.block for a in res.arrows if a.kind == "projection"] == [
+        "conv3_1", "conv4_1", "conv5_1"]
+    assert {a.kind for a in column_layout(summarize("resnet34", shortcut="A")).arrows} == {"identity", "pad"}
+    bands = band_positions([vgg, plain, res])
+    assert list(bands) == [224, 112, 56, 28, 14, 7, 1]
+    # The same output size sits at the same height in every column.
+    for band, (top, height) in bands.items():
+        for col in (vgg, plain, res):
+            ys = [y for b, y in zip(col.boxes, box_positions(col, bands)) if b.band == band]
+            assert all(top <= y <= top + height for y in ys)
+    assert bands[56][1] == 7  # ResNet-34: the pool and six 3x3 convs at 56x56
+    cost = relative_cost([vgg, plain, res])
+    assert cost[0] == 1 and 0.18 < cost[2] < 0.19  # "18% of VGG-19"
+
+
+def test_collapse_keeps_resnet152_readable():
+    full = column_layout(summarize("resnet152"))
+    short = column_layout(summarize("resnet152"), collapse=True)
+    assert len(full.boxes) == 1 + 1 + 50 * 3 + 2
+    assert len(short.boxes) < 40
+    assert sorted(a.repeat for a in short.arrows if a.repeat > 1) == [2, 2, 7, 35]
+    assert sum(a.repeat for a in short.arrows) == 50  # every block accounted for
+    vgg = column_layout(summarize("vgg19"), collapse=True)
+    assert [b.repeat for b in vgg.boxes if b.label == "3x3 conv, 512"] == [4, 4]
+
+
+def test_figure3_figure_and_selection():
+    cols = [column_layout(summarize(n), lang="zh") for n in ("vgg19", "resnet34")]
+    fig = figure3(cols, lang="zh")
+    assert cols[1].boxes[0].label == "7x7 卷积, 64, /2"
+    box_traces = [tr for tr in fig.data if tr.customdata is not None]
+    assert len(box_traces) == 2
+    dashes = [s.line.dash for s in fig.layout.shapes if s.type == "path"]
+    assert dashes.count("dash") == 3 and dashes.count("solid") == 13
+    assert any("19.63" in (a.text or "") for a in fig.layout.annotations)
+    box = cols[1].boxes[5]
+    assert selected_box(cols, {"customdata": [1, box.row]}) == (1, box.row)
+    assert selected_box(cols, {"curve_number": 1, "point_index": 5 * 7 + 3}) == (1, box.row)
+    assert selected_box(cols, {"customdata": [9, 0]}) is None
+
+
+def test_dimension_changes_and_shortcut_table():
+    changes = {c["name"]: c for c in dimension_changes(summarize("resnet34"))}
+    assert changes["conv3_1"]["output_shape"] == (128, 28, 28) and changes["conv3_1"]["shortcut"] == "projection"
+    assert "conv2_1" not in changes
+    rows = {r["option"]: r for r in shortcut_options("resnet34")}
+    assert rows["A"]["params"] == 21_623_848 and rows["B"]["extra_params"] == 173_824
+    assert (rows["A"]["pad"], rows["B"]["projection"], rows["C"]["projection"]) == (3, 3, 16)
+    with pytest.raises(InputError):
+        shortcut_options("plain34")
+
+
+def test_table1_records_text():
+    header, records = table1_records(table1((34, 50)))
+    assert header == ["layer name", "output size", "34-layer", "50-layer"]
+    conv3 = next(r for r in records if r[0] == "conv3_x")
+    assert conv3[1] == "28x28" and conv3[2] == "[3x3, 128 / 3x3, 128] ×4"
+    assert conv3[3] == "[1x1, 128 / 3x3, 128 / 1x1, 512] ×4"
+    assert records[-3][2:] == ["3.66", "4.09"] and records[-2][2:] == ["3.66", "3.86"]
