@@ -12,18 +12,19 @@ from ui.common import current_language, show_error, tr
 from ui.models import load_cached
 
 SEED = 0
+THREADS = 1  # small CIFAR convs: one thread is much faster on a busy CPU (benchmarks/paper_pages.py)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _at_init(depth: int, seed: int):
     images, labels, _ = load_npz(limit=BATCH_SIZE)
-    return compare_at_init(depth, images, labels, seed=seed)
+    return compare_at_init(depth, images, labels, seed=seed, threads=THREADS)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _trained(path: str, _fingerprint: tuple):
     images, labels, _ = load_npz(limit=BATCH_SIZE)
-    return of_checkpoint(load_cached(path), images, labels)
+    return of_checkpoint(load_cached(path), images, labels, threads=THREADS)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

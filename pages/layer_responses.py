@@ -14,6 +14,7 @@ from ui.images import image_input
 from ui.models import load_cached
 
 SAMPLE_SIZES = [100, 200, 500, 1000]
+THREADS = 1  # small CIFAR convs: one thread is much faster on a busy CPU (benchmarks/paper_pages.py)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -24,13 +25,13 @@ def _sources(_fingerprint: tuple, user_dir: str):
 @st.cache_data(max_entries=32, show_spinner=False)
 def _on_sample(source: str, _fingerprint: tuple, limit: int):
     images, _, _ = load_npz(limit=limit)
-    return responses_of(load_cached(source), images)
+    return responses_of(load_cached(source), images, threads=THREADS)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _on_image(source: str, _fingerprint: tuple, image_id: str, _image):
     loaded = load_cached(source)
-    return responses_of(loaded, image_to_uint8(preprocess(_image, loaded).cropped))
+    return responses_of(loaded, image_to_uint8(preprocess(_image, loaded).cropped), threads=THREADS)
 
 
 def _label(src, names_count):

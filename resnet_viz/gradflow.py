@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from resnet_viz.errors import InputError
-from resnet_viz.responses import normalise
+from resnet_viz.responses import normalise, torch_threads
 from resnet_viz.models.cifar import cifar_net
 from resnet_viz.zoo import CIFAR10_MEAN, CIFAR10_STD
 
@@ -151,17 +151,20 @@ def at_init(depth: int, images: torch.Tensor, labels: torch.Tensor, *, residual:
     return measure(model, x, labels, name=name, residual=residual)
 
 
-def of_checkpoint(loaded, images: torch.Tensor, labels: torch.Tensor) -> GradientFlow:
+def of_checkpoint(loaded, images: torch.Tensor, labels: torch.Tensor, *, threads: int | None = None
+                  ) -> GradientFlow:
     """The same measurement on a trained model (a private copy in eval mode: BN uses its running statistics)."""
     model = copy.deepcopy(loaded.model).eval()
     for p in model.parameters():
         p.requires_grad_(True)
     x = normalise(images, loaded.mean, loaded.std)
-    return measure(model, x, labels, name=loaded.name, residual=loaded.spec.residual)
+    with torch_threads(threads):
+        return measure(model, x, labels, name=loaded.name, residual=loaded.spec.residual)
 
 
-def compare_at_init(depth: int, images: torch.Tensor, labels: torch.Tensor, *, seed: int = 0
-                    ) -> tuple[GradientFlow, GradientFlow]:
+def compare_at_init(depth: int, images: torch.Tensor, labels: torch.Tensor, *, seed: int = 0,
+                    threads: int | None = None) -> tuple[GradientFlow, GradientFlow]:
     """(plain, residual) at the same depth, on the same batch, from the same seed."""
-    return (at_init(depth, images, labels, residual=False, seed=seed),
-            at_init(depth, images, labels, residual=True, seed=seed))
+    with torch_threads(threads):
+        return (at_init(depth, images, labels, residual=False, seed=seed),
+                at_init(depth, images, labels, residual=True, seed=seed))

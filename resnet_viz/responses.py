@@ -109,6 +109,24 @@ def _recording(pairs: Sequence[tuple[str, nn.Module]]) -> Iterator[list[_Moments
             h.remove()
 
 
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` intra-op threads (None: leave torch's setting), then restore it.
+
+    Small CIFAR convolutions gain little from several threads, and on a busy machine the threads' spin-waiting
+    costs far more than it gains (see benchmarks/paper_pages.py): the pages pass 1.
+    """
+    if not n:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def normalise(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """uint8 N x 3 x H x W -> float32 normalised with per-channel ``mean`` / ``std`` (0..1 scale)."""
     m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
@@ -117,7 +135,7 @@ def normalise(images: torch.Tensor, mean: Sequence[float], std: Sequence[float])
 
 
 def layer_responses(model: nn.Module, images: torch.Tensor, *, mean: Sequence[float], std: Sequence[float],
-                    batch_size: int = 250) -> LayerResponses:
+                    batch_size: int = 250, threads: int | None = None) -> LayerResponses:
     """Figure 7 data of ``model`` on uint8 ``images`` (N x 3 x H x W).
 
     The model is put in eval mode (BN uses its running statistics, as at test time) and left in it.
@@ -125,15 +143,17 @@ def layer_responses(model: nn.Module, images: torch.Tensor, *, mean: Sequence[fl
     images = check_images(images)
     pairs = response_layers(model)
     model.eval()
-    with torch.no_grad(), _recording(pairs) as moments:
+    with torch.no_grad(), torch_threads(threads), _recording(pairs) as moments:
         for start in range(0, len(images), batch_size):
             model(normalise(images[start:start + batch_size], mean, std))
     return LayerResponses(tuple(n for n, _ in pairs), tuple(m.std() for m in moments), len(images))
 
 
-def responses_of(loaded, images: torch.Tensor, *, batch_size: int = 250) -> LayerResponses:
+def responses_of(loaded, images: torch.Tensor, *, batch_size: int = 250, threads: int | None = None
+                 ) -> LayerResponses:
     """``layer_responses`` of a ``LoadedModel`` with its own normalisation."""
-    return layer_responses(loaded.model, images, mean=loaded.mean, std=loaded.std, batch_size=batch_size)
+    return layer_responses(loaded.model, images, mean=loaded.mean, std=loaded.std, batch_size=batch_size,
+                           threads=threads)
 
 
 def check_images(images: torch.Tensor) -> torch.Tensor:

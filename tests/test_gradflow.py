@@ -10,7 +10,15 @@ import torch
 from resnet_viz.errors import InputError
 from resnet_viz.gradflow import at_init, check_depth, compare_at_init, of_checkpoint
 from resnet_viz.loading import load_checkpoint, save_checkpoint
+from resnet_viz.responses import torch_threads
 from resnet_viz.zoo import build_model
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small CIFAR nets: one intra-op thread is fastest on the shared CPU (and restored after each test)."""
+    with torch_threads(1):
+        yield
 
 
 def _batch(n: int = 8, size: int = 16, seed: int = 0):

@@ -8,12 +8,19 @@ from torch import nn
 
 from resnet_viz.i18n import t
 from resnet_viz.loading import SHIPPED_DIR, find_checkpoints, save_checkpoint
-from resnet_viz.responses import SAMPLE_PATH, layer_responses, store_in_sidecar
+from resnet_viz.responses import SAMPLE_PATH, layer_responses, store_in_sidecar, torch_threads
 from resnet_viz.zoo import build_model
 from tests.conftest import app_page, assert_no_exception
 from tests.test_curves import write_run
 
 NOTHING_SHIPPED = not find_checkpoints([SHIPPED_DIR])
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small CIFAR nets: one intra-op thread is fastest on the shared CPU (and restored after each test)."""
+    with torch_threads(1):
+        yield
 
 
 def _texts(at) -> str:

@@ -13,10 +13,17 @@ from resnet_viz.cli import main
 from resnet_viz.errors import InputError
 from resnet_viz.loading import load_checkpoint, read_sidecar, save_checkpoint
 from resnet_viz.responses import (balanced_order, layer_responses, load_npz, normalise, response_layers,
-                                  responses_of, stored_responses)
+                                  responses_of, stored_responses, torch_threads)
 from resnet_viz.zoo import build_model
 
 MEAN, STD = (0.49, 0.48, 0.45), (0.25, 0.24, 0.26)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small CIFAR nets: one intra-op thread is fastest on the shared CPU (and restored after each test)."""
+    with torch_threads(1):
+        yield
 
 
 def _images(n: int = 6, size: int = 16, seed: int = 0) -> torch.Tensor:
@@ -141,7 +148,8 @@ def test_cli_json_and_store(tmp_path, capsys):
     npz = _tiny_npz(tmp_path / "tiny.npz")
     r20 = save_checkpoint(_trained_like("resnet20"), tmp_path / "r20", {"model": "resnet20", "shortcut": "A"})
     p20 = save_checkpoint(_trained_like("plain20"), tmp_path / "p20", {"model": "plain20"})
-    assert main(["responses", str(r20), str(p20), "--data", str(npz), "--limit", "6", "--json", "--store"]) == 0
+    args = ["--data", str(npz), "--limit", "6", "--json", "--store", "--threads", "1"]
+    assert main(["responses", str(r20), str(p20), *args]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [len(out[str(r20)]), len(out[str(p20)])] == [19, 19]
     stored = stored_responses(read_sidecar(r20), sample="tiny")
@@ -159,3 +167,11 @@ def test_cli_bad_data_is_one_line(tmp_path, capsys):
     assert main(["responses", "random:resnet20", "--data", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and len(err.strip().splitlines()) == 1
+
+
+def test_thread_setting_is_restored():
+    model = build_model("plain20")
+    with torch_threads(2):
+        one = layer_responses(model, _images(2, 8), mean=MEAN, std=STD, threads=1)
+        assert torch.get_num_threads() == 2
+    np.testing.assert_allclose(one.std, layer_responses(model, _images(2, 8), mean=MEAN, std=STD).std, rtol=1e-5)

@@ -1,0 +1,74 @@
+"""Timings of the paper pages' computations on this machine: gradient flow at init (plain + ResNet, one batch)
+per depth, and Figure 7 responses per network on the shipped sample.
+
+    python benchmarks/paper_pages.py [--depths 20 56 110] [--images 200] [--repeat 3] [--json out.json]
+
+Prints one line per measurement (best of --repeat) and, with --json, writes them all as JSON. The load average is
+printed too: on a shared machine the numbers move with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+
+from resnet_viz.gradflow import BATCH_SIZE, compare_at_init  # noqa: E402
+from resnet_viz.responses import layer_responses, load_npz  # noqa: E402
+from resnet_viz.zoo import CIFAR10_MEAN, CIFAR10_STD, build_model  # noqa: E402
+
+
+def best_of(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--depths", type=int, nargs="+", default=[20, 56, 110])
+    p.add_argument("--nets", nargs="+", default=["plain20", "plain56", "resnet20", "resnet56", "resnet110"])
+    p.add_argument("--images", type=int, default=200)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--threads", type=int, nargs="+", default=[1, torch.get_num_threads()],
+                   help="intra-op thread counts to compare (the pages use 1)")
+    p.add_argument("--json", help="also write the results to this file")
+    args = p.parse_args()
+
+    results = {"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+               "load_average_before": os.getloadavg(), "gradflow": {}, "responses": {}}
+    x, y, _ = load_npz(limit=BATCH_SIZE)
+    for threads in args.threads:
+        for depth in args.depths:
+            s = best_of(lambda: compare_at_init(depth, x, y, threads=threads), args.repeat)
+            results["gradflow"][f"{depth}/threads={threads}"] = s
+            print(f"gradient flow at init, plain-{depth} + ResNet-{depth}, batch {BATCH_SIZE}, {threads} thread(s): "
+                  f"{s:.2f} s", flush=True)
+    images, _, _ = load_npz(limit=args.images)
+    for threads in args.threads:
+        for name in args.nets:
+            model = build_model(name)
+            s = best_of(lambda: layer_responses(model, images, mean=CIFAR10_MEAN, std=CIFAR10_STD, threads=threads),
+                        args.repeat)
+            results["responses"][f"{name}/threads={threads}"] = s
+            print(f"Figure 7 responses, {name}, {args.images} images, {threads} thread(s): {s:.2f} s", flush=True)
+    results["load_average_after"] = os.getloadavg()
+    print(f"load average before {results['load_average_before']}, after {results['load_average_after']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
