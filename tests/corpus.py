@@ -380,7 +380,9 @@ def _gray16() -> bytes:
     arr = np.zeros((8, 16), np.uint16)
     arr[:, 8:] = 65535
     arr[:, :8] = 32768
-    return encode(Image.fromarray(arr, "I;16"), "PNG")
+    im = Image.fromarray(arr)
+    assert im.mode == "I;16"
+    return encode(im, "PNG")
 
 
 def _animated_gif() -> bytes:
@@ -454,7 +456,7 @@ IMAGE_CASES: list[ImageCase] = [
     ImageCase("truncated JPEG", "cut.jpg", _truncated_jpeg, ("images.truncated", "images.corrupt")),
     ImageCase("truncated PNG", "cut.png", _truncated_png, ("images.truncated", "images.corrupt")),
     ImageCase("PNG with a header and no pixels", "header.png", _header_only_png,
-              ("images.truncated", "images.corrupt")),
+              ("images.truncated", "images.corrupt", "images.not_image")),
     ImageCase("text named .jpg", "notes.jpg", lambda: b"Dear diary, today I trained a ResNet.\n" * 20,
               ("images.not_image",)),
     ImageCase("HTML named .png", "page.png",
