@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 
 import numpy as np
 import pandas as pd
@@ -29,14 +30,18 @@ def _fmt(n: float) -> str:
 
 def _matrix_figure(values: np.ndarray, *, title: str, highlight: list[tuple[int, int]] | None = None,
                    frame: tuple[int, int, int, int] | None = None, text: list[list[str]] | None = None,
-                   colorscale: str = "Blues", height: int = 320) -> go.Figure:
+                   colorscale: str = "Blues", zmid: float | None = None, height: int = 320) -> go.Figure:
     """A heatmap with every cell's number written on it; ``highlight`` outlines cells (row, col);
     ``frame`` (top, left, bottom, right) outlines a block, e.g. the unpadded input inside the padding."""
     values = np.asarray(values, dtype=float)
     if text is None:
         text = [["" if np.isnan(v) else _fmt(v) for v in row] for row in values]
-    fig = go.Figure(go.Heatmap(z=values, text=text, texttemplate="%{text}", colorscale=colorscale,
-                               showscale=False, xgap=1, ygap=1, hoverinfo="skip"))
+    fig = go.Figure()
+    if np.isnan(values).any():  # cells not computed yet: light grey squares under the values
+        fig.add_trace(go.Heatmap(z=np.zeros_like(values), colorscale=[[0, "#e6e6e6"], [1, "#e6e6e6"]],
+                                 showscale=False, xgap=1, ygap=1, hoverinfo="skip"))
+    fig.add_trace(go.Heatmap(z=values, text=text, texttemplate="%{text}", colorscale=colorscale, zmid=zmid,
+                             showscale=False, xgap=1, ygap=1, hoverinfo="skip"))
     for r, c in highlight or []:
         fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
                       line=dict(color="#d62728", width=3))
@@ -44,9 +49,12 @@ def _matrix_figure(values: np.ndarray, *, title: str, highlight: list[tuple[int,
         top, left, bottom, right = frame
         fig.add_shape(type="rect", x0=left - 0.5, x1=right + 0.5, y0=top - 0.5, y1=bottom + 0.5,
                       line=dict(color="#444", width=2, dash="dot"))
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10))
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed",
+    rows, cols = values.shape
+    fig.update_layout(title=dict(text=title, font=dict(size=13)), height=height, plot_bgcolor="white",
+                      margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain",
+                     range=[-0.5, cols - 0.5])
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, range=[rows - 0.5, -0.5],
                      scaleanchor="x")
     return fig
 
@@ -168,7 +176,7 @@ def _steps_body(demo: sliding.SlidingConv, playing: bool) -> None:
     products_text = [[f"{_fmt(w)}×{_fmt(k)}<br>={_fmt(v)}" for w, k, v in zip(wr, kr, vr)]
                      for wr, kr, vr in zip(step.window, demo.kernel, step.products)]
     c2.plotly_chart(_matrix_figure(step.products, title=tr("conv_lab.fig_products"), text=products_text,
-                                   colorscale="RdBu"), key="cl_fig_products")
+                                   colorscale="RdBu", zmid=0.0), key="cl_fig_products")
     c3.plotly_chart(_matrix_figure(demo.output_until(index), title=tr("conv_lab.fig_output"),
                                    highlight=[(step.row, step.col)], colorscale="Greens"), key="cl_fig_output")
     terms = " + ".join(f"({_fmt(v)})" for v in step.products.reshape(-1))
@@ -357,7 +365,8 @@ def _field_figure(rows: list[calc.ChainRow]) -> go.Figure:
     fig.update_xaxes(range=[-pad - 0.5, size + pad - 0.5], title=tr("conv_lab.fig_rf_x"), constrain="domain")
     fig.update_yaxes(range=[size + pad - 0.5, -pad - 0.5], title=tr("conv_lab.fig_rf_y"), scaleanchor="x")
     fig.update_layout(title=tr("conv_lab.fig_rf_title", size=size, rf=last.rf_out, jump=last.jump_out),
-                      height=460, margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h"))
+                      height=520, margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h"),
+                      showlegend=True)
     return fig
 
 
@@ -445,9 +454,12 @@ def why_convolution() -> None:
                    filters=r.filters, fc=_fmt(r.fc_weights), conv=_fmt(r.conv_weights), ratio=f"{r.ratio:,.0f}",
                    fc_macs=_fmt(r.fc_macs), conv_macs=_fmt(r.conv_macs)))
     fig = go.Figure(go.Bar(x=[tr("conv_lab.why_fc_bar"), tr("conv_lab.why_conv_bar")],
-                           y=[r.fc_weights, r.conv_weights], text=[_fmt(r.fc_weights), _fmt(r.conv_weights)],
+                           y=[float(r.fc_weights), float(r.conv_weights)],
+                           text=[_fmt(r.fc_weights), _fmt(r.conv_weights)],
                            textposition="outside", marker_color=["#d62728", "#1f77b4"]))
-    fig.update_yaxes(type="log", title=tr("conv_lab.why_axis"))
+    # A log axis from 1 weight, so that both bars keep their true proportion in orders of magnitude.
+    top = math.log10(max(r.fc_weights, r.conv_weights)) * 1.12 + 0.3
+    fig.update_yaxes(type="log", title=tr("conv_lab.why_axis"), range=[0, top])
     fig.update_layout(title=tr("conv_lab.why_chart_title"), height=380, margin=dict(l=10, r=10, t=50, b=10))
     st.plotly_chart(fig, key="cl_fig_why")
 

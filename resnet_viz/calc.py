@@ -193,24 +193,52 @@ def conv_output(settings: ConvSettings) -> ConvResult:
                       tuple(_conv_notes(ah, aw, c_in, c_out, groups, per_filter, s.padding)))
 
 
+def _axis_notes(a: AxisResult) -> list[Note]:
+    notes = []
+    if a.stride > a.effective_kernel:
+        notes.append(Note("calc.note_stride_skips", dict(axis=a.axis, stride=a.stride, span=a.effective_kernel,
+                                                         gap=a.stride - a.effective_kernel)))
+    if a.dropped:
+        # Dropping only right/bottom padding loses nothing of the input.
+        key = "calc.note_floor_drops_padding" if a.dropped <= a.pad_after else "calc.note_floor_drops"
+        notes.append(Note(key, dict(axis=a.axis, numerator=a.numerator, stride=a.stride, dropped=a.dropped)))
+    if not a.symmetric:
+        notes.append(Note("calc.note_same_asymmetric", dict(axis=a.axis, kernel=a.kernel,
+                                                            total=a.pad_before + a.pad_after,
+                                                            before=a.pad_before, after=a.pad_after)))
+    if max(a.pad_before, a.pad_after) >= a.effective_kernel:
+        notes.append(Note("calc.note_padding_only", dict(axis=a.axis, padding=max(a.pad_before, a.pad_after),
+                                                         span=a.effective_kernel)))
+    return notes
+
+
+def _merge_axes(per_axis: list[list[Note]]) -> list[Note]:
+    """One note for "H, W" where both axes say the same thing (a square layer), else one per axis."""
+    h_notes, w_notes = per_axis
+    out = []
+    for note in h_notes:
+        twin = next((w for w in w_notes if w.key == note.key
+                     and {**w.params, "axis": note.params["axis"]} == note.params), None)
+        if twin is not None:
+            w_notes = [w for w in w_notes if w is not twin]
+            note = Note(note.key, {**note.params, "axis": "H, W"})
+        out.append(note)
+    return out + w_notes
+
+
 def _conv_notes(ah: AxisResult, aw: AxisResult, c_in: int, c_out: int, groups: int, per_filter: int,
                 padding: int | str) -> list[Note]:
     notes = [Note("calc.note_params", dict(kh=ah.kernel, kw=aw.kernel, c=c_in // groups, c_out=c_out,
                                            per_filter=per_filter))]
-    for a in (ah, aw):
-        if a.stride > a.effective_kernel:
-            notes.append(Note("calc.note_stride_skips", dict(axis=a.axis, stride=a.stride, span=a.effective_kernel,
-                                                             gap=a.stride - a.effective_kernel)))
-        if a.dropped:
-            notes.append(Note("calc.note_floor_drops", dict(axis=a.axis, numerator=a.numerator, stride=a.stride,
-                                                            dropped=a.dropped)))
-        if not a.symmetric:
-            notes.append(Note("calc.note_same_asymmetric", dict(axis=a.axis, kernel=a.kernel,
-                                                                total=a.pad_before + a.pad_after,
-                                                                before=a.pad_before, after=a.pad_after)))
-        if max(a.pad_before, a.pad_after) >= a.effective_kernel:
-            notes.append(Note("calc.note_padding_only", dict(axis=a.axis, padding=max(a.pad_before, a.pad_after),
-                                                             span=a.effective_kernel)))
+    notes += _merge_axes([_axis_notes(ah), _axis_notes(aw)])
+
+    if ah.stride > 1:
+        h1, w1 = ah.numerator + 1, aw.numerator + 1  # the same layer with stride 1
+        notes.append(Note("calc.note_stride_cost", dict(stride=ah.stride, h_out=ah.out, w_out=aw.out, h1=h1, w1=w1,
+                                                        factor=f"{h1 * w1 / (ah.out * aw.out):.1f}")))
+    elif ah.effective_kernel > 1 or aw.effective_kernel > 1:
+        notes.append(Note("calc.note_stride_one", dict(overlap_h=ah.effective_kernel - 1,
+                                                       overlap_w=aw.effective_kernel - 1)))
     if ah.out == ah.size and aw.out == aw.size:
         notes.append(Note("calc.note_size_kept", dict(h=ah.size, w=aw.size)))
     elif ah.stride == 1 and ah.pad_before == 0 and aw.pad_before == 0 and ah.effective_kernel > 1:

@@ -63,6 +63,13 @@ def test_explanations():
     same_even = calc.conv_output(ConvSettings(8, 8, 1, 1, 4, 4, padding="same"))
     assert (same_even.h.pad_before, same_even.h.pad_after, same_even.h.out) == (1, 2, 8)
     assert "calc.note_floor_drops" not in keys(ConvSettings(32, 32, 1, 1, 3, 3, stride=1, padding=1))
+    stem = calc.conv_output(ConvSettings(224, 224, 3, 64, 7, 7, stride=2, padding=3)).notes
+    drops = [n for n in stem if n.key.startswith("calc.note_floor_drops")]
+    # One note for both axes; what the floor drops is right padding only.
+    assert [(n.key, n.params["axis"]) for n in drops] == [("calc.note_floor_drops_padding", "H, W")]
+    assert "calc.note_floor_drops" in keys(ConvSettings(225, 224, 1, 1, 7, 7, stride=2))
+    cost = next(n for n in stem if n.key == "calc.note_stride_cost")
+    assert (cost.params["h1"], cost.params["w1"], cost.params["factor"]) == (224, 224, "4.0")
     assert "calc.note_valid_shrinks" in keys(ConvSettings(32, 32, 1, 1, 5, 5))
     assert "calc.note_depthwise" in keys(ConvSettings(8, 8, 4, 8, 3, 3, groups=4))
     assert "calc.note_pointwise" in keys(ConvSettings(8, 8, 4, 8, 1, 1))
