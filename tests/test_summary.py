@@ -187,6 +187,9 @@ def test_hooks_removed_also_on_error():
         summarize_module(model, (3, 16, 16))  # five 2x2 pools do not fit
     for m in model.modules():
         assert not m._forward_hooks and not m._forward_pre_hooks
+        assert "forward" not in m.__dict__  # BatchNorm's shape-only forward is put back
+    a, b = build_meta("resnet18")[1], build_meta("resnet18")[1]
+    assert a is not b and a.conv1.weight is not b.conv1.weight  # callers never share a module
 
 
 def test_bad_inputs_raise_input_errors():
