@@ -1,0 +1,106 @@
+"""Impossible inputs (issue 11): every number field and slider of every page at its extremes.
+
+Values a user can type (0, negative, 10^9, a fraction where integers are meant) are sent to the page as
+the browser would send them; the page must never raise, and each field must end inside its own bounds
+(Streamlit keeps the last valid value) or the page must say what is wrong. Then each field alone at its
+minimum and at its maximum (valid but extreme: the page must compute, or explain, without an exception),
+and all of them at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import app_page, assert_no_exception
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py") if not p.name.startswith("_"))
+IMPOSSIBLE = (0, -1, -10**9, 10**9, 2.5, 1e300)
+# A floor on what the test must find, so a change in how fields are discovered cannot empty it silently.
+AT_LEAST = {"pages/conv_lab.py": 20, "pages/architecture.py": 3, "pages/attribution.py": 1, "pages/feature_maps.py": 2}
+
+
+def _fields(at) -> list:
+    """The page's number inputs and plain sliders that have a key (a page's own widgets all do)."""
+    widgets = list(at.number_input) + list(at.slider)
+    return [w for w in widgets if getattr(w, "key", None)]
+
+
+def _get(at, widget):
+    kind = at.number_input if widget.type == "number_input" else at.slider
+    try:
+        return kind(key=widget.key)
+    except KeyError:
+        return None  # the field is gone after the change (e.g. a mode switch): nothing to check
+
+
+def _in_bounds(widget) -> bool:
+    value = widget.value
+    values = value if isinstance(value, (tuple, list)) else [value]
+    lo = widget.min if widget.min is not None else float("-inf")
+    hi = widget.max if widget.max is not None else float("inf")
+    return all(v is None or lo <= v <= hi for v in values)
+
+
+def _explained(at) -> bool:
+    return bool(at.error or at.warning)
+
+
+def _set(widget, value):
+    if widget.type == "slider" and isinstance(widget.value, (tuple, list)):
+        return widget.set_value((value, value))
+    return widget.set_value(value)
+
+
+def _check(at, what: str) -> None:
+    assert_no_exception(at)
+    for w in _fields(at):
+        assert _in_bounds(w) or _explained(at), (what, w.key, w.value, w.min, w.max)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_number_field_at_its_extremes(page):
+    at = app_page(page, lang="en")
+    assert_no_exception(at)
+    fields = _fields(at)
+    defaults = {w.key: w.value for w in fields}
+    assert len(fields) >= AT_LEAST.get(page, 0), [w.key for w in fields]
+    if not fields:
+        pytest.skip(f"{page} has no number fields or sliders")
+
+    # impossible values, all fields at once (one run each: the pages are re-run as a browser would)
+    for value in IMPOSSIBLE:
+        for w in _fields(at):
+            if w.key in defaults:
+                _set(w, value)
+        at.run()
+        _check(at, f"all fields = {value!r}")
+
+    # every field alone at its minimum, then its maximum, the others at their defaults
+    for key, default in defaults.items():
+        for bound in ("min", "max"):
+            widget = next((w for w in _fields(at) if w.key == key), None)
+            if widget is None:
+                continue
+            for w in _fields(at):
+                if w.key in defaults and w.key != key and w.value != defaults[w.key]:
+                    _set(w, defaults[w.key])
+            extreme = getattr(widget, bound)
+            if extreme is None:
+                continue
+            _set(widget, extreme)
+            at.run()
+            _check(at, f"{key} = {bound} {extreme}")
+            current = _get(at, widget)
+            assert current is None or current.value == extreme or isinstance(current.value, (tuple, list)) \
+                or _explained(at), (key, bound, current.value)
+
+    # everything at its maximum at once (the heaviest valid request), then at its minimum
+    for bound in ("max", "min"):
+        for w in _fields(at):
+            if getattr(w, bound) is not None:
+                _set(w, getattr(w, bound))
+        at.run()
+        _check(at, f"all fields at {bound}")
