@@ -9,10 +9,12 @@ Recipes:
   the iterations and decayed linearly to 0 (one cycle), weight decay 5e-4, label smoothing 0.1, same
   augmentation, 30 epochs by default.
 
-Every epoch appends one entry to the log, then writes (atomically) the resume state
-``<out>/<name>.resume.pt`` and the checkpoint ``<out>/<name>.safetensors`` + ``.json`` sidecar. A run
-killed at any moment resumes from its last complete epoch with ``resume=True``; batch order and
-augmentation depend only on (seed, epoch), so the resumed run sees the batches it would have seen.
+Every epoch (and, with ``eval_every``, every N iterations) appends one entry to the log (training
+loss/error since the previous entry, evaluation loss/error, lr, iteration, wall time), then writes
+(atomically) the resume state ``<out>/<name>.resume.pt`` and the checkpoint ``<out>/<name>.safetensors`` +
+``.json`` sidecar. A run killed at any moment resumes from its last log point with ``resume=True``; batch
+order and augmentation depend only on (seed, epoch), so the resumed run sees the batches it would have
+seen (mid-epoch, the batches already trained on are drawn again and skipped).
 
 Under ``torchrun`` (WORLD_SIZE > 1) the model is wrapped in DistributedDataParallel (NCCL on CUDA, gloo
 on CPU); each rank trains on its shard of every global batch; only rank 0 writes files.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import io
 import json
 import math
 import os
@@ -156,6 +159,9 @@ class TrainConfig:
     eval_batch_size: int = 1000
     progress: bool = True
     stop_after_epochs: int | None = None  # end this process early (the run stays resumable)
+    stop_at_iteration: int | None = None
+    eval_every: int | None = None  # also log, evaluate and checkpoint every N iterations (not only per epoch)
+    eval_limit: int | None = None  # evaluate those intermediate points on a fixed subset of this many images
 
 
 @dataclass
@@ -250,6 +256,7 @@ def train(cfg: TrainConfig, *, log_fn: Callable[[str], None] | None = None) -> T
             raise InputError("train.resume_other_model", file=str(resume_path), saved=saved["model"], model=cfg.model)
         recipe = Recipe(**{**saved["recipe"], "milestones": tuple(saved["recipe"]["milestones"])})
         seed, shortcut = int(saved["seed"]), saved["shortcut"]
+        eval_every, eval_limit = saved.get("eval_every"), saved.get("eval_limit")
     else:
         if main and not cfg.resume and not cfg.overwrite and (resume_path.is_file() or ckpt_path.is_file()):
             raise InputError("train.exists", file=str(ckpt_path))
@@ -257,6 +264,10 @@ def train(cfg: TrainConfig, *, log_fn: Callable[[str], None] | None = None) -> T
                              batch_size=cfg.batch_size, lr=cfg.lr, val_split=cfg.val_split)
         seed = int(cfg.seed)
         shortcut = (cfg.shortcut or spec.default_shortcut) if spec.residual else None
+        eval_every, eval_limit = cfg.eval_every, cfg.eval_limit
+        for label, value in (("eval-every", eval_every), ("eval-limit", eval_limit)):
+            if value is not None and value < 1:
+                raise InputError("train.bad_number", name=label, value=value)
     if recipe.batch_size % world:
         raise InputError("train.batch_not_divisible", batch=recipe.batch_size, world=world)
 
@@ -293,22 +304,30 @@ def train(cfg: TrainConfig, *, log_fn: Callable[[str], None] | None = None) -> T
     loader = BatchLoader(train_x, train_y, batch_size=recipe.batch_size, mean=mean, std=std, device=device,
                          train=True, pad=recipe.pad, flip=recipe.flip, seed=seed, rank=rank, world_size=world,
                          channels_last=cuda)
-    test_loader = BatchLoader(test_x, test_y, batch_size=cfg.eval_batch_size, mean=mean, std=std, device=device,
+    eval_loader = BatchLoader(test_x, test_y, batch_size=cfg.eval_batch_size, mean=mean, std=std, device=device,
                               train=False, rank=rank, world_size=world, channels_last=cuda)
+    log_loader = eval_loader
+    if eval_limit and eval_limit < len(test_x):
+        # Intermediate log points use a fixed random subset of the evaluation split (cheap on a CPU);
+        # the final accuracy is always measured on the whole split.
+        pick = torch.randperm(len(test_x), generator=torch.Generator().manual_seed(seed))[:eval_limit].sort().values
+        log_loader = BatchLoader(test_x[pick], test_y[pick], batch_size=cfg.eval_batch_size, mean=mean, std=std,
+                                 device=device, train=False, rank=rank, world_size=world, channels_last=cuda)
     steps_per_epoch = len(loader)
     total = recipe.iterations if recipe.iterations is not None else recipe.epochs * steps_per_epoch
     epochs = math.ceil(total / steps_per_epoch)
 
     log: list[dict[str, Any]] = []
-    epoch0, iteration, wall_before = 0, 0, 0.0
+    iteration, wall_before, final_accuracy = 0, 0.0, None
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        epoch0, iteration = int(state["epoch"]), int(state["iteration"])
+        iteration = int(state["iteration"])
         log = json.loads(state["log"])
         wall_before = float(state["wall_time_s"])
+        final_accuracy = state.get("accuracy")
         torch.set_rng_state(state["rng_cpu"])
-        say(f"resuming {cfg.model} from epoch {epoch0}/{epochs} (iteration {iteration}/{total})")
+        say(f"resuming {cfg.model} from iteration {iteration}/{total} (epoch {iteration / steps_per_epoch:.2f}/{epochs})")
     else:
         torch.manual_seed(seed)
 
@@ -321,44 +340,63 @@ def train(cfg: TrainConfig, *, log_fn: Callable[[str], None] | None = None) -> T
     meta_base = {
         "model": cfg.model, "shortcut": shortcut, "dataset": dataset_label(cfg.data), "data": str(cfg.data),
         "evaluated_on": eval_split, "classes": list(classes), "mean": list(mean), "std": list(std),
-        "recipe": {**recipe.to_dict(), "epochs": epochs, "iterations": total}, "seed": seed,
-        "hardware": hardware_string(device, world), "train_images": len(train_x), "eval_images": len(test_x),
+        "recipe": {**recipe.to_dict(), "epochs": epochs, "iterations": total, "eval_every": eval_every,
+                   "log_eval_images": len(log_loader.images)},
+        "seed": seed, "hardware": hardware_string(device, world), "train_images": len(train_x),
+        "eval_images": len(test_x),
     }
     config_json = json.dumps({"model": cfg.model, "recipe": recipe.to_dict(), "seed": seed, "shortcut": shortcut,
-                              "data": str(cfg.data)})
+                              "data": str(cfg.data), "eval_every": eval_every, "eval_limit": eval_limit})
 
-    def save(epoch_done: int, wall: float) -> None:
+    def save(wall: float) -> None:
         complete = iteration >= total
-        resume = {"format": RESUME_FORMAT, "config": config_json, "epoch": epoch_done, "iteration": iteration,
-                  "log": json.dumps(log), "wall_time_s": wall, "model": model.state_dict(),
-                  "optimizer": optimizer.state_dict(), "rng_cpu": torch.get_rng_state()}
-        import io
-
+        resume = {"format": RESUME_FORMAT, "config": config_json, "iteration": iteration, "log": json.dumps(log),
+                  "wall_time_s": wall, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                  "rng_cpu": torch.get_rng_state()}
+        if final_accuracy is not None:
+            resume["accuracy"] = float(final_accuracy)
         buf = io.BytesIO()
         torch.save(resume, buf)
-        _atomic_write(resume_path, buf.getvalue())
-        meta = {**meta_base, "accuracy": round(100.0 - log[-1]["test_error"], 4) if log else None,
+        _atomic_write(resume_path, buf.getvalue())  # first: a kill between the two writes loses nothing
+        accuracy = final_accuracy if final_accuracy is not None else (100.0 - log[-1]["test_error"] if log else None)
+        meta = {**meta_base, "accuracy": None if accuracy is None else round(float(accuracy), 4),
                 "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 "wall_time_s": round(wall, 2), "complete": complete, "log": log}
         save_checkpoint(model, ckpt_path, meta)
+
+    def evaluate_on(batches) -> tuple[float, float, int]:
+        loss_sum, confusion = confusion_and_loss(net, batches, len(classes), device)
+        stats = _all_reduce(torch.stack([loss_sum, confusion.diagonal().sum().double(), confusion.sum().double()]),
+                            world)
+        n = max(float(stats[2]), 1.0)
+        return float(stats[0]) / n, 100.0 * (1 - float(stats[1]) / n), int(stats[2])
 
     start = time.perf_counter()
     from tqdm import tqdm
 
     tty = sys.stderr.isatty()
-    stop_at = epochs if cfg.stop_after_epochs is None else min(epochs, epoch0 + cfg.stop_after_epochs)
-    for epoch in range(epoch0, stop_at):
+    stop_iteration = total
+    if cfg.stop_after_epochs is not None:
+        stop_iteration = min(total, (iteration // steps_per_epoch + cfg.stop_after_epochs) * steps_per_epoch)
+    if cfg.stop_at_iteration is not None:
+        stop_iteration = min(stop_iteration, cfg.stop_at_iteration)
+    for epoch in range(iteration // steps_per_epoch, epochs):
+        if iteration >= stop_iteration:
+            break
         loader.set_epoch(epoch)
         net.train()
         loss_sum = torch.zeros((), dtype=torch.float64, device=device)
         correct = torch.zeros((), dtype=torch.int64, device=device)
         seen = torch.zeros((), dtype=torch.int64, device=device)
-        n_steps = min(steps_per_epoch, total - iteration)
-        bar = tqdm(total=n_steps * recipe.batch_size, unit="img", unit_scale=True, disable=not (cfg.progress and main),
-                   desc=f"{cfg.model} epoch {epoch + 1}/{epochs}", file=sys.stderr, leave=True,
-                   mininterval=1.0 if tty else 30.0, dynamic_ncols=tty, ascii=not tty)
+        skip = iteration - epoch * steps_per_epoch  # > 0 when resuming in the middle of an epoch
+        n_steps = min(steps_per_epoch, total - epoch * steps_per_epoch)
+        bar = tqdm(total=(n_steps - skip) * recipe.batch_size, unit="img", unit_scale=True,
+                   disable=not (cfg.progress and main), desc=f"{cfg.model} epoch {epoch + 1}/{epochs}",
+                   file=sys.stderr, leave=True, mininterval=1.0 if tty else 60.0, dynamic_ncols=tty, ascii=not tty)
         for step, (x, y) in enumerate(loader):
-            if step >= n_steps:
+            if step < skip:
+                continue  # the batch is still drawn, so augmentation continues exactly where it stopped
+            if step >= n_steps or iteration >= stop_iteration:
                 break
             lr = learning_rate(recipe, iteration, total)
             for group in optimizer.param_groups:
@@ -375,34 +413,46 @@ def train(cfg: TrainConfig, *, log_fn: Callable[[str], None] | None = None) -> T
                 correct += (logits.argmax(1) == y).sum()
                 seen += len(y)
             bar.update(recipe.batch_size)
-            if main and cfg.progress and (step % 20 == 0 or step == n_steps - 1):
-                s = max(int(seen), 1)
-                bar.set_postfix(loss=f"{float(loss_sum) / s:.3f}", acc=f"{100.0 * int(correct) / s:.1f}%",
+            if main and cfg.progress and (step % 10 == 0 or step == n_steps - 1):
+                k = max(int(seen), 1)
+                bar.set_postfix(loss=f"{float(loss_sum) / k:.3f}", acc=f"{100.0 * int(correct) / k:.1f}%",
                                 lr=f"{lr:.3g}", refresh=False)
+            end_of_epoch = step == n_steps - 1
+            if not (end_of_epoch or iteration >= stop_iteration or (eval_every and iteration % eval_every == 0)):
+                continue
+            # A log point: training loss/error since the previous point, evaluation, resumable checkpoint.
+            stats = _all_reduce(torch.stack([loss_sum, correct.double(), seen.double()]), world)
+            test_loss, test_error, _ = evaluate_on(log_loader)
+            net.train()
+            if iteration >= total and log_loader is not eval_loader:
+                final_accuracy = 100.0 - evaluate_on(eval_loader)[1]
+            elif iteration >= total:
+                final_accuracy = 100.0 - test_error
+            wall = wall_before + time.perf_counter() - start
+            n = max(float(stats[2]), 1.0)
+            entry = {"epoch": epoch + 1 if end_of_epoch else round(iteration / steps_per_epoch, 4),
+                     "iteration": iteration, "lr": learning_rate(recipe, iteration - 1, total),
+                     "train_loss": round(float(stats[0]) / n, 6), "train_error": round(100.0 * (1 - float(stats[1]) / n), 4),
+                     "test_loss": round(test_loss, 6), "test_error": round(test_error, 4), "wall_time_s": round(wall, 2)}
+            log.append(entry)
+            loss_sum.zero_()
+            correct.zero_()
+            seen.zero_()
+            if main:
+                save(wall)
+                bar.clear()
+                say(f"{cfg.model} epoch {entry['epoch']}/{epochs}: it {iteration}/{total}, lr {entry['lr']:.4g}, "
+                    f"train loss {entry['train_loss']:.4f}, train error {entry['train_error']:.2f}%, "
+                    f"{eval_split} error {entry['test_error']:.2f}%, {wall:.0f} s")
+            _barrier(world)
         bar.close()
-        stats = _all_reduce(torch.stack([loss_sum, correct.double(), seen.double()]), world)
-        test_loss_sum, confusion = confusion_and_loss(net, test_loader, len(classes), device)
-        test_stats = _all_reduce(torch.stack([test_loss_sum, confusion.diagonal().sum().double(),
-                                              confusion.sum().double()]), world)
-        wall = wall_before + time.perf_counter() - start
-        n, nt = max(float(stats[2]), 1.0), max(float(test_stats[2]), 1.0)
-        entry = {"epoch": epoch + 1, "iteration": iteration, "lr": learning_rate(recipe, iteration - 1, total),
-                 "train_loss": round(float(stats[0]) / n, 6), "train_error": round(100.0 * (1 - float(stats[1]) / n), 4),
-                 "test_loss": round(float(test_stats[0]) / nt, 6),
-                 "test_error": round(100.0 * (1 - float(test_stats[1]) / nt), 4), "wall_time_s": round(wall, 2)}
-        log.append(entry)
-        if main:
-            save(epoch + 1, wall)
-            say(f"{cfg.model} epoch {epoch + 1}/{epochs}: it {iteration}/{total}, train loss {entry['train_loss']:.4f}, "
-                f"train error {entry['train_error']:.2f}%, {eval_split} error {entry['test_error']:.2f}%, "
-                f"{wall:.0f} s")
-        _barrier(world)
 
-    if state is not None and epoch0 >= stop_at and main:
-        save(epoch0, wall_before)  # a finished run resumed again: make sure the checkpoint matches its state
-    accuracy = 100.0 - log[-1]["test_error"] if log else float("nan")
-    meta = {**meta_base, "accuracy": accuracy, "complete": iteration >= total, "log": log}
-    return TrainResult(ckpt_path, accuracy, iteration >= total, log, meta)
+    if state is not None and int(state["iteration"]) == iteration and main:
+        save(wall_before)  # resumed with nothing left to do: make sure the checkpoint matches the state
+    complete = iteration >= total
+    accuracy = final_accuracy if final_accuracy is not None else (100.0 - log[-1]["test_error"] if log else float("nan"))
+    meta = {**meta_base, "accuracy": accuracy, "complete": complete, "log": log}
+    return TrainResult(ckpt_path, float(accuracy), complete, log, meta)
 
 
 def cleanup_distributed() -> None:

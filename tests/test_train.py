@@ -105,6 +105,22 @@ def test_stopped_then_resumed_run_equals_an_uninterrupted_one(tiny_zip, tmp_path
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
 
 
+def test_resume_between_intermediate_log_points_equals_an_uninterrupted_run(tiny_zip, tmp_path):
+    kw = dict(model="resnet20", epochs=2, eval_every=2, eval_limit=5)
+    full = train(_cfg(tiny_zip, tmp_path / "a", **kw), log_fn=lambda m: None)
+    assert [e["iteration"] for e in full.log] == [2, 3, 4, 6]  # every 2 iterations and at each epoch's end
+    assert [e["epoch"] for e in full.log] == [pytest.approx(2 / 3, abs=1e-3), 1, pytest.approx(4 / 3, abs=1e-3), 2]
+    side = json.loads((tmp_path / "a" / "resnet20.json").read_text())
+    assert side["recipe"]["log_eval_images"] == 5 and side["eval_images"] == 12
+    # the final accuracy is measured on the whole test split, not on the 5-image subset
+    assert side["accuracy"] * 12 / 100 == pytest.approx(round(side["accuracy"] * 12 / 100), abs=1e-3)
+    part = train(_cfg(tiny_zip, tmp_path / "b", stop_at_iteration=4, **kw), log_fn=lambda m: None)
+    assert part.log[-1]["iteration"] == 4 and not part.complete
+    resumed = train(_cfg(tiny_zip, tmp_path / "b", resume=True, **kw), log_fn=lambda m: None)
+    strip = lambda log: [{k: v for k, v in e.items() if k != "wall_time_s"} for e in log]  # noqa: E731
+    assert strip(resumed.log) == strip(full.log) and resumed.accuracy == full.accuracy
+
+
 def test_existing_run_is_not_overwritten_by_accident(tiny_zip, tmp_path, capsys):
     args = ["train", "--model", "resnet20", "--data", str(tiny_zip), "--epochs", "1", "--batch-size", "16",
             "--out", str(tmp_path), "--device", "cpu", "--no-progress"]
@@ -141,7 +157,7 @@ def test_kill_9_mid_run_then_resume_gives_a_complete_valid_run(tmp_path):
     done = subprocess.run(base + ["--resume", "--stop-after-epochs", "2"], cwd=ROOT, env=env, capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stderr
-    assert "resuming resnet20 from epoch" in done.stderr
+    assert "resuming resnet20 from iteration" in done.stderr
     meta = load_checkpoint(out / "resnet20.safetensors").meta
     epochs = [e["epoch"] for e in meta["log"]]
     assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) >= 4

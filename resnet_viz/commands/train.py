@@ -31,6 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the model (useful on GPUs)")
     p.add_argument("--threads", type=int, help="CPU threads for this process (torch.set_num_threads)")
     p.add_argument("--stop-after-epochs", type=int, help="leave after this many epochs (resume later)")
+    p.add_argument("--eval-every", type=int, help="also evaluate, log and checkpoint every N iterations")
+    p.add_argument("--eval-limit", type=int, help="evaluate those intermediate points on a fixed random subset of "
+                                                  "N images (the final accuracy always uses the whole split)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -39,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
                       iterations=args.iterations, batch_size=args.batch_size, lr=args.lr, val_split=args.val_split,
                       seed=args.seed, device=args.device, out=args.out, name=args.name, shortcut=args.shortcut,
                       resume=args.resume, overwrite=args.overwrite, compile=args.compile, threads=args.threads,
-                      progress=not args.no_progress, stop_after_epochs=args.stop_after_epochs)
+                      progress=not args.no_progress, stop_after_epochs=args.stop_after_epochs,
+                      eval_every=args.eval_every, eval_limit=args.eval_limit)
     try:
         result = train(cfg)
     finally:
