@@ -69,9 +69,10 @@ with right:
                        ratio=f"{flow.first_to_last_ratio:.3g}"))
     cols = st.columns(2)
     for col, flow in zip(cols, (plain, res)):
-        col.metric(f"{_name(flow.model)} · {tr('gradflow.metric_gain')}", f"{flow.median_gain:.3f}")
-        col.metric(f"{_name(flow.model)} · {tr('gradflow.metric_ratio')}", f"{flow.first_to_last_ratio:.3g}")
-        col.metric(f"{_name(flow.model)} · {tr('gradflow.metric_loss')}", f"{flow.loss:.3f}")
+        col.markdown(f"**{_name(flow.model)}**")
+        col.metric(tr("gradflow.metric_gain"), f"{flow.median_gain:.3f}")
+        col.metric(tr("gradflow.metric_ratio"), f"{flow.first_to_last_ratio:.3g}")
+        col.metric(tr("gradflow.metric_loss"), f"{flow.loss:.3f}")
 
 st.plotly_chart(gradient_norms_figure([plain, res], lang), width="stretch")
 c1, c2 = st.columns(2)

@@ -40,7 +40,7 @@ def _label(src, names_count):
 
 
 lang = current_language()
-st.session_state.setdefault("fig7_images", 200)
+st.session_state.setdefault("fig7_images", 100)
 st.title(tr("fig7.page_title"))
 st.markdown(tr("fig7.intro"))
 
