@@ -34,12 +34,17 @@ def _ms(seconds: float) -> float:
     return round(1000 * seconds, 1)
 
 
-def _timed(fn, repeat: int) -> tuple[float, object]:
+_MINIMA: dict[str, float] = {}
+
+
+def _timed(fn, repeat: int, name: str = "") -> tuple[float, object]:
     times, result = [], None
     for _ in range(repeat):
         start = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - start)
+    if name:
+        _MINIMA[name] = min(times)
     return statistics.median(times), result
 
 
@@ -59,7 +64,8 @@ def library(model: str, repeat: int) -> dict[str, float]:
     start = time.perf_counter()
     model_fingerprint(loaded.model)
     t_fp = time.perf_counter() - start
-    t_cap, cap = _timed(lambda: capture(loaded.model, pre.tensor, loaded.spec, classes=loaded.classes), repeat)
+    t_cap, cap = _timed(lambda: capture(loaded.model, pre.tensor, loaded.spec, classes=loaded.classes), repeat,
+                        "capture_forward_min_ms")
 
     keys = list(cap.layers)
 
@@ -83,6 +89,7 @@ def library(model: str, repeat: int) -> dict[str, float]:
 
     t_blocks, nb = _timed(block_change, repeat)
     return {"preprocess_ms": _ms(t_pre), "fingerprint_once_ms": _ms(t_fp), "capture_forward_ms": _ms(t_cap),
+            "capture_forward_min_ms": _ms(_MINIMA["capture_forward_min_ms"]),
             "capture_mb": round(cap.nbytes / 2**20, 1), "layer_view_numpy_ms_per_layer": _ms(t_layers / n),
             "anatomy_numpy_ms_per_block": _ms(t_blocks / max(nb, 1))}
 
@@ -153,9 +160,12 @@ def page(model: str, repeat: int) -> dict[str, float]:
     return {"router_home_rerun_ms": _ms(statistics.median(home)),
             "page_first_run_incl_model_load_ms": _ms(t_first_model),
             "page_new_image_first_view_ms": _ms(statistics.median(new_image)),
+            "page_new_image_first_view_min_ms": _ms(min(new_image)),
             "page_layer_change_ms": _ms(statistics.median(layer_change)),
+            "page_layer_change_min_ms": _ms(min(layer_change)),
             "page_layer_change_max_ms": _ms(max(layer_change)),
             "page_channel_change_ms": _ms(statistics.median(channel_change)),
+            "page_channel_change_min_ms": _ms(min(channel_change)),
             "page_block_change_ms": _ms(statistics.median(block_change))}
 
 
@@ -181,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     width = max(len(k) for k in results)
     for key, value in results.items():
         print(f"{key:<{width}}  {value}")
+    # Medians; the minima next to them are the best estimate of the cost on a machine nobody else is using.
     targets = {"page_layer_change_ms": 300, "page_channel_change_ms": 300, "page_new_image_first_view_ms": 1500}
     for key, limit in targets.items():
         if key in results:

@@ -40,7 +40,7 @@ def cached_erf(model: str, image_id: str, path: str, row: int, col: int, channel
     return effective_receptive_field(_loaded.model, _tensor, path, row=row, col=col, channel=channel)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False)
 def cached_grid(model: str, image_id: str, layer: str, channels: tuple[int, ...], cols: int, target: int,
                 lo: float, hi: float, _cap: Capture) -> np.ndarray:
     """A channel grid as a picture: kept, so a channel or block change does not colour it again."""

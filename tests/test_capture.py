@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -204,3 +206,21 @@ def test_channel_order_and_fingerprint(resnet20):
     a, b = load_random("resnet20", seed=0).model, load_random("resnet20", seed=1).model
     assert model_fingerprint(a) == model_fingerprint(load_random("resnet20", seed=0).model)
     assert model_fingerprint(a) != model_fingerprint(b)
+
+
+def test_features_command(capsys, tmp_path):
+    import json
+
+    from resnet_viz.cli import main
+
+    sample = Path(__file__).resolve().parent.parent / "assets" / "samples" / "cifar10" / "cat_1.png"
+    assert main(["features", str(sample), "--model", "random:resnet20", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["layer"] for r in out["layers"]][:2] == ["conv1", "stage1_1"] and len(out["ratios"]) == 9
+    assert main(["features", str(sample), "--model", "random:plain20"]) == 0
+    text = capsys.readouterr().out
+    assert "stage3_3" in text and "||F(x)||/||x||" in text
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    assert main(["features", str(bad)]) == 2
+    assert "bad.png" in capsys.readouterr().err

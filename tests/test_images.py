@@ -231,7 +231,7 @@ def test_image_input_sample_upload_and_bad_upload():
     at.run()
     assert not at.exception
     assert at.text[0].value == "sample:cifar10/airplane_1|32x32|RGB"
-    at.selectbox(key="pic_sample").set_value("frog_2").run()
+    at.selectbox(key="pic_sample_cifar10").set_value("frog_2").run()
     assert at.text[0].value == "sample:cifar10/frog_2|32x32|RGB"
 
     rgba = Image.new("RGBA", (50, 40), (0, 0, 255, 0))

@@ -57,7 +57,8 @@ def image_input(key: str, dataset: str) -> tuple[Image.Image, str] | None:
     label_key = "images.samples_cifar10" if dataset == "cifar10" else "images.samples_imagenet"
     name = None
     if samples:
-        name = st.selectbox(tr("images.sample"), list(samples), key=f"{key}_sample",
+        # one picker per dataset: switching between a CIFAR and an ImageNet model keeps both choices
+        name = st.selectbox(tr("images.sample"), list(samples), key=f"{key}_sample_{dataset}",
                             help=tr(label_key))
     else:
         st.warning(tr("images.no_samples"))

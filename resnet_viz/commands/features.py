@@ -1,0 +1,44 @@
+"""``features``: what each layer of a model produces for one image, and ||F(x)|| / ||x|| per residual block."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from resnet_viz.capture import capture, layer_table, ratios
+from resnet_viz.errors import ImageError
+from resnet_viz.images import load_image, preprocess
+from resnet_viz.loading import load_model
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("image", help="an image file (JPEG, PNG, WebP, BMP, GIF, TIFF)")
+    p.add_argument("--model", default="random:resnet20",
+                   help='"pretrained:resnet50", "random:plain20" or a checkpoint path (default: random:resnet20)')
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+
+
+def run(args: argparse.Namespace) -> int:
+    path = Path(args.image)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageError("images.corrupt", file=str(path), reason=str(exc) or type(exc).__name__) from None
+    loaded = load_model(args.model)
+    pre = preprocess(load_image(data, path.name), loaded)
+    cap = capture(loaded.model, pre.tensor, loaded.spec, classes=loaded.classes)
+    result = {"model": loaded.label, "top5": [{"class": c, "prob": p} for c, p in cap.top(5)],
+              "layers": layer_table(cap), "ratios": [{"block": k, "ratio": r} for k, r in ratios(cap)]}
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return 0
+    print(f"{loaded.label}: " + ", ".join(f"{c} {100 * p:.1f}%" for c, p in cap.top(5)))
+    print(f"{'layer':<10} {'stage':<8} {'C x H x W':>16} {'RF':>5} {'mean':>9} {'std':>9} {'zeros':>7}  ||F(x)||/||x||")
+    rat = dict(ratios(cap))
+    for row in result["layers"]:
+        shape = f"{row['channels']} x {row['height']} x {row['width']}"
+        ratio = f"{rat[row['layer']]:.3f}" if row["layer"] in rat else "-"
+        print(f"{row['layer']:<10} {row['stage']:<8} {shape:>16} {row['rf']:>5} {row['mean']:>9.4f} "
+              f"{row['std']:>9.4f} {100 * row['zeros']:>6.1f}%  {ratio}")
+    return 0
