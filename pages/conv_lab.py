@@ -75,13 +75,16 @@ def _grid_source(prefix: str, presets: dict[str, tuple], label_key: str, default
         return sliding.random_input(rows, cols, seed=seed)
     if choice == "custom":
         st.caption(tr("conv_lab.custom_help", maximum=sliding.MAX_DEMO_SIZE))
-        grid = np.asarray(presets[default])
-        start = pd.DataFrame(grid, columns=[str(i + 1) for i in range(grid.shape[1])])
-        return st.data_editor(start, key=f"{prefix}_grid", num_rows="dynamic", hide_index=True)
+        return _editable_grid(prefix, np.asarray(presets[default]), sliding.MAX_DEMO_SIZE)
     return np.asarray(presets[choice])
 
 
 # --- 1. the conv calculator -------------------------------------------------------------------------
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _torch_conv_shape(settings: calc.ConvSettings) -> tuple[tuple[int, ...], int]:
+    return calc.torch_conv_shape(settings)
+
 
 def conv_calculator() -> None:
     st.markdown(tr("conv_lab.calc_intro"))
@@ -134,7 +137,7 @@ def conv_calculator() -> None:
     st.latex(result.h.latex())
     st.latex(result.w.latex())
     st.markdown("\n".join(f"- {tr(n.key, **n.params)}" for n in result.notes))
-    shape, params = calc.torch_conv_shape(result.settings)
+    shape, params = _torch_conv_shape(result.settings)
     agree = shape == result.output_shape and params == result.params
     (st.success if agree else st.error)(tr("conv_lab.torch_check" if agree else "conv_lab.torch_mismatch",
                                            shape=" x ".join(map(str, shape)), params=_fmt(params)))
@@ -151,8 +154,22 @@ def _kernel_source() -> np.ndarray | pd.DataFrame:
         st.caption(tr(f"conv_lab.kernel_{choice}_help"))
         return kernel
     st.caption(tr("conv_lab.custom_kernel_help", maximum=sliding.MAX_DEMO_KERNEL))
-    start = pd.DataFrame(np.asarray(sliding.KERNELS["sobel_x"]), columns=["1", "2", "3"])
-    return st.data_editor(start, key="cl_kernel_grid", num_rows="dynamic", hide_index=True)
+    return _editable_grid("cl_kernel", np.asarray(sliding.KERNELS["sobel_x"]), sliding.MAX_DEMO_KERNEL)
+
+
+def _editable_grid(prefix: str, example: np.ndarray, max_side: int) -> pd.DataFrame:
+    """Rows and columns to choose, then a table to type into, starting from ``example`` (cut or zero-filled)."""
+    c1, c2 = st.columns(2)
+    rows = c1.number_input(tr("conv_lab.rows"), min_value=1, max_value=max_side, value=example.shape[0], step=1,
+                           key=f"{prefix}_edit_rows")
+    cols = c2.number_input(tr("conv_lab.cols"), min_value=1, max_value=max_side, value=example.shape[1], step=1,
+                           key=f"{prefix}_edit_cols")
+    start = np.zeros((rows, cols), dtype=example.dtype)
+    r, c = min(rows, example.shape[0]), min(cols, example.shape[1])
+    start[:r, :c] = example[:r, :c]
+    frame = pd.DataFrame(start, columns=[str(i + 1) for i in range(cols)])
+    # A new key per shape: changing the size starts a fresh table instead of mixing old edits in.
+    return st.data_editor(frame, key=f"{prefix}_grid_{rows}x{cols}", hide_index=True)
 
 
 def _steps_body(demo: sliding.SlidingConv, playing: bool) -> None:

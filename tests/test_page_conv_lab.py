@@ -87,3 +87,19 @@ def test_sliding_steps_and_receptive_field_from_the_zoo():
     at.radio(key="cl_rf_source").set_value("custom").run()
     assert_no_exception(at)
     assert t("conv_lab.rf_summary", "zh", size=224, out=56, rf=19, jump=4, layers=3) in _texts(at)
+
+
+def test_typed_grids_and_kernels():
+    at = app_page(PAGE)
+    at.selectbox(key="cl_kernel").set_value("custom")
+    at.selectbox(key="cl_in_source").set_value("custom")
+    at.selectbox(key="cl_pool_in_source").set_value("custom").run()
+    assert_no_exception(at)
+    assert not at.error and len(at.success) == 2
+    # The typed kernel starts as Sobel x on the vertical edge: the same output as the preset.
+    shape = t("conv_lab.sliding_shape", "en", h=6, w=6, kh=3, kw=3, oh=4, ow=4, steps=16)
+    assert shape in [c.value for c in at.caption]
+    at.number_input(key="cl_kernel_edit_rows").set_value(5)
+    at.number_input(key="cl_in_edit_cols").set_value(2).run()
+    assert_no_exception(at)
+    assert [e.value for e in at.error] == [t("calc.error_output_empty", "en", axis="W", out=0, kernel=3, padded=2)]
