@@ -39,7 +39,8 @@ def _name(model: str) -> str:
 
 
 lang = current_language()
-st.session_state.setdefault("gf_depth", 56)
+if st.session_state.get("gf_depth") not in DEPTH_CHOICES:  # first visit, or a value from elsewhere
+    st.session_state["gf_depth"] = 56
 st.title(tr("gradflow.page_title"))
 st.markdown(tr("gradflow.intro"))
 

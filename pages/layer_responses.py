@@ -40,7 +40,8 @@ def _label(src, names_count):
 
 
 lang = current_language()
-st.session_state.setdefault("fig7_images", 100)
+if st.session_state.get("fig7_images") not in SAMPLE_SIZES:  # first visit, or a value from elsewhere
+    st.session_state["fig7_images"] = 100
 st.title(tr("fig7.page_title"))
 st.markdown(tr("fig7.intro"))
 

@@ -127,3 +127,12 @@ def test_gradient_flow_page_in_chinese_without_checkpoints(user_dir):
     assert at.title[0].value == t("gradflow.page_title", "zh")
     if NOTHING_SHIPPED:
         assert str(user_dir) in _texts(at)
+
+
+def test_values_from_elsewhere_fall_back_to_the_defaults(user_dir):
+    at = app_page("pages/gradient_flow.py", gf_depth=57, gf_trained=["/no/such.safetensors"])
+    assert_no_exception(at)
+    assert at.select_slider(key="gf_depth").value == 56
+    at = app_page("pages/layer_responses.py", fig7_images=-3, fig7_nets=["/no/such.safetensors"])
+    assert_no_exception(at)
+    assert at.select_slider(key="fig7_images").value == 100
