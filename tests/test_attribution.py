@@ -85,6 +85,17 @@ def test_grad_cam_matches_a_hand_computation(cls):
     assert _clean(model)
 
 
+def test_the_map_sits_on_the_object():
+    """Tiny's class 0 is 'red': a red square in one corner of a black picture must be where the heat is."""
+    x = torch.zeros(1, 3, 16, 16)
+    x[0, 0, 2:6, 9:13] = 1.0
+    model = Tiny().eval()
+    for result in (A.explain(model, x, layer="features", target=0), A.grad_cam(model, x, "features", target=0)):
+        assert result.target == 0
+        hot = result.cam.heat > 0.5
+        assert hot[2:6, 9:13].all() and not hot[8:, :].any() and not hot[:, :7].any()
+
+
 def test_grad_cam_formula_is_spatially_averaged_gradients_then_relu():
     act = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]], [[4.0, 0.0], [0.0, 0.0]]]])
     grad = torch.tensor([[[[1.0, 1.0], [1.0, 1.0]], [[-8.0, 0.0], [0.0, 0.0]]]])  # alphas 1 and -2
