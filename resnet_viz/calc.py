@@ -187,10 +187,10 @@ def conv_output(settings: ConvSettings) -> ConvResult:
     weights = per_filter * c_out
     biases = c_out if s.bias else 0
     macs = ah.out * aw.out * c_out * per_filter
-    clean = ConvSettings(h, w, c_in, c_out, kh, kw, stride, s.padding if isinstance(s.padding, str) else ah.pad_before,
-                         dilation, groups, bool(s.bias))
+    padding = s.padding.lower() if isinstance(s.padding, str) else ah.pad_before
+    clean = ConvSettings(h, w, c_in, c_out, kh, kw, stride, padding, dilation, groups, bool(s.bias))
     return ConvResult(clean, ah, aw, weights, biases, macs,
-                      tuple(_conv_notes(ah, aw, c_in, c_out, groups, per_filter, s.padding)))
+                      tuple(_conv_notes(ah, aw, c_in, c_out, groups, per_filter, padding)))
 
 
 def _axis_notes(a: AxisResult) -> list[Note]:
@@ -245,7 +245,7 @@ def _conv_notes(ah: AxisResult, aw: AxisResult, c_in: int, c_out: int, groups: i
         notes.append(Note("calc.note_valid_shrinks", dict(h=ah.size, w=aw.size, h_out=ah.out, w_out=aw.out,
                                                           shrink_h=ah.effective_kernel - 1,
                                                           shrink_w=aw.effective_kernel - 1)))
-    if padding == "same" or (isinstance(padding, str) and padding.lower() == "same"):
+    if padding == "same":
         notes.append(Note("calc.note_same_mode", {}))
     if ah.dilation > 1:
         notes.append(Note("calc.note_dilation", dict(dilation=ah.dilation, kh=ah.kernel, kw=aw.kernel,

@@ -98,6 +98,12 @@ def test_impossible_settings(settings, key):
     assert info.value.message("zh") != key
 
 
+def test_padding_mode_names_are_case_insensitive():
+    result = calc.conv_output(ConvSettings(9, 9, 2, 4, 3, 3, padding="SAME"))
+    assert result.settings.padding == "same" and result.output_shape == (4, 9, 9)
+    assert calc.torch_conv_shape(result.settings)[0] == (4, 9, 9)
+
+
 def test_torch_agrees_on_impossible():
     with pytest.raises(RuntimeError):
         calc.torch_conv_shape(ConvSettings(4, 4, 3, 8, 7, 7))
