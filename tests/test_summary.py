@@ -327,3 +327,11 @@ def test_table1_records_text():
     assert conv3[1] == "28x28" and conv3[2] == "[3x3, 128 / 3x3, 128] ×4"
     assert conv3[3] == "[1x1, 128 / 3x3, 128 / 1x1, 512] ×4"
     assert records[-3][2:] == ["3.66", "4.09"] and records[-2][2:] == ["3.66", "3.86"]
+
+
+def test_collapsed_units_get_one_repeat_mark():
+    cols = [column_layout(summarize(n), collapse=True) for n in ("plain34", "resnet34")]
+    fig = figure3(cols)
+    marks = [a.text for a in fig.layout.annotations if (a.text or "").startswith("×")]
+    # conv2_x x3, conv3_x x3 (after conv3_1), conv4_x x5, conv5_x x2: once per column each.
+    assert sorted(marks) == sorted(["×3", "×3", "×5", "×2"] * 2)

@@ -204,8 +204,7 @@ def figure3(columns: list[ColumnLayout], *, lang: str = "en") -> go.Figure:
                 texts.append(box.label if k == POINTS_PER_BOX // 2 else "")
                 hovers.append(hover)
                 custom.append([c, box.row])
-        for arrow in column.arrows:
-            annotations.extend(_repeat_marks(arrow, ys, x, lang))
+        annotations.extend(_repeat_marks(column, ys, x, lang))
         fig.add_trace(go.Scatter(
             x=px, y=py, mode="markers+text", text=texts, textposition="middle center", hovertext=hovers,
             hoverinfo="text", customdata=custom, marker=dict(size=14, opacity=0, symbol="square"),
@@ -213,12 +212,6 @@ def figure3(columns: list[ColumnLayout], *, lang: str = "en") -> go.Figure:
         for arrow in column.arrows:
             shapes.append(_arrow_path(arrow, ys, x))
             annotations.append(_arrow_head(arrow, ys, x))
-        in_arrows = {i for a in column.arrows for i in range(a.first_box, a.last_box + 1)}
-        for i, (box, y) in enumerate(zip(column.boxes, ys)):
-            if box.repeat > 1 and i not in in_arrows:
-                annotations.append(dict(x=x - BOX_HALF_WIDTH - 0.03, y=y, xref="x", yref="y", xanchor="right",
-                                        showarrow=False, text=t("arch.repeat_mark", lang, n=box.repeat),
-                                        font=dict(size=11, color="#aa3300")))
         s = column.summary
         totals = t("arch.column_totals", lang, gflops=f"{s.macs / 1e9:.2f}", mparams=f"{s.params / 1e6:.1f}",
                    layers=s.weight_layers)
@@ -259,12 +252,17 @@ def _arrow_head(arrow: Arrow, ys: list[float], x: float) -> dict:
                 showarrow=True, arrowhead=2, arrowsize=1.2, arrowwidth=1.5, arrowcolor="#1f4e9a", text="")
 
 
-def _repeat_marks(arrow: Arrow, ys: list[float], x: float, lang: str) -> list[dict]:
-    if arrow.repeat <= 1:
-        return []
-    y = (ys[arrow.first_box] + ys[arrow.last_box]) / 2
-    return [dict(x=x - BOX_HALF_WIDTH - 0.03, y=y, xref="x", yref="y", xanchor="right", showarrow=False,
-                 text=t("arch.repeat_mark", lang, n=arrow.repeat), font=dict(size=12, color="#aa3300"))]
+def _repeat_marks(column: ColumnLayout, ys: list[float], x: float, lang: str) -> list[dict]:
+    """One "xN" left of each collapsed unit (a whole block, or a single layer), at its middle."""
+    units: dict[int, list[float]] = {}
+    repeats: dict[int, int] = {}
+    for box, y in zip(column.boxes, ys):
+        if box.repeat > 1:
+            units.setdefault(box.unit, []).append(y)
+            repeats[box.unit] = box.repeat
+    return [dict(x=x - BOX_HALF_WIDTH - 0.03, y=(min(u) + max(u)) / 2, xref="x", yref="y", xanchor="right",
+                 showarrow=False, text=t("arch.repeat_mark", lang, n=repeats[k]), font=dict(size=12, color="#aa3300"))
+            for k, u in units.items()]
 
 
 def selected_box(columns: list[ColumnLayout], point: dict) -> tuple[int, int] | None:
