@@ -34,12 +34,13 @@ else:
     chosen = st.multiselect(tr("fig6.runs"), keys, default=default, format_func=names.get, key="fig6_runs",
                             help=tr("fig6.runs_help"))
     shown = [r for r in logged if r.key in chosen]
-    st.plotly_chart(figure6(shown, names, lang), width="stretch")
+    comparisons = {family: depth_comparison(shown, family) for family in ("plain", "resnet")}
+    st.plotly_chart(figure6(shown, names, lang, gaps=[c for c in comparisons.values() if c]), width="stretch")
 
     st.subheader(tr("fig6.gap_header"))
     for family, worse_key, better_key in (("plain", "fig6.plain_worse", "fig6.plain_not_worse"),
                                           ("resnet", "fig6.resnet_not_better", "fig6.resnet_better")):
-        cmp = depth_comparison(shown, family)
+        cmp = comparisons[family]
         if cmp is None:
             st.caption(tr("fig6.one_depth", family=tr(f"fig6.family_{family}")))
             continue

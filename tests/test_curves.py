@@ -107,3 +107,21 @@ def test_fingerprint_changes_when_a_run_writes(runs_dir):
     import os
     os.utime(side, ns=(side.stat().st_atime_ns, side.stat().st_mtime_ns + 10_000_000))
     assert fingerprint() != before
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_figure6_and_table6_figures(runs_dir, lang):
+    from resnet_viz.i18n import t
+    from resnet_viz.plots.paper import figure6, table6_figure
+
+    runs = _mine(collect_runs(), runs_dir)
+    gap = depth_comparison(runs, "plain")
+    fig = figure6(runs, display_names(runs), lang, gaps=[gap])
+    assert len(fig.data) == 2 * len(runs) + 1
+    dashed = [tr for tr in fig.data if tr.line.dash == "dash"]
+    assert [tuple(tr.y) for tr in dashed] == [r.train_error for r in runs]
+    assert fig.layout.annotations[-1].text == t("fig6.gap_annotation", lang, gap="+6.00")
+    assert fig.layout.yaxis.title.text == t("fig6.y_axis", lang)
+    table = table6_figure(table6(runs), lang)
+    assert list(table.data[0].y) == list(PAPER_TABLE6.values())
+    assert table.layout.xaxis.title.text == t("fig6.table_x_axis", lang)

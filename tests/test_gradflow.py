@@ -81,3 +81,16 @@ def test_impossible_depths_are_refused(depth):
     with pytest.raises(InputError) as err:
         check_depth(depth)
     assert str(depth) in err.value.message("zh")
+
+
+def test_figures_use_a_log_scale_for_gradients():
+    from resnet_viz.i18n import t
+    from resnet_viz.plots.paper import block_figure, gradient_norms_figure
+
+    x, y = _batch(4, 8)
+    plain, res = compare_at_init(14, x, y)
+    fig = gradient_norms_figure([plain, res], "zh")
+    assert fig.layout.yaxis.type == "log" and [tr.name for tr in fig.data] == ["plain-14", "ResNet-14"]
+    assert list(fig.data[0].y) == list(plain.weight_grad_norm)
+    gain = block_figure([plain, res], "gain", "en")
+    assert list(gain.data[1].y) == list(res.block_gain) and gain.layout.yaxis.title.text == t("gradflow.y_gain", "en")

@@ -175,3 +175,14 @@ def test_thread_setting_is_restored():
         one = layer_responses(model, _images(2, 8), mean=MEAN, std=STD, threads=1)
         assert torch.get_num_threads() == 2
     np.testing.assert_allclose(one.std, layer_responses(model, _images(2, 8), mean=MEAN, std=STD).std, rtol=1e-5)
+
+
+def test_figure7_has_both_panels():
+    from resnet_viz.i18n import t
+    from resnet_viz.plots.paper import figure7
+
+    res = layer_responses(_trained_like("resnet20"), _images(2, 8), mean=MEAN, std=STD)
+    fig = figure7([("ResNet-20", "resnet", res)], "zh")
+    top, bottom = fig.data
+    assert list(top.y) == list(res.std) and list(bottom.y) == res.sorted_desc()
+    assert fig.layout.yaxis.title.text == t("fig7.y_axis", "zh")

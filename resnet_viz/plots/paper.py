@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from resnet_viz.curves import Run, TableRow
+from resnet_viz.curves import DepthComparison, Run, TableRow
 from resnet_viz.gradflow import GradientFlow
 from resnet_viz.i18n import t
 from resnet_viz.responses import LayerResponses
@@ -25,8 +25,13 @@ def _color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def figure6(runs: Sequence[Run], names: dict[str, str], lang: str = "en") -> go.Figure:
-    """Training error (dashed) and test error (solid) vs iterations; plain nets left, ResNets right, same axes."""
+def figure6(runs: Sequence[Run], names: dict[str, str], lang: str = "en", *,
+            gaps: Sequence[DepthComparison] = ()) -> go.Figure:
+    """Training error (dashed) and test error (solid) vs iterations; plain nets left, ResNets right, same axes.
+
+    Each of ``gaps`` is drawn as a bar at the end of training between the shallow and the deep net's final
+    training error, labelled with the difference.
+    """
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.05,
                         subplot_titles=(t("fig6.panel_plain", lang), t("fig6.panel_resnet", lang)))
     for i, run in enumerate(r for r in runs if r.has_log):
@@ -40,6 +45,16 @@ def figure6(runs: Sequence[Run], names: dict[str, str], lang: str = "en") -> go.
                 line=dict(color=color, dash=dash, width=2 if dash == "solid" else 1.5), legendgroup=run.key,
                 name=t(key, lang, run=name),
                 hovertemplate=t("fig6.hover", lang, run=name) + "<extra></extra>"), row=1, col=col)
+    for gap in gaps:
+        col = 1 if gap.family == "plain" else 2
+        x = max(gap.shallow.iterations[-1], gap.deep.iterations[-1])
+        y0, y1 = gap.shallow.final_train_error, gap.deep.final_train_error
+        fig.add_trace(go.Scatter(x=[x, x], y=[y0, y1], mode="lines+markers", showlegend=False, hoverinfo="skip",
+                                 line=dict(color="black", width=3), marker=dict(symbol="line-ew-open", size=12)),
+                      row=1, col=col)
+        fig.add_annotation(x=x, y=(y0 + y1) / 2, text=t("fig6.gap_annotation", lang, gap=f"{gap.train_gap:+.2f}"),
+                           showarrow=False, xanchor="right", xshift=-8, bgcolor="rgba(255,255,255,0.8)",
+                           row=1, col=col)
     for col in (1, 2):
         fig.update_xaxes(title_text=t("fig6.x_axis", lang), row=1, col=col, rangemode="tozero")
     fig.update_yaxes(title_text=t("fig6.y_axis", lang), row=1, col=1, rangemode="tozero")
