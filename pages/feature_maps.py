@@ -8,8 +8,8 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from resnet_viz.capture import (
-    Capture, anatomy, capture, channel_mosaic, channel_order, channel_ratio, colorize, display_scale, draw_box,
-    effective_receptive_field, mass_extent, model_fingerprint, page_of, ratios, value_range)
+    Capture, anatomy, capture, channel_mosaic, channel_order, channel_ratio, colorize, display_scale,
+    effective_receptive_field, mark_unit, mass_extent, model_fingerprint, page_of, ratios, value_range)
 from resnet_viz.errors import VizError
 from resnet_viz.loading import LoadedModel, find_checkpoints
 from ui.common import show_error, tr
@@ -169,9 +169,9 @@ def channel_detail(cap: Capture, rec, channel: int, pre, lo: float, hi: float) -
     picture = input_picture(pre)
     size = picture.shape[0]
     box = rec.rf.box(r, c, size, size)
-    marked = draw_box(picture, box, cross=(rec.rf.centre(r), rec.rf.centre(c)))
-    st.image(marked, width="stretch", caption=tr("features.strongest", row=r, col=c,
-                                                 value=f"{rec.channel_max[channel]:.3f}", rf=rec.rf.size))
+    marked = mark_unit(picture, box, (rec.rf.centre(r), rec.rf.centre(c)), heat=fmap, vmin=lo, vmax=hi)
+    st.image(marked, width="stretch")
+    st.caption(tr("features.strongest", row=r, col=c, value=f"{rec.channel_max[channel]:.3f}", rf=rec.rf.size))
 
 
 def receptive_field_view(cap: Capture, loaded: LoadedModel, rec, channel: int, pre, mkey: str, image_id: str) -> None:
@@ -188,9 +188,9 @@ def receptive_field_view(cap: Capture, loaded: LoadedModel, rec, channel: int, p
     box = rec.rf.box(row, col, size, size)
     centre = (rec.rf.centre(row), rec.rf.centre(col))
     p1, p2 = st.columns(2)
-    p1.image(draw_box(picture, box, cross=centre), width="stretch",
-             caption=tr("features.rf_caption", row=row, col=col, rf=rec.rf.size, top=box[0], left=box[1],
-                        bottom=box[2], right=box[3]))
+    p1.image(mark_unit(picture, box, centre), width="stretch")
+    p1.caption(tr("features.rf_caption", row=row, col=col, rf=rec.rf.size, top=box[0], left=box[1],
+                  bottom=box[2], right=box[3]))
     if not want_erf:
         return
     try:
@@ -202,7 +202,7 @@ def receptive_field_view(cap: Capture, loaded: LoadedModel, rec, channel: int, p
         p2.info(tr("features.erf_zero"))
         return
     heat = grad / grad.max()
-    shown = draw_box(colorize(heat, 0.0, 1.0, cmap="Hot"), box)
+    shown = mark_unit(picture, box, centre, heat=heat, cmap="Hot")
     extent = mass_extent(grad, centre)
     p2.image(shown, width="stretch")
     p2.caption(tr("features.erf_caption", extent=extent, rf=rec.rf.size))
@@ -255,15 +255,15 @@ def anatomy_view(cap: Capture) -> None:
     st.plotly_chart(fig, width="stretch")
     rec = cap.blocks[block]
     here = rec.ratio if channel is None else channel_ratio(cap, block, channel)
-    st.caption(tr("features.anatomy_caption", block=block, ratio=f"{here:.3f}",
-                  shortcut=tr(f"features.shortcut_kind_{rec.shortcut}")))
+    st.caption(tr("features.anatomy_caption" if channel is not None else "features.anatomy_caption_all",
+                  block=block, ratio=f"{here:.3f}", shortcut=tr(f"features.shortcut_kind_{rec.shortcut}")))
 
     st.subheader(tr("features.ratio_title"))
     data = ratios(cap)
     fig = go.Figure(go.Bar(x=[k for k, _ in data], y=[v for _, v in data],
                            marker_color=["#d62728" if k == block else "#1f77b4" for k, _ in data],
                            hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
-    fig.add_hline(y=1.0, line_dash="dot", annotation_text=tr("features.ratio_one"))
+    fig.add_hline(y=1.0, line_dash="dot", annotation_text=tr("features.ratio_one"), annotation_position="top left")
     fig.update_layout(title=tr("features.ratio_chart", model=cap.model), height=320,
                       xaxis_title=tr("features.axis_block"), yaxis_title=tr("features.axis_ratio"),
                       margin=dict(l=0, r=0, t=40, b=0))

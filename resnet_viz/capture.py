@@ -539,3 +539,22 @@ def draw_box(image: np.ndarray, box: tuple[int, int, int, int], *, colour: tuple
         draw.line([c - size, r, c + size, r], fill=colour, width=width)
         draw.line([c, r - size, c, r + size], fill=colour, width=width)
     return np.asarray(im)
+
+
+def mark_unit(picture: np.ndarray, box: tuple[int, int, int, int], centre: tuple[float, float], *,
+              heat: np.ndarray | None = None, vmin: float = 0.0, vmax: float = 1.0, cmap: str = "Viridis",
+              alpha: float = 0.5, target: int = 448) -> np.ndarray:
+    """The input picture (or ``heat`` coloured, when it has the picture's size; or ``heat`` blended over the
+    picture otherwise), zoomed to about ``target`` pixels without blur, with a unit's receptive-field box and
+    a cross at its centre (input pixel coordinates)."""
+    h, w = picture.shape[:2]
+    s = display_scale(h, w, target=target)
+    if heat is not None and heat.shape == (h, w):
+        big = colorize(heat, vmin, vmax, cmap=cmap, scale=s)
+    else:
+        big = picture.repeat(s, axis=0).repeat(s, axis=1) if s > 1 else picture
+        if heat is not None:
+            big = overlay(big, heat, vmin, vmax, alpha=alpha, cmap=cmap)
+    top, left, bottom, right = box
+    return draw_box(big, (top * s, left * s, (bottom + 1) * s - 1, (right + 1) * s - 1),
+                    cross=((centre[0] + 0.5) * s, (centre[1] + 0.5) * s), width=max(2, s // 3))
