@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from resnet_viz.train import RECIPES, TrainConfig, cleanup_distributed, train
 from resnet_viz.zoo import model_names
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         result = train(cfg)
     finally:
         cleanup_distributed()
-    if result.log:
+    if result.log and int(os.environ.get("RANK", "0")) == 0:
         state = "complete" if result.complete else "incomplete (resume with --resume)"
         print(f"{result.checkpoint}: {result.meta['dataset']} {result.meta['evaluated_on']} accuracy "
               f"{result.accuracy:.2f}% ({state})")

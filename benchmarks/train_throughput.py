@@ -1,0 +1,148 @@
+"""Training throughput (images/s): resnet_viz's device-resident pipeline against a standard baseline.
+
+Baseline, written the usual way: a torchvision-CIFAR10-style dataset holding HWC uint8 arrays, per-sample
+transforms (PIL image, RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor, Normalize), a DataLoader
+with shuffling, fp32, contiguous memory. Ours: resnet_viz.data.BatchLoader (data on the device, batched crop
+and flip, channels_last + bf16 autocast on CUDA) feeding the same model with the same optimiser and batch
+size. Both run in this one process, one after the other, on the same machine; the ratio is printed.
+
+    python benchmarks/train_throughput.py --model resnet20 --iterations 30 [--data PATH] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from resnet_viz.data import BatchLoader, channel_stats, load_split  # noqa: E402
+from resnet_viz.evaluate import autocast_context, resolve_device  # noqa: E402
+from resnet_viz.zoo import build_model  # noqa: E402
+
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
+
+
+class CIFAR10Style(torch.utils.data.Dataset):
+    """What torchvision.datasets.CIFAR10 does per sample: a PIL image from an HWC array, then transforms."""
+
+    def __init__(self, images_hwc: np.ndarray, labels: np.ndarray, transform) -> None:
+        self.data, self.targets, self.transform = images_hwc, labels, transform
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int):
+        from PIL import Image
+
+        return self.transform(Image.fromarray(self.data[i])), int(self.targets[i])
+
+
+def _step(model, optimizer, x, y, device) -> None:
+    with autocast_context(device):
+        logits = model(x)
+    loss = F.cross_entropy(logits.float(), y, label_smoothing=0.1)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _time(batches, model, optimizer, device, iterations: int, warmup: int, *, to_device) -> float:
+    it = iter(batches)
+    done, start = 0, None
+    while done < warmup + iterations:
+        try:
+            x, y = next(it)
+        except StopIteration:
+            it = iter(batches)
+            continue
+        x, y = to_device(x, y)
+        _step(model, optimizer, x, y, device)
+        done += 1
+        if done == warmup:
+            _sync(device)
+            start = time.perf_counter()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="resnet20")
+    p.add_argument("--data", default=str(DEFAULT_DATA))
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--iterations", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the baseline")
+    p.add_argument("--threads", type=int, help="torch.set_num_threads")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    images, labels, classes = load_split(args.data, "train")
+    mean, std = channel_stats(images)
+    cuda = device.type == "cuda"
+
+    def fresh():
+        torch.manual_seed(0)
+        model = build_model(args.model, num_classes=len(classes)).to(device)
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+        return model.train(), opt
+
+    # baseline: the standard way
+    from torchvision import transforms
+
+    tf = transforms.Compose([transforms.RandomCrop(images.shape[-1], padding=4), transforms.RandomHorizontalFlip(),
+                             transforms.ToTensor(), transforms.Normalize(mean, std)])
+    ds = CIFAR10Style(images.permute(0, 2, 3, 1).numpy(), labels.numpy(), tf)
+    dl = torch.utils.data.DataLoader(ds, batch_size=args.batch_size, shuffle=True, drop_last=True,
+                                     num_workers=args.workers, pin_memory=cuda,
+                                     persistent_workers=args.workers > 0)
+    model, opt = fresh()
+    base_s = _time(dl, model, opt, device, args.iterations, args.warmup,
+                   to_device=lambda x, y: (x.to(device, non_blocking=True), y.to(device, non_blocking=True)))
+    del dl
+
+    # ours: the trainer's pipeline
+    model, opt = fresh()
+    if cuda:
+        model = model.to(memory_format=torch.channels_last)
+    loader = BatchLoader(images, labels, batch_size=args.batch_size, mean=mean, std=std, device=device, train=True,
+                         channels_last=cuda)
+    ours_s = _time(loader, model, opt, device, args.iterations, args.warmup, to_device=lambda x, y: (x, y))
+
+    n = args.iterations * args.batch_size
+    result = {"model": args.model, "device": str(device), "batch_size": args.batch_size, "iterations": args.iterations,
+              "threads": torch.get_num_threads(), "baseline_workers": args.workers,
+              "baseline_img_per_s": round(n / base_s, 1), "ours_img_per_s": round(n / ours_s, 1),
+              "ratio": round(base_s / ours_s, 3), "ours_epoch_s": round(len(images) / (n / ours_s), 1),
+              "torch": torch.__version__}
+    if cuda:
+        result["gpu"] = torch.cuda.get_device_name(device)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{args.model} on {device}, batch {args.batch_size}, {args.iterations} iterations:")
+        print(f"  baseline (Dataset + per-sample transforms + DataLoader, fp32): {result['baseline_img_per_s']} img/s")
+        print(f"  resnet_viz pipeline:                                       {result['ours_img_per_s']} img/s")
+        print(f"  ratio: {result['ratio']}x   (one epoch of {len(images)} images: {result['ours_epoch_s']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
