@@ -285,6 +285,14 @@ def pooling_lab() -> None:
     except InputError as exc:
         show_error(exc)
         return
+    if kind != "global_avg":
+        removed = False
+        for axis, size in (("H", grid.shape[0]), ("W", grid.shape[1])):
+            latex, cut = pooling.output_size_latex(axis, size, kernel, stride, padding, ceil_mode=ceil_mode)
+            st.latex(latex)
+            removed = removed or cut
+        if removed:
+            st.info(tr("conv_lab.pool_ceil_rule"))
     reference = pooling.torch_pool2d(grid, kind, kernel, stride, padding, ceil_mode=ceil_mode,
                                      count_include_pad=include_pad)
     c1, c2 = st.columns(2)

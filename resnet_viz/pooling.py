@@ -161,6 +161,21 @@ def pool2d(x: np.ndarray, kind: str, kernel, stride=None, padding=0, *, ceil_mod
     raise InputError("calc.error_pool_kind", kind=kind)
 
 
+def output_size_latex(axis: str, size: int, kernel: int, stride: int, padding: int = 0, *,
+                      ceil_mode: bool = False) -> tuple[str, bool]:
+    """The output-size formula with the numbers substituted, and whether ceil mode's start rule removed
+    the last window (it would have started in the right padding)."""
+    span = size + 2 * padding - kernel
+    left, right = (r"\left\lceil", r"\right\rceil") if ceil_mode else (r"\left\lfloor", r"\right\rfloor")
+    rounded = -(-span // stride) if ceil_mode else span // stride
+    out = pool_output_size(size, kernel, stride, padding, ceil_mode=ceil_mode)
+    removed = ceil_mode and out == rounded  # pool_output_size took one away
+    general = rf"{left} \frac{{{axis} + 2P - K}}{{S}} {right} + 1"
+    numbers = rf"{left} \frac{{{size} + 2\cdot{padding} - {kernel}}}{{{stride}}} {right} + 1"
+    result = f"{rounded + 1} - 1 = {out}" if removed else str(out)
+    return rf"{axis}_{{out}} = {general} = {numbers} = {result}", removed
+
+
 def window_bounds(size: int, kernel: int, stride: int, padding: int, index: int) -> tuple[int, int]:
     """[first, last] input index of output position ``index``'s window, clipped to the input."""
     start = index * stride - padding

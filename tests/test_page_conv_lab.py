@@ -103,3 +103,13 @@ def test_typed_grids_and_kernels():
     at.number_input(key="cl_in_edit_cols").set_value(2).run()
     assert_no_exception(at)
     assert [e.value for e in at.error] == [t("calc.error_output_empty", "en", axis="W", out=0, kernel=3, padded=2)]
+
+
+def test_pooling_ceil_mode_rule_on_the_page():
+    at = app_page(PAGE, cl_pool_in_source="random", cl_pool_p=1, cl_pool_ceil=True)
+    at.number_input(key="cl_pool_in_rows").set_value(5)
+    at.number_input(key="cl_pool_in_cols").set_value(5).run()
+    assert_no_exception(at)
+    assert t("conv_lab.pool_ceil_rule", "en") in [i.value for i in at.info]
+    assert any("= 4 - 1 = 3" in x.value for x in at.latex)
+    assert t("conv_lab.pool_torch_check", "en") in [s.value for s in at.success]

@@ -64,6 +64,13 @@ def test_ceil_mode_window_must_start_inside():
     assert pooling.pool_output_size(5, 2, 2, 0, ceil_mode=False) == 2
 
 
+def test_formula_shows_the_ceil_rule():
+    latex, removed = pooling.output_size_latex("W", 5, 2, 2, 1, ceil_mode=True)
+    assert removed and latex.endswith(r"\right\rceil + 1 = 4 - 1 = 3")
+    latex, removed = pooling.output_size_latex("H", 4, 2, 2)
+    assert not removed and r"\frac{4 + 2\cdot0 - 2}{2}" in latex and latex.endswith("= 2")
+
+
 def test_global_average_equals_adaptive_pool():
     x = np.random.default_rng(0).normal(size=(3, 7, 5))
     want = F.adaptive_avg_pool2d(torch.from_numpy(x), 1).numpy()
