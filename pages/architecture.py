@@ -166,7 +166,10 @@ with tab_table1:
     cols = cached_table1()
     header, records = table1_records(cols, lang=lang)
     st.table({h: [rec[i] for rec in records] for i, h in enumerate(header)})
-    st.info(tr("arch.table1_v15"))
+    by_depth = {c.depth: c for c in cols}
+    if all(d in by_depth for d in (50, 101, 152)):
+        st.info(tr("arch.table1_v15", **{f"m{d}": f"{by_depth[d].macs / 1e9:.2f}" for d in (50, 101, 152)},
+                   **{f"v{d}": f"{by_depth[d].macs_v1 / 1e9:.2f}" for d in (50, 101, 152)}))
 
 # --- Table 3: shortcut options --------------------------------------------------------------------
 with tab_options:
