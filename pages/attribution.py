@@ -113,7 +113,9 @@ def _method_column(side: str, col, *, loaded: LoadedModel, pre: Preprocessed, im
                               format_func=lambda m: tr(f"attr.methods.{m}"))
         name = tr(f"attr.methods.{method}")
         st.caption(tr(f"attr.method_help.{method}"))
-        if method == "grad_cam":
+        if method == "grad_cam":  # the positive part only, by definition: shown, not offered
+            st.selectbox(tr("attr.sign"), ("positive",), key=f"{KEY}_sign_{side}_grad_cam", disabled=True,
+                         help=tr("attr.sign_help"), format_func=lambda s: tr(f"attr.signs.{s}"))
             heat = exp.cam.heat
             st.caption(tr("attr.evaluations", method=name, count=1))
         else:
