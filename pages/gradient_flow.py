@@ -22,13 +22,13 @@ def _at_init(depth: int, seed: int):
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _trained(path: str, _fingerprint: tuple):
+def _trained(path: str, fingerprint_key: tuple):
     images, labels, _ = load_npz(limit=BATCH_SIZE)
     return of_checkpoint(load_cached(path), images, labels, threads=THREADS)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _sources(_fingerprint: tuple, user_dir: str):
+def _sources(fingerprint_key: tuple, user_dir: str):
     return figure7_sources()
 
 

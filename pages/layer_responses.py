@@ -18,18 +18,18 @@ THREADS = 1  # small CIFAR convs: one thread is much faster on a busy CPU (bench
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _sources(_fingerprint: tuple, user_dir: str):
+def _sources(fingerprint_key: tuple, user_dir: str):
     return figure7_sources()
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _on_sample(source: str, _fingerprint: tuple, limit: int):
+def _on_sample(source: str, fingerprint_key: tuple, limit: int):
     images, _, _ = load_npz(limit=limit)
     return responses_of(load_cached(source), images, threads=THREADS)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _on_image(source: str, _fingerprint: tuple, image_id: str, _image):
+def _on_image(source: str, fingerprint_key: tuple, image_id: str, _image):
     loaded = load_cached(source)
     return responses_of(loaded, image_to_uint8(preprocess(_image, loaded).cropped), threads=THREADS)
 

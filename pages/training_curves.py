@@ -10,7 +10,7 @@ from ui.common import current_language, tr
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _runs(_fingerprint: tuple, user_dir: str):
+def _runs(fingerprint_key: tuple, user_dir: str):
     return collect_runs()
 
 
@@ -28,8 +28,11 @@ elif not logged:
     st.info(tr("fig6.no_logs"))
 else:
     keys = [r.key for r in logged]
-    if "fig6_runs" in st.session_state:  # keep only choices that still exist
-        st.session_state["fig6_runs"] = [k for k in st.session_state["fig6_runs"] if k in keys]
+    if "fig6_runs" in st.session_state:  # keep the choices that still exist, add runs that appeared since
+        known = st.session_state.get("fig6_known", keys)
+        st.session_state["fig6_runs"] = ([k for k in st.session_state["fig6_runs"] if k in keys]
+                                         + [k for k in keys if k not in known])
+    st.session_state["fig6_known"] = keys
     default = None if "fig6_runs" in st.session_state else keys
     chosen = st.multiselect(tr("fig6.runs"), keys, default=default, format_func=names.get, key="fig6_runs",
                             help=tr("fig6.runs_help"))

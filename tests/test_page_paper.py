@@ -136,3 +136,13 @@ def test_values_from_elsewhere_fall_back_to_the_defaults(user_dir):
     at = app_page("pages/layer_responses.py", fig7_images=-3, fig7_nets=["/no/such.safetensors"])
     assert_no_exception(at)
     assert at.select_slider(key="fig7_images").value == 100
+
+
+def test_a_new_run_appears_without_restarting(user_dir):
+    write_run(user_dir, "plain20", "plain20", [40, 20, 10], [42, 25, 15])
+    at = app_page("pages/training_curves.py")
+    assert t("fig6.one_depth", "en", family=t("fig6.family_plain", "en")) in _texts(at)
+    write_run(user_dir, "plain32", "plain32", [45, 28, 16], [47, 30, 19])
+    at.run()
+    assert_no_exception(at)
+    assert "plain-32" in _texts(at) and t("fig6.one_depth", "en", family=t("fig6.family_plain", "en")) not in _texts(at)
