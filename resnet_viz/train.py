@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from resnet_viz.data import BatchLoader, channel_stats, dataset_label, load_split
-from resnet_viz.errors import InputError
+from resnet_viz.errors import InputError, VizError
 from resnet_viz.evaluate import autocast_context, confusion_and_loss, resolve_device
 from resnet_viz.loading import _atomic_write, save_checkpoint
 from resnet_viz.zoo import get_spec
@@ -232,6 +232,20 @@ def _load_resume(path: Path) -> dict[str, Any]:
     return state
 
 
+def _checkpoint_matches(path: Path, entries: int) -> bool:
+    """Whether the weights file and sidecar at ``path`` belong together and hold ``entries`` log entries."""
+    import hashlib
+
+    from resnet_viz.loading import read_sidecar
+
+    side = read_sidecar(path)
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return False
+    return side.get("weights_sha256") == digest and len(side.get("log") or []) == entries
+
+
 def train(cfg: TrainConfig, *, log_fn: Callable[[str], None] | None = None) -> TrainResult:
     """Run (or resume) one training run; returns the final checkpoint path and its test accuracy."""
     say = log_fn or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -349,6 +363,12 @@ def train(cfg: TrainConfig, *, log_fn: Callable[[str], None] | None = None) -> T
                               "data": str(cfg.data), "eval_every": eval_every, "eval_limit": eval_limit})
 
     def save(wall: float) -> None:
+        try:
+            _save(wall)
+        except OSError as exc:  # disk full, permissions: the previous files stay whole (atomic writes)
+            raise VizError("train.write_failed", dir=str(ckpt_path.parent), reason=str(exc)[:200]) from None
+
+    def _save(wall: float) -> None:
         complete = iteration >= total
         resume = {"format": RESUME_FORMAT, "config": config_json, "iteration": iteration, "log": json.dumps(log),
                   "wall_time_s": wall, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -370,6 +390,9 @@ def train(cfg: TrainConfig, *, log_fn: Callable[[str], None] | None = None) -> T
                             world)
         n = max(float(stats[2]), 1.0)
         return float(stats[0]) / n, 100.0 * (1 - float(stats[1]) / n), int(stats[2])
+
+    if state is not None and main and not _checkpoint_matches(ckpt_path, len(log)):
+        save(wall_before)  # a kill between the two files of the last save left them from different points
 
     start = time.perf_counter()
     from tqdm import tqdm
@@ -447,8 +470,6 @@ def train(cfg: TrainConfig, *, log_fn: Callable[[str], None] | None = None) -> T
             _barrier(world)
         bar.close()
 
-    if state is not None and int(state["iteration"]) == iteration and main:
-        save(wall_before)  # resumed with nothing left to do: make sure the checkpoint matches the state
     complete = iteration >= total
     accuracy = final_accuracy if final_accuracy is not None else (100.0 - log[-1]["test_error"] if log else float("nan"))
     meta = {**meta_base, "accuracy": accuracy, "complete": complete, "log": log}

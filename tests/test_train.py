@@ -190,3 +190,32 @@ def test_bad_numbers_are_one_line_errors(tiny_zip, tmp_path, capsys):
                      "--out", str(tmp_path)]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(err) == 3 and "epochs" in err[0] and "nope.zip" in err[1] and "512" in err[2]
+
+
+def test_resume_repairs_a_checkpoint_pair_from_different_points(tiny_zip, tmp_path):
+    """A kill between writing the weights and the sidecar leaves a mismatched pair; --resume rewrites both."""
+    out = tmp_path / "out"
+    train(_cfg(tiny_zip, out, epochs=3, stop_after_epochs=1), log_fn=lambda m: None)
+    old_weights = (out / "resnet20.safetensors").read_bytes()
+    train(_cfg(tiny_zip, out, epochs=3, resume=True, stop_after_epochs=1), log_fn=lambda m: None)
+    (out / "resnet20.safetensors").write_bytes(old_weights)  # epoch 1's weights beside epoch 2's sidecar
+    from resnet_viz.errors import LoadError
+
+    with pytest.raises(LoadError):
+        load_checkpoint(out / "resnet20.safetensors")
+    train(_cfg(tiny_zip, out, epochs=3, resume=True, stop_after_epochs=0), log_fn=lambda m: None)
+    assert len(load_checkpoint(out / "resnet20.safetensors").meta["log"]) == 2
+
+
+def test_a_full_disk_is_one_clear_line(tiny_zip, tmp_path, monkeypatch, capsys):
+    from resnet_viz import loading
+
+    def full(path, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(loading, "_atomic_write", full)
+    monkeypatch.setattr("resnet_viz.train._atomic_write", full)
+    assert cli_main(["train", "--model", "resnet20", "--data", str(tiny_zip), "--epochs", "1", "--batch-size", "16",
+                     "--out", str(tmp_path), "--device", "cpu", "--no-progress"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "No space left" in err[0] and "--resume" in err[0]
