@@ -25,7 +25,9 @@ VIEWS = ("layers", "anatomy", "compare", "input")
 # ---------------------------------------------------------------- caches (arrays only, bounded)
 
 def model_key(loaded: LoadedModel) -> str:
-    return f"{loaded.spec.name}:{model_fingerprint(loaded.model)}"
+    """Weights and preprocessing: two checkpoints differing in either never share a capture."""
+    return (f"{loaded.spec.name}:{model_fingerprint(loaded.model)}:{loaded.mean}:{loaded.std}:"
+            f"{loaded.resize_size}:{len(loaded.classes)}")
 
 
 @st.cache_data(max_entries=4, show_spinner=False)

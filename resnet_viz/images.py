@@ -47,6 +47,7 @@ def load_image(data: bytes, filename: str = "upload", *, max_side: int | None = 
     with warnings.catch_warnings():
         # Pillow warns between its own limit and twice it; our explicit check below decides instead.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.simplefilter("ignore", UserWarning)  # e.g. "Corrupt EXIF data": the pixels are still fine
         try:
             im = Image.open(io.BytesIO(data))  # reads the header only
         except Image.DecompressionBombError:
@@ -94,7 +95,9 @@ def _short(exc: BaseException) -> str:
 
 def _apply_orientation(im: Image.Image) -> Image.Image:
     try:
-        return ImageOps.exif_transpose(im) or im
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow warns about corrupt EXIF; the image itself is fine
+            return ImageOps.exif_transpose(im) or im
     except Exception:  # a broken EXIF block must not cost the user the image
         return im
 
