@@ -136,3 +136,22 @@ def test_the_shared_model_is_left_as_found():
     assert not model.training and all(p.requires_grad for p in model.parameters())
     assert all(p.grad is None for p in model.parameters())
     assert not any(m._forward_hooks or m._backward_hooks or m._forward_pre_hooks for m in model.modules())
+
+
+def test_imagenet_model_on_a_photo():
+    user_dir = Path(os.environ["RESNET_VIZ_CHECKPOINTS"])
+    torch.manual_seed(0)
+    path = save_checkpoint(get_spec("resnet18").build(), user_dir / "resnet18", {"model": "resnet18"}, half=True)
+    at = app_page(PAGE, model_source=str(path))
+    assert_no_exception(at)
+    assert not at.error
+    text = _texts(at)
+    assert "resnet18 (resnet18.safetensors)" in text
+    for stage, side in (("conv2_x", 56), ("conv3_x", 28), ("conv4_x", 14), ("conv5_x", 7)):
+        assert f"{stage}: {side} × {side}" in text
+    assert "The raw map at conv5_x: 7 × 7 cells" in text and "224 × 224 pixels" in text
+    assert "Weights for plain34 and resnet34 were not both found" in text
+    assert len(_images(at)) == 9  # input, overlay, raw map, four stages, two methods
+    at.selectbox(key="attr_target").set_value(281).run()  # ImageNet class 281: tabby cat
+    assert_no_exception(at)
+    assert "Explaining class tabby (index 281)" in _texts(at)
