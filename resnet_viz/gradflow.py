@@ -23,8 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from resnet_viz.errors import InputError
-from resnet_viz.responses import normalise, torch_threads
 from resnet_viz.models.cifar import cifar_net
+from resnet_viz.responses import normalise, torch_threads
 from resnet_viz.zoo import CIFAR10_MEAN, CIFAR10_STD
 
 MAX_DEPTH = 326  # 6n+2 with n = 54; deeper is possible but no longer "a few seconds" on a CPU
@@ -61,13 +61,9 @@ class GradientFlow:
 
     @property
     def first_to_last_ratio(self) -> float:
-        """||dL/dW|| of the first conv divided by that of the last conv: how much the gradient shrank."""
-        convs = [g for name, g in zip(self.layers, self.weight_grad_norm) if name != self._fc_name]
+        """||dL/dW|| of the first conv divided by that of the last conv (> 1: the gradient grew on its way back)."""
+        convs = self.weight_grad_norm[:-1]  # the last weight layer is the fc
         return convs[0] / convs[-1] if convs[-1] > 0 else math.inf
-
-    @property
-    def _fc_name(self) -> str:
-        return self.layers[-1]
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
