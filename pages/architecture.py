@@ -134,7 +134,9 @@ with tab_fig:
             points = list(event.selection.points) if event else []
         except AttributeError:
             points = list((event or {}).get("selection", {}).get("points", []))
-        if points:
+        if not points:
+            st.session_state.pop("_arch_last_click", None)  # so that clicking the same box again selects it
+        else:
             hit = selected_box(columns, dict(points[0]))
             click = f"{hit[0]}:{hit[1]}" if hit else None
             if click and click in options and click != st.session_state.get("_arch_last_click"):

@@ -208,7 +208,8 @@ def figure3(columns: list[ColumnLayout], *, lang: str = "en") -> go.Figure:
         fig.add_trace(go.Scatter(
             x=px, y=py, mode="markers+text", text=texts, textposition="middle center", hovertext=hovers,
             hoverinfo="text", customdata=custom, marker=dict(size=14, opacity=0, symbol="square"),
-            textfont=dict(size=11, color="#111111"), showlegend=False, name=column.title))
+            textfont=dict(size=11, color="#111111"), showlegend=False, name=column.title,
+            selected=dict(textfont=dict(color="#000000")), unselected=dict(textfont=dict(color="#777777"))))
         for arrow in column.arrows:
             shapes.append(_arrow_path(arrow, ys, x))
             annotations.append(_arrow_head(arrow, ys, x))
