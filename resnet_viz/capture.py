@@ -38,6 +38,7 @@ from resnet_viz.zoo import ModelSpec
 
 LAYER_CAP = 1 << 20  # values per stored array (ImageNet conv1: 64 x 112 x 112 = 802,816 fits)
 TOP_K = 5
+_F16_MAX = float(np.finfo(np.float16).max)
 
 
 # ---------------------------------------------------------------- hooks and per-model locks
@@ -267,6 +268,8 @@ def _store(t: torch.Tensor, dtype) -> tuple[np.ndarray, int]:
     while x.numel() > LAYER_CAP and min(x.shape[-2:]) >= 2:
         x = F.avg_pool2d(x.unsqueeze(0), 2, ceil_mode=True).squeeze(0)
         factor *= 2
+    if np.dtype(dtype) == np.float16 and x.numel() and float(x.abs().max()) > _F16_MAX:
+        dtype = np.float32  # an untrained deep net can exceed float16's range: keep the values, not inf
     return x.numpy().astype(dtype, copy=False), factor
 
 

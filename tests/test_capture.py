@@ -144,6 +144,8 @@ def test_storage_is_float16_and_bounded():
     np.testing.assert_allclose(arr[0, 0, 0], big[0, :2, :2].mean().item(), rtol=1e-3)
     small, f1 = _store(torch.rand(16, 32, 32), np.float16)
     assert f1 == 1 and small.shape == (16, 32, 32)
+    huge, _ = _store(torch.full((2, 4, 4), 1e6), np.float16)  # untrained deep nets get there
+    assert huge.dtype == np.float32 and np.isfinite(huge).all() and huge.max() == 1e6
 
 
 def test_receptive_fields_follow_the_paper():
