@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import io
 import math
-import threading
 import warnings
-import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping, Sequence
@@ -31,6 +29,7 @@ from captum.attr import GuidedGradCam, IntegratedGradients, LayerGradCam, Occlus
 from PIL import Image
 from torch import nn
 
+from resnet_viz.capture import model_lock
 from resnet_viz.errors import InputError
 from resnet_viz.zoo import ModelSpec
 
@@ -89,26 +88,15 @@ def _module(model: nn.Module, layer: str | nn.Module) -> nn.Module:
 
 # ---------------------------------------------------------------- leaving shared models as they were
 
-_LOCKS: "weakref.WeakKeyDictionary[nn.Module, threading.RLock]" = weakref.WeakKeyDictionary()
-_LOCKS_GUARD = threading.Lock()
-
-
-def _lock_for(model: nn.Module) -> threading.RLock:
-    with _LOCKS_GUARD:
-        lock = _LOCKS.get(model)
-        if lock is None:
-            lock = _LOCKS[model] = threading.RLock()
-        return lock
-
-
 @contextmanager
 def prepared(model: nn.Module) -> Iterator[nn.Module]:
     """The model in eval mode with frozen parameters; mode and flags restored on exit, also on error.
 
-    Calls on the same model are serialised: two sessions sharing a cached model must not interleave their
-    save/restore of its flags.
+    Calls on the same model are serialised with the same per-model lock as ``resnet_viz.capture``: sessions
+    (and pages) share a cached model, and must neither interleave the save/restore of its flags nor let
+    one call's hooks record another's forward pass.
     """
-    with _lock_for(model):
+    with model_lock(model):
         modes = [(m, m.training) for m in model.modules()]
         flags = [(p, p.requires_grad) for p in model.parameters()]
         try:

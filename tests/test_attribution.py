@@ -385,3 +385,19 @@ def test_every_method_runs_on_every_sample(name, dataset):
                 heat = A.heatmap(r.values, sign=sign)
                 assert heat.min() >= 0 and heat.max() <= 1
         assert _clean(model)
+
+
+def test_shares_the_capture_lock_so_pages_never_interleave_hooks_on_a_cached_model():
+    import threading
+
+    from resnet_viz.capture import model_lock
+
+    spec = get_spec("resnet20")
+    model = _model("resnet20")
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (A.stage_strip(model, _image(32), spec), done.set()))
+    with model_lock(model):
+        worker.start()
+        assert not done.wait(0.5)  # waits while the feature-map capture holds the model
+    worker.join(60)
+    assert done.is_set() and _clean(model)
