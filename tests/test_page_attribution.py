@@ -98,7 +98,7 @@ def test_every_method_target_and_layer():
     at.slider(key="attr_occ_stride").set_value(16).run()
     assert_no_exception(at)
     text = _texts(at)
-    assert "Integrated Gradients: 6 forward passes." in text and "Occlusion: 5 forward passes." in text
+    assert "Forward passes for Integrated Gradients: 6." in text and "Forward passes for Occlusion: 5." in text
     assert "Completeness check" in text
     at.selectbox(key="attr_method_left").set_value("guided_grad_cam")
     at.selectbox(key="attr_sign_right_occlusion").set_value("negative").run()
