@@ -219,3 +219,13 @@ def test_a_full_disk_is_one_clear_line(tiny_zip, tmp_path, monkeypatch, capsys):
                      "--out", str(tmp_path), "--device", "cpu", "--no-progress"]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and "No space left" in err[0] and "--resume" in err[0]
+
+
+def test_paper_split_holds_out_training_images_for_validation(tiny_zip, tmp_path):
+    result = train(_cfg(tiny_zip, tmp_path, recipe="paper", epochs=None, iterations=2, val_split=12,
+                          lr=None),
+                   log_fn=lambda m: None)
+    side = json.loads(result.checkpoint.with_suffix(".json").read_text())
+    assert side["evaluated_on"] == "val" and side["eval_images"] == 12 and side["train_images"] == 36
+    assert side["recipe"]["name"] == "paper" and side["recipe"]["lr"] == 0.1 and side["recipe"]["iterations"] == 2
+    assert side["recipe"]["batch_size"] == 16  # the command line's batch size overrides the recipe's 128
