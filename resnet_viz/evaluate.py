@@ -107,8 +107,10 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
 
     loaded = load_checkpoint(checkpoint, model=model)
     images, labels, data_classes = load_split(data, split)
-    if limit is not None:
-        images, labels = images[:limit], labels[:limit]
+    if limit is not None and limit < len(images):
+        # a fixed random subset (splits are stored class by class, so the first N would be one class)
+        pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:max(limit, 1)].sort().values
+        images, labels = images[pick], labels[pick]
     labels = align_labels(labels, data_classes, loaded.classes)
     dev = resolve_device(device)
     result = evaluate_model(loaded.model, images, labels, mean=loaded.mean, std=loaded.std, classes=loaded.classes,

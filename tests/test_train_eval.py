@@ -77,3 +77,10 @@ def test_classes_the_model_does_not_know_are_a_clear_error(tmp_path, capsys):
         evaluate_checkpoint(tmp_path / "r20.th", data, device="cpu")
     assert cli_main(["evaluate", str(tmp_path / "r20.th"), "--data", str(data)]) == 2
     assert "unicorn" in capsys.readouterr().err
+
+
+def test_limit_takes_a_subset_of_every_class_not_the_first_images(tmp_path):
+    torch.save({"best_prec1": 90.0, "state_dict": build_model("resnet20").state_dict()}, tmp_path / "r20.th")
+    data = write_tiny_zip(tmp_path / "tiny.zip", per_class=1, test_per_class=20)
+    result, _ = evaluate_checkpoint(tmp_path / "r20.th", data, device="cpu", limit=30)
+    assert result.total == 30 and len(result.per_class()) == 3

@@ -15,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="test", choices=["train", "test"])
     p.add_argument("--model", help="zoo model name, when the file does not say")
     p.add_argument("--batch-size", type=int, default=500)
-    p.add_argument("--limit", type=int, help="evaluate only the first N images")
+    p.add_argument("--limit", type=int, help="evaluate a fixed random subset of N images")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--json", action="store_true", help="print JSON (accuracy in percent)")
 
