@@ -240,6 +240,7 @@ def test_saliency_is_the_input_gradient_of_the_class_score():
     assert ours.evaluations == 1
 
 
+@pytest.mark.filterwarnings("ignore:Setting backward hooks on ReLU")
 def test_guided_grad_cam_matches_captum_on_a_model_without_in_place_relus():
     model = _model("resnet20")
     x = _image(32)
