@@ -13,19 +13,20 @@ from ui.models import model_picker
 
 ROOT = Path(__file__).parent
 
-# (file, title key, icon, section key, url path). A page whose file is absent is left out.
+# (file, title key, icon, section key, url path). A page whose file is absent is left out. The url paths are the
+# file names, as Streamlit's legacy pages/ routing derives them (see ui/__init__.py).
 PAGES = [
     ("pages/home.py", "nav.home", ":material/home:", "nav.section_start", "home"),
-    ("pages/conv_lab.py", "nav.conv_lab", ":material/grid_on:", "nav.section_basics", "conv-lab"),
+    ("pages/conv_lab.py", "nav.conv_lab", ":material/grid_on:", "nav.section_basics", "conv_lab"),
     ("pages/architecture.py", "nav.architecture", ":material/account_tree:", "nav.section_resnet", "architecture"),
-    ("pages/feature_maps.py", "nav.feature_maps", ":material/layers:", "nav.section_resnet", "feature-maps"),
+    ("pages/feature_maps.py", "nav.feature_maps", ":material/layers:", "nav.section_resnet", "feature_maps"),
     ("pages/attribution.py", "nav.attribution", ":material/visibility:", "nav.section_resnet", "attribution"),
     ("pages/training_curves.py", "nav.training_curves", ":material/show_chart:", "nav.section_paper",
-     "training-curves"),
+     "training_curves"),
     ("pages/layer_responses.py", "nav.layer_responses", ":material/bar_chart:", "nav.section_paper",
-     "layer-responses"),
+     "layer_responses"),
     ("pages/gradient_flow.py", "nav.gradient_flow", ":material/trending_down:", "nav.section_paper",
-     "gradient-flow"),
+     "gradient_flow"),
 ]
 
 st.set_page_config(page_title="resnet-viz", page_icon=":material/hub:", layout="wide")

@@ -19,13 +19,13 @@ SHOTS = Path(os.environ.get("RESNET_VIZ_SCREENSHOTS") or ROOT / "tests" / "scree
 # url path -> CSS selector of the element that proves the page did its job (None: the title suffices).
 MAIN_ELEMENT = {
     "": None,  # home: the default page, served at the root
-    "conv-lab": '[data-testid="stPlotlyChart"]',
+    "conv_lab": '[data-testid="stPlotlyChart"]',
     "architecture": '[data-testid="stPlotlyChart"]',
-    "feature-maps": '[data-testid="stImage"], [data-testid="stPlotlyChart"]',
+    "feature_maps": '[data-testid="stImage"], [data-testid="stPlotlyChart"]',
     "attribution": '[data-testid="stImage"]',
-    "training-curves": '[data-testid="stPlotlyChart"]',
-    "layer-responses": '[data-testid="stPlotlyChart"]',
-    "gradient-flow": '[data-testid="stPlotlyChart"]',
+    "training_curves": '[data-testid="stPlotlyChart"]',
+    "layer_responses": '[data-testid="stPlotlyChart"]',
+    "gradient_flow": '[data-testid="stPlotlyChart"]',
 }
 PAGES = {url: MAIN_ELEMENT.get(url) for _, url in routed_pages()}
 
@@ -82,3 +82,21 @@ def test_language_defaults_from_browser_locale(server, browser):
         assert "lang=zh" in page.url
     finally:
         context.close()
+
+
+def test_deep_link_on_a_fresh_server_goes_through_the_router(browser):
+    """The first run of a new server process takes Streamlit's legacy pages/ route; ui/__init__.py redirects it
+    through app.py, so a shared deep link gets the language, the sidebar and no "Page not found" dialog."""
+    first, page_file = next(((u, f) for f, u in routed_pages() if u), ("", "pages/home.py"))
+    with streamlit_server() as (url, _):
+        context = browser.new_context(viewport={"width": 1200, "height": 800})
+        page = context.new_page()
+        try:
+            page.goto(f"{url}/{first}?lang=zh", wait_until="domcontentloaded")
+            wait_until_idle(page)
+            assert page.locator('[role="dialog"]').count() == 0
+            assert page.locator('[data-testid="stSidebar"] [role="radiogroup"]').count() == 1
+            assert re.search(r"[\u4e00-\u9fff]", page.locator('[data-testid="stMain"] h1').first.inner_text())
+            assert page.url.split("?")[0].endswith(f"/{first}")
+        finally:
+            context.close()
