@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
+from typing import Callable
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+from PIL import Image
 from plotly.subplots import make_subplots
 
 from resnet_viz.capture import (
@@ -42,12 +46,24 @@ def cached_erf(model: str, image_id: str, path: str, row: int, col: int, channel
     return effective_receptive_field(_loaded.model, _tensor, path, row=row, col=col, channel=channel)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def cached_grid(model: str, image_id: str, layer: str, channels: tuple[int, ...], cols: int, target: int,
-                lo: float, hi: float, _cap: Capture) -> np.ndarray:
-    """A channel grid as a picture: kept, so a channel or block change does not colour it again."""
-    mosaic = channel_mosaic(_cap.layers[layer].array, np.array(channels, dtype=np.int64), cols=cols)
-    return colorize(mosaic, lo, hi, scale=display_scale(*mosaic.shape, target=target))
+@st.cache_data(max_entries=96, show_spinner=False)
+def png(key: tuple, _make: Callable[[], np.ndarray]) -> bytes:
+    """A picture encoded once (fast PNG) per ``key``: st.image passes bytes through, so a rerun for another
+    widget neither colours nor encodes it again."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(_make())).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def grid_png(cap: Capture, mkey: str, image_id: str, layer: str, channels, cols: int, target: int,
+             lo: float, hi: float) -> bytes:
+    chans = tuple(int(i) for i in channels)
+
+    def make() -> np.ndarray:
+        mosaic = channel_mosaic(cap.layers[layer].array, np.array(chans, dtype=np.int64), cols=cols)
+        return colorize(mosaic, lo, hi, scale=display_scale(*mosaic.shape, target=target))
+
+    return png(("grid", mkey, image_id, layer, chans, cols, target, float(lo), float(hi)), make)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -76,7 +92,8 @@ def layer_label(cap: Capture, key: str) -> str:
 
 def colour_bar(lo: float, hi: float, cmap: str = "Viridis") -> None:
     bar = colorize(np.linspace(lo, hi, 256)[None, :].repeat(12, axis=0), lo, hi, cmap=cmap)
-    st.image(bar, caption=tr("features.colour_scale", low=f"{lo:.3g}", high=f"{hi:.3g}"), width="stretch")
+    st.image(png(("bar", float(lo), float(hi), cmap), lambda: bar),
+             caption=tr("features.colour_scale", low=f"{lo:.3g}", high=f"{hi:.3g}"), width="stretch")
 
 
 def input_picture(pre) -> np.ndarray:
@@ -101,8 +118,8 @@ def depth_strip(cap: Capture, mkey: str, image_id: str, scales: dict[str, tuple[
         chans = channel_order(rec, "mean")[:n]
         lo, hi = scales[stage] if scales and stage in scales else (rec.vmin, rec.vmax)
         c, h, w = rec.shape
-        col.image(cached_grid(mkey, image_id, key, tuple(int(i) for i in chans), int(np.ceil(np.sqrt(len(chans)))),
-                              240, float(lo), float(hi), cap), width="stretch")
+        col.image(grid_png(cap, mkey, image_id, key, chans, int(np.ceil(np.sqrt(len(chans)))), 240, lo, hi),
+                  width="stretch")
         col.caption(tr("features.strip_caption", stage=stage, channels=c, height=h, width=w, rf=rec.rf.size,
                        jump=rec.rf.jump))
 
@@ -133,8 +150,7 @@ def layers_view(cap: Capture, loaded: LoadedModel, pre, mkey: str, image_id: str
     lo, hi = rec.vmin, rec.vmax
     g1, g2 = st.columns([3, 2])
     with g1:
-        st.image(cached_grid(mkey, image_id, key, tuple(int(i) for i in shown), GRID_COLS, 640, lo, hi, cap),
-                 width="stretch")
+        st.image(grid_png(cap, mkey, image_id, key, shown, GRID_COLS, 640, lo, hi), width="stretch")
         colour_bar(lo, hi)
         st.caption(tr("features.grid_caption", channels=", ".join(str(int(c)) for c in shown),
                       first=int(shown[0]) if len(shown) else 0))
@@ -154,11 +170,11 @@ def layers_view(cap: Capture, loaded: LoadedModel, pre, mkey: str, image_id: str
                                format_func={c: tr("features.channel_option", channel=c,
                                                   mean=f"{rec.channel_mean[c]:.3f}",
                                                   max=f"{rec.channel_max[c]:.3f}") for c in channels}.get)
-        channel_detail(cap, rec, channel, pre, lo, hi)
+        channel_detail(rec, channel, pre, lo, hi, mkey, image_id)
     receptive_field_view(cap, loaded, rec, channel, pre, mkey, image_id)
 
 
-def channel_detail(cap: Capture, rec, channel: int, pre, lo: float, hi: float) -> None:
+def channel_detail(rec, channel: int, pre, lo: float, hi: float, mkey: str, image_id: str) -> None:
     fmap = rec.array[channel].astype(np.float32)
     fig = go.Figure(go.Heatmap(z=fmap, zmin=lo, zmax=hi, colorscale="Viridis",
                                colorbar=dict(title=dict(text=tr("features.activation")))),
@@ -171,7 +187,8 @@ def channel_detail(cap: Capture, rec, channel: int, pre, lo: float, hi: float) -
     picture = input_picture(pre)
     size = picture.shape[0]
     box = rec.rf.box(r, c, size, size)
-    marked = mark_unit(picture, box, (rec.rf.centre(r), rec.rf.centre(c)), heat=fmap, vmin=lo, vmax=hi)
+    marked = png(("strongest", mkey, image_id, rec.key, channel),
+                 lambda: mark_unit(picture, box, (rec.rf.centre(r), rec.rf.centre(c)), heat=fmap, vmin=lo, vmax=hi))
     st.image(marked, width="stretch")
     st.caption(tr("features.strongest", row=r, col=c, value=f"{rec.channel_max[channel]:.3f}", rf=rec.rf.size))
 
@@ -190,7 +207,8 @@ def receptive_field_view(cap: Capture, loaded: LoadedModel, rec, channel: int, p
     box = rec.rf.box(row, col, size, size)
     centre = (rec.rf.centre(row), rec.rf.centre(col))
     p1, p2 = st.columns(2)
-    p1.image(mark_unit(picture, box, centre), width="stretch")
+    p1.image(png(("rf", mkey, image_id, rec.key, row, col), lambda: mark_unit(picture, box, centre)),
+             width="stretch")
     p1.caption(tr("features.rf_caption", row=row, col=col, rf=rec.rf.size, top=box[0], left=box[1],
                   bottom=box[2], right=box[3]))
     if not want_erf:
@@ -204,7 +222,8 @@ def receptive_field_view(cap: Capture, loaded: LoadedModel, rec, channel: int, p
         p2.info(tr("features.erf_zero"))
         return
     heat = grad / grad.max()
-    shown = mark_unit(picture, box, centre, heat=heat, cmap="Hot")
+    shown = png(("erf", mkey, image_id, rec.key, row, col, channel),
+                lambda: mark_unit(picture, box, centre, heat=heat, cmap="Hot"))
     extent = mass_extent(grad, centre)
     p2.image(shown, width="stretch")
     p2.caption(tr("features.erf_caption", extent=extent, rf=rec.rf.size))
@@ -340,7 +359,7 @@ except (VizError, RuntimeError, ValueError) as exc:
     st.stop()
 with right:
     a, b = st.columns(2)
-    a.image(input_picture(pre), width="stretch",
+    a.image(png(("input", mkey, image_id), lambda: input_picture(pre)), width="stretch",
             caption=tr("features.model_input", model=loaded.label, size=loaded.input_size))
     with b:
         predictions(cap, loaded)
