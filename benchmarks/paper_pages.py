@@ -26,13 +26,17 @@ from resnet_viz.responses import layer_responses, load_npz  # noqa: E402
 from resnet_viz.zoo import CIFAR10_MEAN, CIFAR10_STD, build_model  # noqa: E402
 
 
-def best_of(fn, repeat: int) -> float:
-    times = []
+def best_of(fn, repeat: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of the fastest of ``repeat`` runs.
+
+    CPU seconds move less with the machine's load than wall time; their ratio shows spin-waiting threads.
+    """
+    runs = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        runs.append((time.perf_counter() - start, time.process_time() - cpu))
+    return min(runs)
 
 
 def main() -> int:
@@ -51,18 +55,19 @@ def main() -> int:
     x, y, _ = load_npz(limit=BATCH_SIZE)
     for threads in args.threads:
         for depth in args.depths:
-            s = best_of(lambda: compare_at_init(depth, x, y, threads=threads), args.repeat)
-            results["gradflow"][f"{depth}/threads={threads}"] = s
+            s, cpu = best_of(lambda: compare_at_init(depth, x, y, threads=threads), args.repeat)
+            results["gradflow"][f"{depth}/threads={threads}"] = {"wall_s": s, "cpu_s": cpu}
             print(f"gradient flow at init, plain-{depth} + ResNet-{depth}, batch {BATCH_SIZE}, {threads} thread(s): "
-                  f"{s:.2f} s", flush=True)
+                  f"{s:.2f} s wall, {cpu:.2f} s CPU", flush=True)
     images, _, _ = load_npz(limit=args.images)
     for threads in args.threads:
         for name in args.nets:
             model = build_model(name)
-            s = best_of(lambda: layer_responses(model, images, mean=CIFAR10_MEAN, std=CIFAR10_STD, threads=threads),
-                        args.repeat)
-            results["responses"][f"{name}/threads={threads}"] = s
-            print(f"Figure 7 responses, {name}, {args.images} images, {threads} thread(s): {s:.2f} s", flush=True)
+            s, cpu = best_of(lambda: layer_responses(model, images, mean=CIFAR10_MEAN, std=CIFAR10_STD,
+                                                     threads=threads), args.repeat)
+            results["responses"][f"{name}/threads={threads}"] = {"wall_s": s, "cpu_s": cpu}
+            print(f"Figure 7 responses, {name}, {args.images} images, {threads} thread(s): {s:.2f} s wall, "
+                  f"{cpu:.2f} s CPU", flush=True)
     results["load_average_after"] = os.getloadavg()
     print(f"load average before {results['load_average_before']}, after {results['load_average_after']}")
     if args.json:
