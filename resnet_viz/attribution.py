@@ -314,7 +314,8 @@ class Attribution:
     delta: float | None = None  # integrated gradients: completeness error sum(attr) - (f(x) - f(baseline))
 
 
-def _num_classes(model: nn.Module, x: torch.Tensor) -> int | None:
+def _num_classes(model: nn.Module) -> int | None:
+    """Outputs of the last linear layer (the classifier of every zoo model), None when there is none."""
     head = None
     for m in model.modules():
         if isinstance(m, nn.Linear):
@@ -324,7 +325,7 @@ def _num_classes(model: nn.Module, x: torch.Tensor) -> int | None:
 
 def _validate(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
     x = _check_input(x)
-    classes = _num_classes(model, x)
+    classes = _num_classes(model)
     if classes is not None:
         _check_target(target, classes)
     elif int(target) < 0:
