@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from resnet_viz.loading import user_checkpoint_dir
 from resnet_viz.train import RECIPES, TrainConfig, cleanup_distributed, train
 from resnet_viz.zoo import model_names
 
@@ -25,9 +26,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shortcut", choices=["A", "B", "C"], help="shortcut option of a ResNet (default A)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--out", default="checkpoints", help="output directory (default ./checkpoints)")
+    p.add_argument("--out", help="output directory (default: $RESNET_VIZ_CHECKPOINTS or ./checkpoints, where the "
+                                 "app finds it)")
     p.add_argument("--name", help="file stem of the checkpoint (default: the model name)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last complete epoch")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last log point")
     p.add_argument("--overwrite", action="store_true", help="start afresh even if --out already holds this run")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (useful on GPUs)")
     p.add_argument("--threads", type=int, help="CPU threads for this process (torch.set_num_threads)")
@@ -41,7 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(model=args.model, data=args.data, recipe=args.recipe, epochs=args.epochs,
                       iterations=args.iterations, batch_size=args.batch_size, lr=args.lr, val_split=args.val_split,
-                      seed=args.seed, device=args.device, out=args.out, name=args.name, shortcut=args.shortcut,
+                      seed=args.seed, device=args.device, out=args.out or str(user_checkpoint_dir()), name=args.name,
+                      shortcut=args.shortcut,
                       resume=args.resume, overwrite=args.overwrite, compile=args.compile, threads=args.threads,
                       progress=not args.no_progress, stop_after_epochs=args.stop_after_epochs,
                       eval_every=args.eval_every, eval_limit=args.eval_limit)
