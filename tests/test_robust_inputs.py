@@ -104,3 +104,19 @@ def test_every_number_field_at_its_extremes(page):
                 _set(w, getattr(w, bound))
         at.run()
         _check(at, f"all fields at {bound}")
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p.endswith(("gradient_flow.py", "layer_responses.py"))])
+def test_select_sliders_at_both_ends(page):
+    """Select sliders can only reach their listed options; both ends (the heaviest valid request included)
+    must compute, or explain, without an exception."""
+    at = app_page(page, lang="en")
+    assert_no_exception(at)
+    sliders = [s for s in at.select_slider if s.key]
+    assert sliders
+    for s in sliders:
+        values = [int(o) for o in s.options]  # these pages offer numbers (depths, image counts)
+        for value in (values[0], values[-1]):
+            at.select_slider(key=s.key).set_value(value).run()
+            assert_no_exception(at)
+            assert at.select_slider(key=s.key).value == value
