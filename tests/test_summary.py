@@ -335,3 +335,29 @@ def test_collapsed_units_get_one_repeat_mark():
     marks = [a.text for a in fig.layout.annotations if (a.text or "").startswith("×")]
     # conv2_x x3, conv3_x x3 (after conv3_1), conv4_x x5, conv5_x x2: once per column each.
     assert sorted(marks) == sorted(["×3", "×3", "×5", "×2"] * 2)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_zoo_model_summarises(name):
+    s = summarize(name)
+    spec = MODELS[name]
+    assert s.params == sum(r.params for r in s.rows) == REFERENCE_PARAMS.get(name, s.params)
+    assert s.weight_layers == spec.depth
+    assert s.macs == sum(r.macs for r in s.rows) > 0
+    assert s.rows[-1].output_shape == (spec.num_classes,) and s.rows[-1].rf is None
+    assert all(r.rf is not None for r in s.rows if len(r.output_shape) == 3)
+    json.dumps(s.to_dict())
+    if name == "resnet1202":
+        assert s.params == 19_421_274  # reference sheet
+
+
+def test_concurrent_summaries_do_not_mix():
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda n: summary_module.summarize(n), ["resnet20", "plain20"] * 4))
+    assert {len(r.rows) for r in results[0::2]} == {len(results[0].rows)}
+    assert all(r.params == 269_722 and r.macs == cifar_macs(20) for r in results)
+    assert {b.shortcut for b in results[1].blocks} == {None}
+    template = summary_module._meta_template("resnet20", "A", "")
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in template.modules())
