@@ -281,6 +281,8 @@ def test_figure3_columns_are_the_papers():
     assert bands[56][1] == 7  # ResNet-34: the pool and six 3x3 convs at 56x56
     cost = relative_cost([vgg, plain, res])
     assert cost[0] == 1 and 0.18 < cost[2] < 0.19  # "18% of VGG-19"
+    totals = [a.text for a in figure3([vgg, plain, res]).layout.annotations if "billion FLOPs" in (a.text or "")]
+    assert totals[0].startswith("19.63 billion") and "18.6% of the FLOPs of VGG-19" in totals[1]
 
 
 def test_collapse_keeps_resnet152_readable():

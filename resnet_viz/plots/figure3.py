@@ -217,7 +217,7 @@ def figure3(columns: list[ColumnLayout], *, lang: str = "en") -> go.Figure:
         totals = t("arch.column_totals", lang, gflops=f"{s.macs / 1e9:.2f}", mparams=f"{s.params / 1e6:.1f}",
                    layers=s.weight_layers)
         if c > 0 and costs[c]:
-            totals += "<br>" + t("arch.column_relative", lang, pct=f"{100 * costs[c]:.0f}", base=columns[0].title)
+            totals += "<br>" + t("arch.column_relative", lang, pct=f"{100 * costs[c]:.1f}", base=columns[0].title)
         annotations.append(dict(x=x, y=n_slots + 0.4, xref="x", yref="y", yanchor="top", showarrow=False,
                                 text=totals, font=dict(size=11)))
 
