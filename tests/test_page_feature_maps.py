@@ -14,7 +14,9 @@ import pytest
 import torch
 from PIL import Image
 
+from resnet_viz.errors import ImageError
 from resnet_viz.i18n import t
+from resnet_viz.images import load_image
 from resnet_viz.loading import load_random, save_checkpoint
 from resnet_viz.models.cifar import CifarNet
 from tests.conftest import app_page, assert_no_exception
@@ -34,6 +36,13 @@ def _bomb() -> bytes:
 
     ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def _zh(at):
+    """Keep the session in Chinese for the next run: after switch_page AppTest renders no sidebar, so the
+    language switch's widget state is dropped and a rerun would fall back to English."""
+    at.session_state["lang"] = "zh"
+    return at
 
 
 class _ForwardCounter:
@@ -115,10 +124,14 @@ def test_upload_views_and_no_second_forward_pass():
 def test_bad_uploads_show_a_message_and_keep_working(name, data, key):
     at = app_page(PAGE, lang="zh")
     assert at.title[0].value == t("features.title", "zh")
-    at.file_uploader(key="fm_image_upload").set_value((name, data, "application/octet-stream")).run()
+    at.file_uploader(key="fm_image_upload").set_value((name, data, "application/octet-stream"))
+    _zh(at).run()
     assert_no_exception(at)
-    assert at.error and name in at.error[0].value
-    assert at.error[0].value.split(name)[0] in t(key, "zh", file=name)  # the Chinese message, not English
+    with pytest.raises(ImageError) as info:
+        load_image(data, name)
+    assert info.value.key == key
+    assert [e.value for e in at.error] == [info.value.message("zh")]  # the Chinese message, naming the file
+    assert name in at.error[0].value
     assert at.selectbox(key="fm_layer").value == "conv1"  # the page went on with the sample image
 
 
@@ -147,3 +160,32 @@ def test_compare_says_when_checkpoints_are_missing():
     at = app_page(PAGE, fm_view="compare")
     assert_no_exception(at)
     assert any(i.value == t("features.compare_missing", "en") for i in at.info)
+
+
+def test_imagenet_model_with_photos(tmp_path):
+    import streamlit as st
+
+    st.cache_data.clear()
+    loaded = load_random("resnet18")
+    path = save_checkpoint(loaded.model, Path(os.environ["RESNET_VIZ_CHECKPOINTS"]) / "r18", {
+        "model": "resnet18", "dataset": "random init (test)", "classes": list(loaded.classes),
+        "mean": list(loaded.mean), "std": list(loaded.std)}, half=True)
+    at = app_page(PAGE, lang="zh", model_source=str(path))
+    assert_no_exception(at)
+    assert at.selectbox(key="fm_image_sample_imagenet").value == "astronaut"  # the photos, not CIFAR images
+    assert any(o.startswith("最大池化") for o in at.selectbox(key="fm_layer").options)
+    _zh(at)
+    at.selectbox(key="fm_layer").set_value("conv5_2").run()
+    assert_no_exception(at)
+    _zh(at)
+    at.segmented_control(key="fm_view").set_value("anatomy").run()
+    _zh(at)
+    at.selectbox(key="fm_block").set_value("conv3_1").run()  # a projection shortcut
+    assert_no_exception(at)
+    assert at.title[0].value == t("features.title", "zh")
+    assert any(t("features.shortcut_kind_projection", "zh") in c.value for c in at.caption)
+    _zh(at)
+    at.segmented_control(key="fm_view").set_value("input").run()
+    assert_no_exception(at)
+    steps = " ".join(m.value for m in at.markdown)
+    assert "256" in steps and "224" in steps and "0.485" in steps
