@@ -7,7 +7,8 @@ from resnet_viz.errors import VizError
 from resnet_viz.images import preprocess
 from resnet_viz.loading import user_checkpoint_dir
 from resnet_viz.plots.paper import figure7
-from resnet_viz.responses import (default_selection, figure7_sources, image_to_uint8, load_npz, responses_of)
+from resnet_viz.responses import (default_selection, figure7_sources, image_to_uint8, load_npz, responses_of,
+                                  wide_range)
 from resnet_viz.zoo import get_spec
 from ui.common import current_language, show_error, tr
 from ui.images import image_input
@@ -90,11 +91,13 @@ with st.spinner(tr("paper.computing")):
             continue
         results.append((labels.get(path, path), family, res))
         rows.append({tr("fig7.col_net"): labels.get(path, path), tr("fig7.col_layers"): len(res.std),
-                     tr("fig7.col_mean"): round(res.mean, 4), tr("fig7.col_median"): round(res.median, 4),
-                     tr("fig7.col_max"): round(res.max, 4), tr("fig7.col_source"): source_text})
+                     tr("fig7.col_mean"): f"{res.mean:.4g}", tr("fig7.col_median"): f"{res.median:.4g}",
+                     tr("fig7.col_max"): f"{res.max:.4g}", tr("fig7.col_source"): source_text})
 
 if results:
-    st.plotly_chart(figure7(results, lang), width="stretch")
+    log_y = st.toggle(tr("fig7.log_axis"), value=wide_range([r for _, _, r in results]), key="fig7_log",
+                      help=tr("fig7.log_axis_help"))
+    st.plotly_chart(figure7(results, lang, log_y=log_y), width="stretch")
     st.dataframe(rows, hide_index=True, width="stretch")
 
 with st.expander(tr("paper.what_to_notice"), expanded=True):
@@ -115,4 +118,5 @@ if picked is not None and chosen:
         src = by_path.get(path)
         one.append((labels.get(path, path), src.family if src else ("resnet" if "resnet" in path else "plain"), res))
     if one:
-        st.plotly_chart(figure7(one, lang, title_key="fig7.upload_title"), width="stretch")
+        st.plotly_chart(figure7(one, lang, title_key="fig7.upload_title", log_y=wide_range([r for _, _, r in one])),
+                        width="stretch")

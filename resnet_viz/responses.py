@@ -291,3 +291,9 @@ def image_to_uint8(image) -> torch.Tensor:
     """A PIL image (already at the network's input size) as a 1 x 3 x H x W uint8 tensor."""
     array = np.asarray(image.convert("RGB"), dtype=np.uint8)
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))[None]
+
+
+def wide_range(results: Sequence[LayerResponses], *, factor: float = 1e3) -> bool:
+    """True when the values span more than ``factor`` (a log axis then shows every curve; the paper's is linear)."""
+    values = [v for r in results for v in r.std if v > 0]
+    return bool(values) and max(values) / min(values) > factor

@@ -186,3 +186,14 @@ def test_figure7_has_both_panels():
     top, bottom = fig.data
     assert list(top.y) == list(res.std) and list(bottom.y) == res.sorted_desc()
     assert fig.layout.yaxis.title.text == t("fig7.y_axis", "zh")
+
+
+def test_log_axis_only_for_wide_ranges():
+    from resnet_viz.plots.paper import figure7
+    from resnet_viz.responses import LayerResponses, wide_range
+
+    small = LayerResponses(("a", "b"), (0.5, 1.0), 1)
+    huge = LayerResponses(("a", "b"), (0.5, 5e6), 1)
+    assert not wide_range([small]) and wide_range([small, huge])
+    assert figure7([("x", "plain", huge)], "en", log_y=True).layout.yaxis.type == "log"
+    assert figure7([("x", "plain", small)], "en").layout.yaxis.type != "log"

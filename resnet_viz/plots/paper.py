@@ -82,7 +82,7 @@ def table6_figure(rows: Sequence[TableRow], lang: str = "en") -> go.Figure:
 
 
 def figure7(results: Sequence[tuple[str, str, LayerResponses]], lang: str = "en", *,
-            title_key: str = "fig7.title") -> go.Figure:
+            title_key: str = "fig7.title", log_y: bool = False) -> go.Figure:
     """``results``: (label, family, responses). Top: std in layer order; bottom: sorted, largest first."""
     fig = make_subplots(rows=2, cols=1, vertical_spacing=0.14,
                         subplot_titles=(t("fig7.panel_order", lang), t("fig7.panel_sorted", lang)))
@@ -100,7 +100,11 @@ def figure7(results: Sequence[tuple[str, str, LayerResponses]], lang: str = "en"
     fig.update_xaxes(title_text=t("fig7.x_order", lang), row=1, col=1)
     fig.update_xaxes(title_text=t("fig7.x_sorted", lang), row=2, col=1)
     for row in (1, 2):
-        fig.update_yaxes(title_text=t("fig7.y_axis", lang), row=row, col=1, rangemode="tozero")
+        if log_y:
+            fig.update_yaxes(title_text=t("fig7.y_axis_log", lang), row=row, col=1, type="log",
+                             exponentformat="power")
+        else:
+            fig.update_yaxes(title_text=t("fig7.y_axis", lang), row=row, col=1, rangemode="tozero")
     fig.update_layout(height=640, margin=dict(t=60, b=40, l=60, r=20), title=t(title_key, lang))
     return fig
 
