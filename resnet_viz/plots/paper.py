@@ -84,7 +84,7 @@ def table6_figure(rows: Sequence[TableRow], lang: str = "en") -> go.Figure:
 def figure7(results: Sequence[tuple[str, str, LayerResponses]], lang: str = "en", *,
             title_key: str = "fig7.title", log_y: bool = False) -> go.Figure:
     """``results``: (label, family, responses). Top: std in layer order; bottom: sorted, largest first."""
-    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.14,
+    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.2,
                         subplot_titles=(t("fig7.panel_order", lang), t("fig7.panel_sorted", lang)))
     for i, (label, family, res) in enumerate(results):
         color = _color(i)
@@ -105,7 +105,7 @@ def figure7(results: Sequence[tuple[str, str, LayerResponses]], lang: str = "en"
                              exponentformat="power")
         else:
             fig.update_yaxes(title_text=t("fig7.y_axis", lang), row=row, col=1, rangemode="tozero")
-    fig.update_layout(height=640, margin=dict(t=60, b=40, l=60, r=20), title=t(title_key, lang))
+    fig.update_layout(height=680, margin=dict(t=60, b=40, l=60, r=20), title=t(title_key, lang))
     return fig
 
 
