@@ -94,3 +94,18 @@ def test_figures_use_a_log_scale_for_gradients():
     assert list(fig.data[0].y) == list(plain.weight_grad_norm)
     gain = block_figure([plain, res], "gain", "en")
     assert list(gain.data[1].y) == list(res.block_gain) and gain.layout.yaxis.title.text == t("gradflow.y_gain", "en")
+
+
+def test_hooks_are_removed_when_the_pass_fails():
+    from resnet_viz.gradflow import measure
+
+    model = build_model("resnet20").train()
+
+    def broken(_x):
+        raise RuntimeError("boom")
+
+    model.layer3.forward = broken
+    x, y = _batch(2, 8)
+    with pytest.raises(RuntimeError, match="boom"):
+        measure(model, x.float() / 255, y, name="resnet20", residual=True)
+    assert sum(len(m._forward_hooks) for m in model.modules()) == 0
