@@ -3,8 +3,9 @@
     python benchmarks/summary.py [--repeat 3] [--models resnet152,vgg19,...] [--page]
 
 Targets (issue 5): a ResNet-152 summary under 2 s on the project machine (the first call in a fresh
-process, as the CLI makes it); the page's render with warm caches under 1 s (``--page``). Summaries run on the meta device, so the
-time is spent in Python hooks and meta-tensor shape propagation, not in arithmetic.
+process, as the CLI makes it); the page's render with warm caches under 1 s (``--page``).
+Summaries run on the meta device, so the time is spent in Python hooks and meta-tensor shape
+propagation, not in arithmetic.
 """
 
 from __future__ import annotations

@@ -204,7 +204,8 @@ with tab_blocks:
                                   key="arch_block_size"))
     try:
         basic, bottleneck = cached_blocks(width, size)
-        for col, s, title_key in zip(st.columns(2), (basic, bottleneck), ("arch.blocks_basic", "arch.blocks_bottleneck")):
+        titles = ("arch.blocks_basic", "arch.blocks_bottleneck")
+        for col, s, title_key in zip(st.columns(2), (basic, bottleneck), titles):
             with col:
                 st.markdown(f"**{tr(title_key, w=width, w4=4 * width)}**")
                 convs = [r for r in s.rows if r.type == "Conv2d"]

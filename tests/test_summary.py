@@ -7,7 +7,6 @@ import json
 
 import pytest
 import torch
-from torch import nn
 
 from resnet_viz.errors import InputError
 from resnet_viz import summary as summary_module
