@@ -31,6 +31,7 @@ def app_page(page: str | None = None, *, lang: str = "en", timeout: float = 120,
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
     at.query_params["lang"] = lang
+    at.session_state["lang"] = lang  # AppTest drops query parameters on switch_page
     for key, value in session.items():
         at.session_state[key] = value
     at.run()

@@ -1,5 +1,7 @@
 """The app shell in AppTest: every page renders in both languages, the language rules, the model picker."""
 
+import re
+
 import pytest
 
 from resnet_viz.i18n import t
@@ -19,20 +21,22 @@ def test_page_renders_without_exception(page, lang):
     at = app_page(page, lang=lang)
     assert_no_exception(at)
     assert at.main.children, f"{page} rendered nothing"
+    title = at.title[0].value
+    assert bool(re.search(r"[\u4e00-\u9fff]", title)) == (lang == "zh"), title
 
 
 def test_home_in_chinese_from_query_parameter():
     at = app_page(lang="zh")
     assert_no_exception(at)
     assert at.title[0].value == t("home.title", "zh")
-    assert at.sidebar.radio(key="lang").value == "zh"
+    assert at.sidebar.radio(key="lang_switch").value == "zh"
     assert at.query_params["lang"] == ["zh"] or at.query_params["lang"] == "zh"
 
 
 def test_language_switch_changes_text_and_url():
     at = app_page(lang="en")
     assert at.title[0].value == t("home.title", "en")
-    at.sidebar.radio(key="lang").set_value("zh").run()
+    at.sidebar.radio(key="lang_switch").set_value("zh").run()
     assert_no_exception(at)
     assert at.title[0].value == t("home.title", "zh")
     assert "zh" in str(at.query_params["lang"])

@@ -7,7 +7,8 @@ import streamlit as st
 from resnet_viz.errors import VizError
 from resnet_viz.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES, normalize_language, t
 
-_STATE_KEY = "lang"
+_STATE_KEY = "lang"  # plain session state (not a widget's), so it survives runs that draw no sidebar
+_SWITCH_KEY = "lang_switch"
 
 
 def _browser_language() -> str | None:
@@ -37,9 +38,11 @@ def language_switch() -> None:
     """The English / 中文 switch; it writes ``?lang=`` itself so the URL wins on the next run."""
 
     def _changed() -> None:
-        st.query_params["lang"] = st.session_state[_STATE_KEY]
+        st.session_state[_STATE_KEY] = st.session_state[_SWITCH_KEY]
+        st.query_params["lang"] = st.session_state[_SWITCH_KEY]
 
-    st.sidebar.radio("Language / 语言", LANGUAGES, format_func=LANGUAGE_NAMES.get, key=_STATE_KEY,
+    st.session_state[_SWITCH_KEY] = current_language()
+    st.sidebar.radio("Language / 语言", LANGUAGES, format_func=LANGUAGE_NAMES.get, key=_SWITCH_KEY,
                      horizontal=True, on_change=_changed)
 
 
