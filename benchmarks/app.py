@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.browser import (  # noqa: E402
-    CHROMIUM, CHROMIUM_ARGS, ROOT, chromium_missing_reason, routed_pages, rss_mb, streamlit_server, wait_until_idle)
+    BUSY_JS, CHROMIUM, CHROMIUM_ARGS, ROOT, chromium_missing_reason, routed_pages, rss_mb, streamlit_server, wait_until_idle)
 
 UPLOAD_PAGES = ("feature_maps", "attribution")
 PHOTO = ROOT / "assets" / "samples" / "photos" / "chelsea.jpg"
@@ -153,10 +153,7 @@ async def _idle_async(page, timeout_s: float = 180) -> None:
     deadline = time.monotonic() + timeout_s
     quiet = None
     while time.monotonic() < deadline:
-        busy = await page.evaluate(
-            """() => !!document.querySelector('[data-testid="stStatusWidgetRunningIcon"], [data-testid="stSpinner"]')
-                  || (document.querySelector('[data-testid="stStatusWidget"]')?.innerText || '').toLowerCase().includes('running')""")
-        if busy:
+        if await page.evaluate(BUSY_JS):
             quiet = None
         elif quiet is None:
             quiet = time.monotonic()

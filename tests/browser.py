@@ -88,6 +88,11 @@ def streamlit_server(env_extra: dict[str, str] | None = None, timeout: float = 1
         log.close()
 
 
+# True while the app runs its script (status widget) or shows a spinner.
+BUSY_JS = """() => !!document.querySelector('[data-testid="stStatusWidgetRunningIcon"], [data-testid="stSpinner"]')
+    || (document.querySelector('[data-testid="stStatusWidget"]')?.innerText || '').toLowerCase().includes('running')"""
+
+
 def wait_until_idle(page, timeout_ms: int = 120_000) -> None:
     """Wait until the app has rendered and its script run has finished (no running indicator, no spinner)."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
@@ -96,10 +101,7 @@ def wait_until_idle(page, timeout_ms: int = 120_000) -> None:
     deadline = time.monotonic() + timeout_ms / 1000
     quiet_since = None
     while time.monotonic() < deadline:
-        busy = page.evaluate(
-            """() => !!document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"], [data-testid="stSpinner"]')
-                  || (document.querySelector('[data-testid="stStatusWidget"]')?.innerText || '').toLowerCase().includes('running')""")
-        if busy:
+        if page.evaluate(BUSY_JS):
             quiet_since = None
         elif quiet_since is None:
             quiet_since = time.monotonic()
