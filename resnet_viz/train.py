@@ -232,6 +232,12 @@ def _load_resume(path: Path) -> dict[str, Any]:
     return state
 
 
+def _epochs_label(iterations: int, steps_per_epoch: int) -> int | float:
+    """Epochs as a whole number when they are one, else a fraction (a run may end inside an epoch)."""
+    value = iterations / steps_per_epoch
+    return int(value) if value.is_integer() else round(value, 4)
+
+
 def _checkpoint_matches(path: Path, entries: int) -> bool:
     """Whether the weights file and sidecar at ``path`` belong together and hold ``entries`` log entries."""
     import hashlib
@@ -354,7 +360,8 @@ def train(cfg: TrainConfig, *, log_fn: Callable[[str], None] | None = None) -> T
     meta_base = {
         "model": cfg.model, "shortcut": shortcut, "dataset": dataset_label(cfg.data), "data": str(cfg.data),
         "evaluated_on": eval_split, "classes": list(classes), "mean": list(mean), "std": list(std),
-        "recipe": {**recipe.to_dict(), "epochs": epochs, "iterations": total, "eval_every": eval_every,
+        "recipe": {**recipe.to_dict(), "epochs": _epochs_label(total, steps_per_epoch), "iterations": total,
+                   "steps_per_epoch": steps_per_epoch, "eval_every": eval_every,
                    "log_eval_images": len(log_loader.images)},
         "seed": seed, "hardware": hardware_string(device, world), "train_images": len(train_x),
         "eval_images": len(test_x),
@@ -440,8 +447,8 @@ def train(cfg: TrainConfig, *, log_fn: Callable[[str], None] | None = None) -> T
                 k = max(int(seen), 1)
                 bar.set_postfix(loss=f"{float(loss_sum) / k:.3f}", acc=f"{100.0 * int(correct) / k:.1f}%",
                                 lr=f"{lr:.3g}", refresh=False)
-            end_of_epoch = step == n_steps - 1
-            if not (end_of_epoch or iteration >= stop_iteration or (eval_every and iteration % eval_every == 0)):
+            last_step = step == n_steps - 1  # the end of an epoch, or of a run that ends inside one
+            if not (last_step or iteration >= stop_iteration or (eval_every and iteration % eval_every == 0)):
                 continue
             # A log point: training loss/error since the previous point, evaluation, resumable checkpoint.
             stats = _all_reduce(torch.stack([loss_sum, correct.double(), seen.double()]), world)
@@ -453,7 +460,7 @@ def train(cfg: TrainConfig, *, log_fn: Callable[[str], None] | None = None) -> T
                 final_accuracy = 100.0 - test_error
             wall = wall_before + time.perf_counter() - start
             n = max(float(stats[2]), 1.0)
-            entry = {"epoch": epoch + 1 if end_of_epoch else round(iteration / steps_per_epoch, 4),
+            entry = {"epoch": _epochs_label(iteration, steps_per_epoch),
                      "iteration": iteration, "lr": learning_rate(recipe, iteration - 1, total),
                      "train_loss": round(float(stats[0]) / n, 6), "train_error": round(100.0 * (1 - float(stats[1]) / n), 4),
                      "test_loss": round(test_loss, 6), "test_error": round(test_error, 4), "wall_time_s": round(wall, 2)}

@@ -229,3 +229,11 @@ def test_paper_split_holds_out_training_images_for_validation(tiny_zip, tmp_path
     assert side["evaluated_on"] == "val" and side["eval_images"] == 12 and side["train_images"] == 36
     assert side["recipe"]["name"] == "paper" and side["recipe"]["lr"] == 0.1 and side["recipe"]["iterations"] == 2
     assert side["recipe"]["batch_size"] == 16  # the command line's batch size overrides the recipe's 128
+
+
+def test_a_run_ending_inside_an_epoch_is_labelled_with_the_fraction_it_did(tiny_zip, tmp_path):
+    result = train(_cfg(tiny_zip, tmp_path, epochs=None, iterations=5), log_fn=lambda m: None)
+    assert [(e["epoch"], e["iteration"]) for e in result.log] == [(1, 3), (pytest.approx(5 / 3, abs=1e-3), 5)]
+    side = json.loads(result.checkpoint.with_suffix(".json").read_text())
+    assert side["recipe"]["epochs"] == pytest.approx(5 / 3, abs=1e-3) and side["recipe"]["iterations"] == 5
+    assert side["complete"] is True
