@@ -27,7 +27,7 @@ from resnet_viz.errors import LoadError
 from resnet_viz.loading import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
-EPOCHS = 8
+EPOCHS = 20  # long enough that four runs killed within a second of an epoch cannot finish it
 STEPS = 3 * 32 // 8  # iterations per epoch: 3 classes x 32 training images, batches of 8
 TOTAL = EPOCHS * STEPS
 CLASSES = ("ants", "bees", "cats")
@@ -115,7 +115,7 @@ def test_kill_9_at_random_moments_then_resume(tmp_path, capsys):
         # then kill it at a random moment: mid-batch, mid-evaluation or mid-write
         while _mtime(resume) == before and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(rng.uniform(0.0, 2.0))
+        time.sleep(rng.uniform(0.0, 1.0))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
@@ -124,7 +124,7 @@ def test_kill_9_at_random_moments_then_resume(tmp_path, capsys):
         progress.append(_assert_consistent_after_kill(out, f"seed {seed}, after run {attempt}"))
         if proc.returncode == 0:
             break
-    assert kills >= 3 or progress[-1] == TOTAL, (seed, kills, progress)
+    assert kills >= 3, (seed, kills, progress)
     assert progress == sorted(progress), (seed, progress)  # never went back
 
     # the last resume and the uninterrupted reference run in this process (a new interpreter costs seconds)
