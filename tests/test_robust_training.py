@@ -191,12 +191,13 @@ def test_a_write_interrupted_half_way_keeps_the_last_good_files(failing_write, t
             return HalfWriter(real_fdopen(fd, *a, **k))
 
         monkeypatch.setattr(loading.os, "fdopen", fdopen)
-        try:
-            status = cli.main(_args(data, out, "--resume"))
-        except OSError:
-            status = None  # reported to the lead: should be one clear line and exit status 2
+        capsys.readouterr()
+        status = cli.main(_args(data, out, "--resume"))
         monkeypatch.undo()
-        assert status != 0 and len(opened) == failing_write
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if line.strip() and not line.startswith("resuming")]
+        assert status == 2 and len(opened) == failing_write and "Traceback" not in err, err
+        assert len(lines) == 1 and "No space left on device" in lines[0] and str(out) in lines[0], err
         now = {p.name: p.read_bytes() for p in out.iterdir()}
         assert set(now) == set(good)  # no half-written or temporary file left behind
         assert now["resnet20.safetensors"] == good["resnet20.safetensors"]
@@ -234,3 +235,19 @@ def test_resume_state_damaged_on_disk_is_refused_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and "resnet20.resume.pt" in lines[0] and "--overwrite" in lines[0], err
+
+
+def test_unwritable_output_directory_is_one_clear_line(tmp_path, capsys):
+    data = make_dataset(tmp_path / "tiny.zip", train=8, test=2)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    threads = torch.get_num_threads()
+    try:
+        status = cli.main(["train", "--model", "resnet20", "--data", str(data), "--epochs", "1", "--batch-size", "8",
+                           "--out", str(blocker / "out"), "--no-progress", "--threads", "1", "--device", "cpu"])
+    finally:
+        torch.set_num_threads(threads)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert status == 2 and "Traceback" not in err, err
+    assert len(lines) == 1 and str(blocker / "out") in lines[0], err
