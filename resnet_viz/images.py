@@ -8,6 +8,7 @@ frame of animations and multi-page TIFFs, alpha composited on white, 16-bit scal
 from __future__ import annotations
 
 import io
+import re
 import struct
 import warnings
 from dataclasses import dataclass, field
@@ -50,8 +51,8 @@ def load_image(data: bytes, filename: str = "upload", *, max_side: int | None = 
         warnings.simplefilter("ignore", UserWarning)  # e.g. "Corrupt EXIF data": the pixels are still fine
         try:
             im = Image.open(io.BytesIO(data))  # reads the header only
-        except Image.DecompressionBombError:
-            raise ImageError("images.too_many_pixels", file=filename, pixels="?",
+        except Image.DecompressionBombError as exc:
+            raise ImageError("images.too_many_pixels", file=filename, pixels=_bomb_pixels(exc),
                              limit=_mpx(MAX_PIXELS)) from None
         except UnidentifiedImageError:
             raise ImageError("images.not_image", file=filename) from None
@@ -71,8 +72,8 @@ def load_image(data: bytes, filename: str = "upload", *, max_side: int | None = 
         except (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error) as exc:
             key = "images.truncated" if "truncated" in str(exc).lower() else "images.corrupt"
             raise ImageError(key, file=filename, reason=_short(exc)) from None
-        except Image.DecompressionBombError:
-            raise ImageError("images.too_many_pixels", file=filename, pixels="?",
+        except Image.DecompressionBombError as exc:
+            raise ImageError("images.too_many_pixels", file=filename, pixels=_bomb_pixels(exc),
                              limit=_mpx(MAX_PIXELS)) from None
     im = _apply_orientation(im)
     try:
@@ -82,6 +83,12 @@ def load_image(data: bytes, filename: str = "upload", *, max_side: int | None = 
     if max_side and max(rgb.size) > max_side:
         rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return rgb
+
+
+def _bomb_pixels(exc: BaseException) -> str:
+    """The megapixels Pillow names when it refuses a decompression bomb by itself ("?" if it does not say)."""
+    match = re.search(r"\((\d+) pixels\)", str(exc))
+    return _mpx(int(match.group(1))) if match else "?"
 
 
 def _mpx(pixels: int) -> str:
