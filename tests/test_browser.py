@@ -19,7 +19,7 @@ SHOTS = Path(os.environ.get("RESNET_VIZ_SCREENSHOTS") or ROOT / "tests" / "scree
 # url path -> CSS selector of the element that proves the page did its job (None: the title suffices).
 MAIN_ELEMENT = {
     "": None,  # home: the default page, served at the root
-    "conv_lab": '[data-testid="stPlotlyChart"]',
+    "conv_lab": '[data-testid="stMetric"]',  # the calculator's results (the charts sit in hidden tabs)
     "architecture": '[data-testid="stPlotlyChart"]',
     "feature_maps": '[data-testid="stImage"], [data-testid="stPlotlyChart"]',
     "attribution": '[data-testid="stImage"]',

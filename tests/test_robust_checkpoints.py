@@ -14,8 +14,12 @@ import pytest
 
 from resnet_viz import cli
 from resnet_viz.errors import LoadError
-from resnet_viz.loading import MAX_CHECKPOINT_BYTES, load_checkpoint, load_checkpoint_bytes, save_checkpoint
+from resnet_viz.loading import (
+    MAX_CHECKPOINT_BYTES, SHIPPED_DIR, load_checkpoint, load_checkpoint_bytes, save_checkpoint)
 from tests.corpus import CHECKPOINT_CASES, MARKER, deflate_bomb, resnet20_state
+
+# The fallback model: the shipped ResNet-20 checkpoint when there is one, else an untrained ResNet-20.
+DEFAULT_SOURCE = "checkpoint" if (SHIPPED_DIR / "resnet20.safetensors").is_file() else "random"
 
 ROOT = Path(__file__).resolve().parent.parent
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -176,7 +180,7 @@ def _upload(at, filename: str, data: bytes):
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_app_upload_refuses_each_with_a_message(lang, corpus):
     at = _app(lang)
-    assert at.text[0].value.startswith("loaded:resnet20:random")  # nothing uploaded yet: the default
+    assert at.text[0].value.startswith(f"loaded:resnet20:{DEFAULT_SOURCE}")  # nothing uploaded yet: the default
     good = save_checkpoint(resnet20_state(seed=1), corpus[CHECKPOINT_CASES[0].name][0].parent / "mine",
                            {"model": "resnet20", "shortcut": "A"})
     for case in CHECKPOINT_CASES:
@@ -190,7 +194,7 @@ def test_app_upload_refuses_each_with_a_message(lang, corpus):
         messages = [e.value for e in at.error]
         assert messages == [info.value.message(lang)], (case.name, messages)
         # the page keeps working on the default model, and says so
-        assert at.text[0].value.startswith("loaded:resnet20:random"), case.name
+        assert at.text[0].value.startswith(f"loaded:resnet20:{DEFAULT_SOURCE}"), case.name
         # then a good file in the same session is accepted: nothing was lost or poisoned
         if case is CHECKPOINT_CASES[0] or case.name == "NaN weights":
             _upload(at, "mine.safetensors", good.read_bytes())

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import streamlit as st
 
 from resnet_viz.errors import LoadError
+from resnet_viz.i18n import t
 from resnet_viz.loading import (
-    LoadedModel, find_checkpoints, load_checkpoint_bytes, load_model, pretrained_cached)
+    LoadedModel, checkpoint_dirs, find_checkpoints, load_checkpoint_bytes, load_model, pretrained_cached)
 from resnet_viz.zoo import MODELS
-from ui.common import show_error, tr
+from ui.common import current_language, show_error, tr
 
 _CHOICE_KEY = "model_source"
 _UPLOAD = "upload"
@@ -18,21 +20,49 @@ UPLOAD_LIMIT_BYTES = 200 * 1024 * 1024
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
-def load_cached(source: str) -> LoadedModel:
-    """One copy per process of each model (shared by every session; pages never modify it)."""
+def _load_cached(source: str, stamp: tuple[int, int] | None) -> LoadedModel:
     return load_model(source)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
-def checkpoint_sources() -> dict[str, str]:
-    """source -> label of every checkpoint found (shipped first), re-scanned at most once a minute."""
+def load_cached(source: str) -> LoadedModel:
+    """One copy per process of each model (shared by every session; pages never modify it).
+
+    A checkpoint file rewritten in place (a training run that goes on) is loaded again.
+    """
+    return _load_cached(source, _stamp(Path(source)) if ":" not in source.split("/")[0] else None)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _fingerprint() -> tuple:
+    """Path, mtime and size of every file in the checkpoint folders: a cheap scan on every run."""
+    files = []
+    for folder in checkpoint_dirs():
+        if folder.is_dir():
+            files += [(str(p), _stamp(p)) for p in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.json"))]
+    return tuple(files)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _checkpoint_sources(fingerprint: tuple, lang: str) -> dict[str, str]:
     out = {}
     for info in find_checkpoints():
         acc = info.meta.get("accuracy")
-        where = tr("models.shipped") if info.shipped else tr("models.user")
-        acc_text = tr("models.accuracy", acc=f"{float(acc):.1f}") if isinstance(acc, (int, float)) else ""
+        where = t("models.shipped", lang) if info.shipped else t("models.user", lang)
+        acc_text = t("models.accuracy", lang, acc=f"{float(acc):.1f}") if isinstance(acc, (int, float)) else ""
         out[f"{info.path}"] = f"{info.stem} · {where}{acc_text}"
     return out
+
+
+def checkpoint_sources() -> dict[str, str]:
+    """source -> label of every checkpoint found (shipped first), in the session's language."""
+    return _checkpoint_sources(_fingerprint(), current_language())
 
 
 def sources() -> dict[str, str]:
