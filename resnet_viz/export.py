@@ -26,13 +26,17 @@ def export_half(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, *, da
         fp32, _ = evaluate_checkpoint(source, data, device=device)
         record["fp32_accuracy"] = round(fp32.accuracy, 4)
     saved = save_checkpoint(loaded.model, target, {**meta, "export": record}, half=True)
-    if data is not None:
-        fp16, _ = evaluate_checkpoint(saved, data, device=device)
-        record["fp16_accuracy"] = round(fp16.accuracy, 4)
-        record["accuracy_change"] = round(fp16.accuracy - fp32.accuracy, 4)
-        if abs(record["accuracy_change"]) > max_change:
-            saved.unlink(missing_ok=True)
-            saved.with_suffix(".json").unlink(missing_ok=True)
-            raise DataError("data.export_accuracy_moved", change=record["accuracy_change"], limit=max_change)
-        save_checkpoint(load_checkpoint(saved).model, target, {**meta, "export": record}, half=True)
+    try:
+        reloaded = load_checkpoint(saved)
+        if data is not None:
+            fp16, _ = evaluate_checkpoint(saved, data, device=device)
+            record["fp16_accuracy"] = round(fp16.accuracy, 4)
+            record["accuracy_change"] = round(fp16.accuracy - fp32.accuracy, 4)
+            if abs(record["accuracy_change"]) > max_change:
+                raise DataError("data.export_accuracy_moved", change=record["accuracy_change"], limit=max_change)
+            save_checkpoint(reloaded.model, target, {**meta, "export": record}, half=True)
+    except BaseException:
+        saved.unlink(missing_ok=True)
+        saved.with_suffix(".json").unlink(missing_ok=True)
+        raise
     return record

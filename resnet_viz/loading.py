@@ -41,6 +41,7 @@ CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".th")
 MAX_CHECKPOINT_BYTES = 600 * 1024 * 1024  # VGG-19's 548 MB fits; anything larger is refused unread
 SIDECAR_FORMAT = "resnet_viz-checkpoint/1"
 DOWNLOAD_TIMEOUT_S = 5.0
+_FP16_MAX = 65504.0
 
 
 @dataclass
@@ -454,7 +455,8 @@ def save_checkpoint(state: nn.Module | Mapping[str, torch.Tensor], path: str | o
                     meta: Mapping[str, Any], *, half: bool = False) -> Path:
     """Write ``<path>.safetensors`` and its ``.json`` sidecar, each atomically (a crash leaves the old pair).
 
-    ``meta`` must hold at least ``model``; ``half`` stores floating tensors as fp16 (loaded back as fp32).
+    ``meta`` must hold at least ``model``; ``half`` stores floating tensors as fp16 where they fit its range
+    (loaded back as fp32).
     The sidecar records the weights' sha256, so a weights file and a sidecar from different writes are
     detected on load.
     """
@@ -463,8 +465,8 @@ def save_checkpoint(state: nn.Module | Mapping[str, torch.Tensor], path: str | o
     tensors = {}
     for k, v in state.items():
         v = v.detach().cpu()
-        if half and v.is_floating_point():
-            v = v.half()
+        if half and v.is_floating_point() and (v.numel() == 0 or float(v.abs().max()) <= _FP16_MAX):
+            v = v.half()  # tensors beyond fp16's range (an untrained net's BN variances) stay fp32
         tensors[k] = v.contiguous()
     full = {"format": SIDECAR_FORMAT, **meta}
     light = {k: v for k, v in full.items() if k != "log"}

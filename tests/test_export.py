@@ -37,3 +37,14 @@ def test_export_refuses_when_accuracy_moves(tmp_path, monkeypatch):
     with pytest.raises(DataError):
         export_half(src, tmp_path / "ship", data=data, max_change=-1.0, device="cpu")
     assert not (tmp_path / "ship" / "resnet20.safetensors").exists()
+
+
+def test_values_beyond_fp16_range_stay_fp32(tmp_path):
+    model = build_model("plain20").eval()
+    model.layer1[0].bn1.running_var.fill_(1e6)  # an untrained deep plain net gets there
+    meta = {"model": "plain20", "classes": list(CIFAR10_CLASSES), "mean": [0.5] * 3, "std": [0.25] * 3}
+    src = save_checkpoint(model, tmp_path / "run" / "plain20", meta)
+    export_half(src, tmp_path / "ship")
+    loaded = load_checkpoint(tmp_path / "ship" / "plain20.safetensors")
+    assert float(loaded.model.layer1[0].bn1.running_var.max()) == 1e6
+    assert loaded.model.layer1[0].conv1.weight.dtype == torch.float32
