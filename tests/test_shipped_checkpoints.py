@@ -1,0 +1,66 @@
+"""The reference checkpoints in assets/checkpoints: metadata, fp16 export record, and sensible predictions on the
+shipped CIFAR-10 test sample (the full dataset is not needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from resnet_viz.loading import SHIPPED_DIR, load_checkpoint
+from resnet_viz.zoo import CIFAR10_CLASSES, count_params, get_spec
+
+REFERENCE = ("plain20", "plain56", "resnet20", "resnet56", "resnet110")
+SHIPPED = sorted(SHIPPED_DIR.glob("*.safetensors"))
+SAMPLE = SHIPPED_DIR.parent / "samples" / "cifar10-test-sample.npz"
+
+
+def test_the_five_reference_checkpoints_are_shipped_and_small():
+    assert sorted(p.stem for p in SHIPPED) == sorted(REFERENCE)
+    total = sum(p.stat().st_size + p.with_suffix(".json").stat().st_size for p in SHIPPED)
+    assert total < 20 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def sample():
+    data = np.load(SAMPLE)
+    return torch.from_numpy(data["images"]).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(data["labels"])
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_metadata_is_complete_and_honest(path):
+    loaded = load_checkpoint(path)
+    meta = loaded.meta
+    assert loaded.name == path.stem and loaded.source == "checkpoint"
+    assert meta["dataset"] == "CIFAR-10 (JPEG q75 copy)" and meta["complete"] is True
+    assert loaded.classes == CIFAR10_CLASSES and len(loaded.mean) == 3 and all(0 < s < 1 for s in loaded.std)
+    assert count_params(loaded.model) == count_params(get_spec(path.stem).build())
+    assert loaded.shortcut == ("A" if path.stem.startswith("resnet") else None)
+    for key in ("recipe", "hardware", "seed", "date", "wall_time_s", "accuracy"):
+        assert meta.get(key) not in (None, ""), key
+    log = meta["log"]
+    assert log and log[-1]["iteration"] == meta["recipe"]["iterations"]
+    assert all({"iteration", "train_error", "test_error", "lr"} <= set(row) for row in log)
+    export = meta["export"]
+    assert meta["weights_dtype"] == "float16" and abs(export["accuracy_change"]) <= 0.1
+    assert len(meta["responses"]["std"]) == get_spec(path.stem).depth - 1  # every 3x3 conv: all layers but the fc
+
+
+def test_all_reference_runs_share_one_recipe_and_seed():
+    metas = [load_checkpoint(p).meta for p in SHIPPED]
+    recipes = {str({k: v for k, v in m["recipe"].items() if k not in ("steps_per_epoch",)}) for m in metas}
+    assert len(recipes) == 1 and len({m["seed"] for m in metas}) == 1
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_predictions_on_the_shipped_sample_agree_with_the_recorded_accuracy(path, sample):
+    images, labels = sample
+    loaded = load_checkpoint(path)
+    x = (images.float() / 255 - torch.tensor(loaded.mean).view(1, 3, 1, 1)) / torch.tensor(loaded.std).view(1, 3, 1, 1)
+    with torch.no_grad():
+        pred = torch.cat([loaded.model(chunk).argmax(1) for chunk in x.split(250)])
+    accuracy = 100 * float((pred == labels).float().mean())
+    # 1,000 test images: within 6 points of the accuracy measured on the whole test split
+    assert abs(accuracy - loaded.accuracy) < 6, (accuracy, loaded.accuracy)
+    if path.stem != "plain56":  # the degraded net is allowed to be near chance: that is Figure 6's point
+        assert accuracy > 25
