@@ -31,8 +31,10 @@ PAGES = {url: MAIN_ELEMENT.get(url) for _, url in routed_pages()}
 
 
 @pytest.fixture(scope="module")
-def server():
-    with streamlit_server() as (url, proc):
+def server(tmp_path_factory):
+    """The app as a fresh deploy runs it: an empty HOME (no torch hub cache, no ~/.streamlit) and no network."""
+    home = tmp_path_factory.mktemp("home")
+    with streamlit_server({"HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")}) as (url, proc):
         yield url, proc
 
 
