@@ -50,3 +50,15 @@ def cifar_jpeg_archive() -> Path:
     if not SHARED_DATA.is_file():
         pytest.skip(f"CIFAR-10 JPEG archive not found at {SHARED_DATA} (only on the project's own machines)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread for the test, restored afterwards: bit-identical between runs, and on a machine shared
+    by several jobs two spinning OpenMP threads made a ResNet-20 forward pass 50x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -17,14 +17,7 @@ from resnet_viz.errors import InputError
 from resnet_viz.zoo import get_spec
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: on a machine shared by several jobs, two spinning OpenMP threads made a ResNet-20
-    forward pass 50x slower (1.5 s instead of 30 ms). Restored afterwards for the rest of the suite."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _clean(model: nn.Module) -> bool:

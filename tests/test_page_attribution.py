@@ -20,23 +20,13 @@ from tests.conftest import app_page, assert_no_exception
 PAGE = "pages/attribution.py"
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: on a machine shared by several jobs, two spinning OpenMP threads made a ResNet-20
-    forward pass 50x slower (1.5 s instead of 30 ms). Restored afterwards for the rest of the suite."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(autouse=True)
 def _no_shipped_checkpoints(tmp_path, monkeypatch):
     """The reference checkpoints are being trained: the page must not depend on them here."""
-    monkeypatch.setattr(loading, "SHIPPED_DIR", tmp_path / "shipped")
-    from ui.models import checkpoint_sources
-
-    checkpoint_sources.clear()  # found once a minute: forget what an earlier test's folders held
+    monkeypatch.setattr(loading, "SHIPPED_DIR", tmp_path / "shipped")  # the checkpoint list follows the folders
 
 
 def _images(at):

@@ -41,13 +41,7 @@ def write_tiny_zip(path: Path, *, per_class: int = 16, test_per_class: int = 4, 
     return path
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One thread: much faster on a shared 2-core machine, and bit-identical between runs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

@@ -16,12 +16,7 @@ from resnet_viz.zoo import CIFAR10_CLASSES, IMAGENET_MEAN, IMAGENET_STD, build_m
 from tests.test_train import CLASSES, write_tiny_zip
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_evaluate_reproduces_the_accuracy_the_trainer_recorded(tmp_path, capsys):
