@@ -136,6 +136,15 @@ def test_bad_uploads_show_a_message_and_keep_working(name, data, key):
     assert at.selectbox(key="fm_layer").value == "conv1"  # the page went on with the sample image
 
 
+@pytest.fixture
+def no_shipped_checkpoints(tmp_path, monkeypatch):
+    """The page must work from the user's folder alone, whatever assets/checkpoints holds."""
+    from resnet_viz import loading
+
+    monkeypatch.setattr(loading, "SHIPPED_DIR", tmp_path / "shipped")
+
+
+@pytest.mark.usefixtures("no_shipped_checkpoints")
 def test_plain_vs_residual_and_plain_anatomy(tmp_path):
     import streamlit as st
 
@@ -154,6 +163,7 @@ def test_plain_vs_residual_and_plain_anatomy(tmp_path):
     assert len(at.get("plotly_chart")) == 1
 
 
+@pytest.mark.usefixtures("no_shipped_checkpoints")
 def test_compare_says_when_checkpoints_are_missing():
     import streamlit as st
 

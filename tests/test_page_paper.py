@@ -7,13 +7,19 @@ import torch
 from torch import nn
 
 from resnet_viz.i18n import t
-from resnet_viz.loading import SHIPPED_DIR, find_checkpoints, save_checkpoint
+from resnet_viz import loading
+from resnet_viz.loading import save_checkpoint
 from resnet_viz.responses import SAMPLE_PATH, layer_responses, store_in_sidecar, torch_threads
 from resnet_viz.zoo import build_model
 from tests.conftest import app_page, assert_no_exception
 from tests.test_curves import write_run
 
-NOTHING_SHIPPED = not find_checkpoints([SHIPPED_DIR])
+NOTHING_SHIPPED = True  # _no_shipped_checkpoints hides assets/checkpoints: the pages see only what tests write
+
+
+@pytest.fixture(autouse=True)
+def _no_shipped_checkpoints(tmp_path, monkeypatch):
+    monkeypatch.setattr(loading, "SHIPPED_DIR", tmp_path / "shipped")
 
 
 @pytest.fixture(autouse=True)
