@@ -3,10 +3,10 @@
 Baseline, written the usual way: a torchvision-CIFAR10-style dataset holding HWC uint8 arrays, per-sample
 transforms (PIL image, RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor, Normalize), a DataLoader
 with shuffling, fp32, contiguous memory. Ours: resnet_viz.data.BatchLoader (data on the device, batched crop
-and flip, channels_last + bf16 autocast on CUDA) feeding the same model with the same optimiser and batch
+and flip, channels_last, bf16 autocast on CUDA) feeding the same model with the same optimiser and batch
 size. Both run in this one process, one after the other, on the same machine; the ratio is printed.
 
-    python benchmarks/train_throughput.py --model resnet20 --iterations 30 [--data PATH] [--json]
+    python benchmarks/train_throughput.py --model resnet20 --iterations 30 [--compile] [--data PATH] [--json]
 """
 
 from __future__ import annotations
@@ -60,9 +60,11 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _time(batches, model, optimizer, device, iterations: int, warmup: int, *, to_device) -> float:
+def _time(batches, model, optimizer, device, iterations: int, warmup: int, *, to_device) -> tuple[float, float]:
+    """(seconds of the warm-up iterations, which include torch.compile's compilation; seconds of the timed ones)"""
     it = iter(batches)
     done, start = 0, None
+    begin = time.perf_counter()
     while done < warmup + iterations:
         try:
             x, y = next(it)
@@ -76,7 +78,7 @@ def _time(batches, model, optimizer, device, iterations: int, warmup: int, *, to
             _sync(device)
             start = time.perf_counter()
     _sync(device)
-    return time.perf_counter() - start
+    return start - begin, time.perf_counter() - start
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the baseline")
     p.add_argument("--threads", type=int, help="torch.set_num_threads")
     p.add_argument("--device", default="auto")
+    p.add_argument("--compile", action="store_true", help="also time our pipeline with torch.compile (train --compile)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     if args.threads:
@@ -114,24 +117,31 @@ def main(argv: list[str] | None = None) -> int:
                                      num_workers=args.workers, pin_memory=cuda,
                                      persistent_workers=args.workers > 0)
     model, opt = fresh()
-    base_s = _time(dl, model, opt, device, args.iterations, args.warmup,
+    _, base_s = _time(dl, model, opt, device, args.iterations, args.warmup,
                    to_device=lambda x, y: (x.to(device, non_blocking=True), y.to(device, non_blocking=True)))
     del dl
 
-    # ours: the trainer's pipeline
-    model, opt = fresh()
-    if cuda:
-        model = model.to(memory_format=torch.channels_last)
+    # ours: the trainer's pipeline (train --compile adds torch.compile)
     loader = BatchLoader(images, labels, batch_size=args.batch_size, mean=mean, std=std, device=device, train=True,
-                         channels_last=cuda)
-    ours_s = _time(loader, model, opt, device, args.iterations, args.warmup, to_device=lambda x, y: (x, y))
+                         channels_last=True)
 
+    def ours(compiled: bool) -> tuple[float, float]:
+        model, opt = fresh()
+        model = model.to(memory_format=torch.channels_last)
+        net = torch.compile(model) if compiled else model
+        return _time(loader, net, opt, device, args.iterations, args.warmup, to_device=lambda x, y: (x, y))
+
+    _, ours_s = ours(False)
     n = args.iterations * args.batch_size
     result = {"model": args.model, "device": str(device), "batch_size": args.batch_size, "iterations": args.iterations,
               "threads": torch.get_num_threads(), "baseline_workers": args.workers,
               "baseline_img_per_s": round(n / base_s, 1), "ours_img_per_s": round(n / ours_s, 1),
               "ratio": round(base_s / ours_s, 3), "ours_epoch_s": round(len(images) / (n / ours_s), 1),
               "torch": torch.__version__}
+    if args.compile:
+        warm_s, compiled_s = ours(True)
+        result.update(compiled_img_per_s=round(n / compiled_s, 1), compiled_ratio=round(base_s / compiled_s, 3),
+                      compiled_epoch_s=round(len(images) / (n / compiled_s), 1), compile_s=round(warm_s, 1))
     if cuda:
         result["gpu"] = torch.cuda.get_device_name(device)
     if args.json:
@@ -141,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  baseline (Dataset + per-sample transforms + DataLoader, fp32): {result['baseline_img_per_s']} img/s")
         print(f"  resnet_viz pipeline:                                       {result['ours_img_per_s']} img/s")
         print(f"  ratio: {result['ratio']}x   (one epoch of {len(images)} images: {result['ours_epoch_s']} s)")
+        if args.compile:
+            print(f"  resnet_viz pipeline + torch.compile:                       {result['compiled_img_per_s']} img/s")
+            print(f"  ratio: {result['compiled_ratio']}x   (one epoch: {result['compiled_epoch_s']} s; compiling and "
+                  f"{args.warmup} warm-up iterations: {result['compile_s']} s)")
     return 0
 
 

@@ -31,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="file stem of the checkpoint (default: the model name)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last log point")
     p.add_argument("--overwrite", action="store_true", help="start afresh even if --out already holds this run")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model (useful on GPUs)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (about a minute of compiling on a CPU, then faster steps)")
     p.add_argument("--threads", type=int, help="CPU threads for this process (torch.set_num_threads)")
     p.add_argument("--stop-after-epochs", type=int, help="leave after this many epochs (resume later)")
     p.add_argument("--eval-every", type=int, help="also evaluate, log and checkpoint every N iterations")
