@@ -7,8 +7,8 @@ from resnet_viz.errors import VizError
 from resnet_viz.images import preprocess
 from resnet_viz.loading import user_checkpoint_dir
 from resnet_viz.plots.paper import figure7
-from resnet_viz.responses import (default_selection, figure7_sources, image_to_uint8, load_npz, responses_of,
-                                  wide_range)
+from resnet_viz.responses import (default_selection, figure7_sources, image_to_uint8, load_npz, response_claims,
+                                  responses_of, wide_range)
 from resnet_viz.zoo import get_spec
 from ui.common import current_language, show_error, tr
 from ui.images import image_input
@@ -99,6 +99,15 @@ if results:
                       help=tr("fig7.log_axis_help"))
     st.plotly_chart(figure7(results, lang, log_y=log_y), width="stretch")
     st.dataframe(rows, hide_index=True, width="stretch")
+    claims = response_claims(results if sources else [])  # untrained demo nets support no claim
+    if claims.resnets_smaller is not None:
+        (resnet, resnet_mean), (plain, plain_mean) = claims.largest_resnet, claims.smallest_plain
+        st.markdown(tr("fig7.claim_smaller_yes" if claims.resnets_smaller else "fig7.claim_smaller_no",
+                       resnet=resnet, resnet_mean=f"{resnet_mean:.3f}", plain=plain, plain_mean=f"{plain_mean:.3f}"))
+    if claims.deeper_smaller is not None:
+        (deep, deep_mean), (shallow, shallow_mean) = claims.deep_resnet, claims.shallow_resnet
+        st.markdown(tr("fig7.claim_deeper_yes" if claims.deeper_smaller else "fig7.claim_deeper_no",
+                       deep=deep, deep_mean=f"{deep_mean:.3f}", shallow=shallow, shallow_mean=f"{shallow_mean:.3f}"))
 
 with st.expander(tr("paper.what_to_notice"), expanded=True):
     st.markdown(tr("fig7.notice"))

@@ -297,3 +297,47 @@ def wide_range(results: Sequence[LayerResponses], *, factor: float = 1e3) -> boo
     """True when the values span more than ``factor`` (a log axis then shows every curve; the paper's is linear)."""
     values = [v for r in results for v in r.std if v > 0]
     return bool(values) and max(values) / min(values) > factor
+
+
+@dataclass(frozen=True)
+class ResponseClaims:
+    """Figure 7's two claims checked on the networks shown, each network summarised by its mean std.
+
+    ``resnets_smaller``: every ResNet's mean is below every plain net's (None without both families).
+    ``deeper_smaller``: the deepest ResNet's mean is below the shallowest one's (None with one ResNet depth).
+    Each side is a ``(label, mean)`` pair; depth is the number of 3x3 conv layers.
+    """
+
+    largest_resnet: tuple[str, float] | None
+    smallest_plain: tuple[str, float] | None
+    shallow_resnet: tuple[str, float] | None
+    deep_resnet: tuple[str, float] | None
+
+    @property
+    def resnets_smaller(self) -> bool | None:
+        if self.largest_resnet is None or self.smallest_plain is None:
+            return None
+        return self.largest_resnet[1] < self.smallest_plain[1]
+
+    @property
+    def deeper_smaller(self) -> bool | None:
+        if self.shallow_resnet is None or self.deep_resnet is None:
+            return None
+        return self.deep_resnet[1] < self.shallow_resnet[1]
+
+
+def response_claims(results: Sequence[tuple[str, str, LayerResponses]]) -> ResponseClaims:
+    """``results``: (label, family "plain"/"resnet", responses) per network, as Figure 7 plots them."""
+    resnets = [(label, r) for label, family, r in results if family == "resnet" and r.std]
+    plains = [(label, r) for label, family, r in results if family == "plain" and r.std]
+    largest = max(resnets, key=lambda lr: lr[1].mean, default=None)
+    smallest = min(plains, key=lambda lr: lr[1].mean, default=None)
+    shallow = deep = None
+    if len({len(r.std) for _, r in resnets}) > 1:
+        shallow = min(resnets, key=lambda lr: len(lr[1].std))
+        deep = max(resnets, key=lambda lr: len(lr[1].std))
+
+    def pair(item):
+        return None if item is None else (item[0], item[1].mean)
+
+    return ResponseClaims(pair(largest), pair(smallest), pair(shallow), pair(deep))

@@ -100,6 +100,12 @@ def test_layer_responses_stored_then_live(user_dir):
     assert sources["ResNet-20"] == t("fig7.source_stored", "en", images=1)
     assert sources["plain-20"] == t("fig7.source_live", "en", images=100)
     assert table[t("fig7.col_layers", "en")].tolist() == [19, 19]
+    means = dict(zip(table[t("fig7.col_net", "en")], table[t("fig7.col_mean", "en")]))
+    key = "fig7.claim_smaller_yes" if float(means["ResNet-20"]) < float(means["plain-20"]) else "fig7.claim_smaller_no"
+    claims = [m.value for m in at.markdown if m.value.startswith(t(key, "en").split(":")[0])]
+    assert len(claims) == 1 and "ResNet-20" in claims[0] and "plain-20" in claims[0]
+    deeper = t("fig7.claim_deeper_yes", "en").split(":")[0], t("fig7.claim_deeper_no", "en").split(":")[0]
+    assert not any(m.value.startswith(deeper) for m in at.markdown)  # one ResNet depth: nothing to compare
 
     at.button(key="fig7_recompute").click().run()
     assert_no_exception(at)
@@ -114,6 +120,7 @@ def test_layer_responses_without_checkpoints_in_chinese(user_dir):
     assert str(user_dir) in _texts(at) and t("fig7.untrained", "zh") in _texts(at)
     names = at.dataframe[0].value[t("fig7.col_net", "zh")].tolist()
     assert names == [t("fig7.untrained_label", "zh", net="plain-20"), t("fig7.untrained_label", "zh", net="ResNet-20")]
+    assert not any(m.value.startswith("ResNet ") for m in at.markdown)  # untrained nets support no claim
 
 
 def test_gradient_flow_page(user_dir):

@@ -12,7 +12,7 @@ from torch import nn
 from resnet_viz.cli import main
 from resnet_viz.errors import InputError
 from resnet_viz.loading import load_checkpoint, read_sidecar, save_checkpoint
-from resnet_viz.responses import (balanced_order, layer_responses, load_npz, normalise, response_layers,
+from resnet_viz.responses import (LayerResponses, balanced_order, layer_responses, load_npz, normalise, response_claims, response_layers,
                                   responses_of, stored_responses, torch_threads)
 from resnet_viz.zoo import build_model
 
@@ -197,3 +197,32 @@ def test_log_axis_only_for_wide_ranges():
     assert not wide_range([small]) and wide_range([small, huge])
     assert figure7([("x", "plain", huge)], "en", log_y=True).layout.yaxis.type == "log"
     assert figure7([("x", "plain", small)], "en").layout.yaxis.type != "log"
+
+
+def _res(*std: float) -> LayerResponses:
+    return LayerResponses(tuple(f"l{i}" for i in range(len(std))), std, 10)
+
+
+def test_response_claims_compare_families_and_resnet_depths():
+    r20, r56, p20, p56 = _res(0.9, 0.7), _res(0.5, 0.5, 0.5, 0.5), _res(1.0, 1.2), _res(2.0, 2.0, 2.0, 2.0)
+    claims = response_claims([("ResNet-20", "resnet", r20), ("ResNet-56", "resnet", r56),
+                              ("plain-20", "plain", p20), ("plain-56", "plain", p56)])
+    assert claims.largest_resnet == ("ResNet-20", pytest.approx(0.8))
+    assert claims.smallest_plain == ("plain-20", pytest.approx(1.1))
+    assert claims.resnets_smaller is True
+    assert claims.shallow_resnet[0] == "ResNet-20" and claims.deep_resnet[0] == "ResNet-56"
+    assert claims.deeper_smaller is True
+
+    r110 = _res(*([1.15] * 6))  # the deepest ResNet responding more than a plain net: both claims fail
+    claims = response_claims([("ResNet-20", "resnet", r20), ("ResNet-110", "resnet", r110),
+                              ("plain-20", "plain", p20)])
+    assert claims.resnets_smaller is False and claims.largest_resnet[0] == "ResNet-110"
+    assert claims.deeper_smaller is False
+
+
+def test_response_claims_need_both_families_and_two_depths():
+    only_resnets = response_claims([("a", "resnet", _res(0.5)), ("b", "resnet", _res(0.4))])
+    assert only_resnets.resnets_smaller is None and only_resnets.deeper_smaller is None  # same depth
+    assert response_claims([]).resnets_smaller is None
+    one_each = response_claims([("r", "resnet", _res(0.5)), ("p", "plain", _res(0.4))])
+    assert one_each.resnets_smaller is False and one_each.deeper_smaller is None
