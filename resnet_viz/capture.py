@@ -228,6 +228,20 @@ class Capture:
         idx = np.argsort(-self.probs)[:k]
         return [(self.classes[i] if i < len(self.classes) else str(i), float(self.probs[i])) for i in idx]
 
+    def arrays(self) -> Iterator[np.ndarray]:
+        yield self.probs
+        for r in self.layers.values():
+            yield from (r.array, r.channel_mean, r.channel_max, r.channel_argmax)
+        for b in self.blocks.values():
+            yield from (a for a in (b.shortcut_array, b.residual_array) if a is not None)
+
+    def freeze(self) -> "Capture":
+        """Make every array read-only, so one capture can be shared (cached) between reruns and sessions:
+        a view that tried to modify it in place would raise instead of corrupting what others see."""
+        for a in self.arrays():
+            a.flags.writeable = False
+        return self
+
     @property
     def nbytes(self) -> int:
         total = sum(r.array.nbytes for r in self.layers.values())
@@ -356,7 +370,7 @@ def capture(model: nn.Module, x: torch.Tensor, spec: ModelSpec, *, classes: tupl
     for layer in layers:
         stages[layer.stage] = layer.key  # the last layer of each stage wins
     return Capture(spec.name, spec.residual, tuple(x.shape), records, blocks, probs,
-                   tuple(classes or spec.classes), stages)
+                   tuple(classes or spec.classes), stages).freeze()
 
 
 # ---------------------------------------------------------------- views of a capture

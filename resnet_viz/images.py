@@ -214,3 +214,15 @@ def to_display(tensor: torch.Tensor, mean: tuple[float, ...], std: tuple[float, 
     s = torch.tensor(std, dtype=t.dtype).view(-1, 1, 1)
     arr = (t.detach().cpu() * s + m).clamp(0, 1).permute(1, 2, 0).numpy()
     return np.round(arr * 255).astype(np.uint8)
+
+
+def preview_png(image: Image.Image, *, max_side: int = 640) -> bytes:
+    """The picture as PNG bytes for display, reduced (aspect kept) so that its longer side is at most
+    ``max_side``: a page shows it a few hundred pixels wide, and encoding a 2048 px photo costs ~0.1 s."""
+    im = image if image.mode in ("RGB", "L") else image.convert("RGB")
+    if max(im.size) > max_side:
+        scale = max_side / max(im.size)
+        im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.Resampling.BILINEAR)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()

@@ -14,6 +14,9 @@ from resnet_viz.capture import (
 from resnet_viz.loading import load_random
 from resnet_viz.zoo import get_spec
 
+# captures are frozen (read-only arrays); the tests read them through torch.from_numpy, which warns about that
+pytestmark = pytest.mark.filterwarnings("ignore:The given NumPy array is not writable")
+
 
 def _hooks_left(model: torch.nn.Module) -> int:
     return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
@@ -243,3 +246,24 @@ def test_mark_unit_zooms_small_pictures_without_blur():
     assert coloured.shape == (448, 448, 3) and coloured[5 * 14 + 7, 5 * 14 + 7].sum() > coloured[300, 300].sum()
     blended = mark_unit(picture, (0, 0, 2, 2), (1, 1), heat=np.ones((4, 4)), vmin=0, vmax=1)
     assert blended.shape == (448, 448, 3)
+
+
+def test_a_capture_is_frozen_so_the_page_can_share_it(resnet20):
+    """The feature-map page caches one capture per (model, image) for every session: no view may change it."""
+    cap = capture(resnet20.model, _x(32), resnet20.spec)
+    arrays = list(cap.arrays())
+    assert len(arrays) == 1 + 4 * len(cap.layers) + sum(b.residual_array is not None for b in cap.blocks.values()) + \
+        sum(b.shortcut_array is not None for b in cap.blocks.values())
+    assert not any(a.flags.writeable for a in arrays)
+    rec = cap.layers["stage2_1"]
+    with pytest.raises(ValueError):
+        rec.array[0, 0, 0] = 1
+    before = rec.array.copy()
+    order = channel_order(rec, "mean")
+    channel_mosaic(rec.array, page_of(order, 0, 16), cols=4)
+    for key, block in cap.blocks.items():
+        if block.residual_array is not None:
+            anatomy(cap, key, 0)
+            anatomy(cap, key, None)
+    value_range(rec.array)
+    np.testing.assert_array_equal(rec.array, before)

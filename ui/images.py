@@ -17,7 +17,8 @@ from plotly.subplots import make_subplots
 
 from resnet_viz.errors import ImageError
 from resnet_viz.images import (
-    MAX_BYTES, MAX_PIXELS, UPLOAD_TYPES, Preprocessed, load_image, load_sample, preprocess, sample_images)
+    MAX_BYTES, MAX_PIXELS, UPLOAD_TYPES, Preprocessed, load_image, load_sample, preprocess, preview_png,
+    sample_images)
 from resnet_viz.loading import LoadedModel
 from ui.common import show_error, tr
 
@@ -91,14 +92,22 @@ def preprocessed(image: Image.Image, image_id: str, loaded: LoadedModel) -> Prep
                               tuple(loaded.mean), tuple(loaded.std), image, loaded)
 
 
-def show_preprocessing(image: Image.Image, pre: Preprocessed, *, lang_key: str = "images.preprocessing") -> None:
+@st.cache_data(max_entries=48, show_spinner=False)
+def _preview(image_id: str, step: str, size: tuple[int, int], _image: Image.Image) -> bytes:
+    """Encoded once: given a PIL image, st.image would encode it again on every rerun."""
+    return preview_png(_image)
+
+
+def show_preprocessing(image: Image.Image, image_id: str, pre: Preprocessed, *,
+                       lang_key: str = "images.preprocessing") -> None:
     """The steps from the picture to the tensor, with the images in between and the tensor itself."""
     st.markdown(f"**{tr(lang_key)}**")
     cols = st.columns(3)
     for col, (img, key) in zip(cols, ((image, "images.original"), (pre.resized, "images.resized"),
                                        (pre.cropped, "images.cropped"))):
         w, h = img.size
-        col.image(img, caption=tr(key, width=w, height=h), width="stretch")
+        col.image(_preview(image_id, key, img.size, img), caption=tr(key, width=w, height=h), width="stretch",
+                  output_format="PNG")
     for step_key, params in pre.steps:
         st.markdown(f"- {tr(step_key, **params)}")
     st.plotly_chart(tensor_figure(pre), width="stretch")
