@@ -282,8 +282,10 @@ def _store(t: torch.Tensor, dtype) -> tuple[np.ndarray, int]:
     while x.numel() > LAYER_CAP and min(x.shape[-2:]) >= 2:
         x = F.avg_pool2d(x.unsqueeze(0), 2, ceil_mode=True).squeeze(0)
         factor *= 2
-    if np.dtype(dtype) == np.float16 and x.numel() and float(x.abs().max()) > _F16_MAX:
-        dtype = np.float32  # an untrained deep net can exceed float16's range: keep the values, not inf
+    if np.dtype(dtype) == np.float16:
+        if x.numel() and float(x.abs().max()) > _F16_MAX:
+            return x.numpy().astype(np.float32, copy=False), factor  # beyond float16: keep values, not inf
+        return x.to(torch.float16).numpy(), factor  # torch converts ~10x faster than numpy's astype
     return x.numpy().astype(dtype, copy=False), factor
 
 
@@ -392,8 +394,10 @@ def page_of(order: np.ndarray, page: int, per_page: int) -> np.ndarray:
 
 def value_range(array: np.ndarray, *, symmetric: bool = False, q: float = 99.5) -> tuple[float, float]:
     """A colour scale for ``array``: [min, high percentile], or +-percentile of |values| when signed."""
-    a = np.asarray(array, dtype=np.float32)
-    a = a[np.isfinite(a)]
+    a = np.asarray(array, dtype=np.float32).ravel()
+    finite = np.isfinite(a)
+    if not finite.all():
+        a = a[finite]
     if a.size == 0:
         return 0.0, 1.0
     if symmetric:
