@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from resnet_viz.curves import (collect_runs, depth_comparison, display_names, fingerprint, schedule_params,
-                               table6)
+from resnet_viz.curves import (collect_runs, depth_comparison, depth_trend, display_names, fingerprint,
+                               schedule_params, table6)
 from resnet_viz.loading import user_checkpoint_dir
 from resnet_viz.plots.paper import figure6, table6_figure
 from ui.common import current_language, tr
@@ -80,4 +80,9 @@ st.dataframe(
      for row in rows],
     hide_index=True, width="stretch")
 st.plotly_chart(table6_figure(rows, lang), width="stretch")
+trend = depth_trend(rows)
+if trend is not None:
+    ours, falls = trend
+    errors = ", ".join(f"{row.label} {row.our_error:.2f} %" for row in ours)
+    st.markdown(tr("fig6.trend_falls" if falls else "fig6.trend_not", errors=errors))
 st.caption(tr("fig6.table_notice"))

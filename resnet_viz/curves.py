@@ -207,6 +207,15 @@ def table6(runs: Iterable[Run]) -> list[TableRow]:
     return rows
 
 
+def depth_trend(rows: Iterable[TableRow], family: str = "resnet") -> tuple[list[TableRow], bool] | None:
+    """Table 6's claim on our runs: the family's rows with a measured error, shallow to deep, and whether the
+    error falls at every step. None with fewer than two depths."""
+    ours = sorted((r for r in rows if r.family == family and r.our_error is not None), key=lambda r: r.depth)
+    if len(ours) < 2:
+        return None
+    return ours, all(b.our_error < a.our_error for a, b in zip(ours, ours[1:]))
+
+
 def fingerprint() -> tuple[tuple[str, int], ...]:
     """(sidecar path, mtime) of every checkpoint sidecar: a cheap cache key that changes when a run writes."""
     from resnet_viz.loading import checkpoint_dirs

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from resnet_viz.curves import (PAPER_TABLE6, cifar_params, collect_runs, depth_comparison, display_names,
+from resnet_viz.curves import (PAPER_TABLE6, cifar_params, collect_runs, depth_comparison, depth_trend, display_names,
                                fingerprint, run_from_sidecar, schedule_params, table6)
 from resnet_viz.loading import find_checkpoints, save_checkpoint
 from resnet_viz.zoo import build_model, count_params
@@ -74,6 +74,17 @@ def test_table6_rows(runs_dir):
     assert by["resnet56"].our_error is None and by["resnet56"].run is None
     assert by["plain32"].paper_error is None and by["plain32"].our_error == pytest.approx(19)
     assert by["resnet1202"].params == 19_421_274 and by["resnet110"].params == 1_727_962
+
+
+def test_depth_trend_of_table6(runs_dir):
+    rows = table6(_mine(collect_runs(), runs_dir))
+    ours, falls = depth_trend(rows)  # ResNet-20 12 %, ResNet-32 10 %
+    assert [r.label for r in ours] == ["ResNet-20", "ResNet-32"] and falls
+    write_run(runs_dir, "resnet56", "resnet56", [30, 20, 10], [40, 30, 11])
+    ours, falls = depth_trend(table6(_mine(collect_runs(), runs_dir)))
+    assert [r.our_error for r in ours] == pytest.approx([12, 10, 11]) and not falls
+    assert depth_trend(table6(_mine(collect_runs(), runs_dir)), "plain")[1] is False  # 15 % then 19 %
+    assert depth_trend([r for r in rows if r.model != "resnet32"]) is None
 
 
 def test_best_run_per_model_and_bad_logs(tmp_path):

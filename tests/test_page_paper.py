@@ -74,6 +74,12 @@ def test_training_curves_from_user_logs(user_dir, lang):
     ours = dict(zip(table[t("fig6.col_model", lang)], table[t("fig6.col_ours", lang)]))
     assert ours["ResNet-20"] == pytest.approx(12.0) and ours["plain-32"] == pytest.approx(19.0)
     assert "CIFAR-10 (JPEG q75 copy)" in table[t("fig6.col_dataset", lang)].tolist()
+    if NOTHING_SHIPPED:  # one ResNet depth among the user's runs: no Table 6 trend to state
+        assert not any(t("fig6.trend_not", lang, errors="").split("{")[0][:12] in m.value for m in at.markdown)
+    r56 = write_run(user_dir, "resnet56", "resnet56", [30, 15, 8], [35, 20, 10])
+    at = app_page("pages/training_curves.py", lang=lang, fig6_runs=[str(p20), str(p32), str(r20), str(r56)])
+    assert_no_exception(at)
+    assert t("fig6.trend_falls", lang, errors="ResNet-20 12.00 %, ResNet-56 10.00 %") in _texts(at)
 
 
 def _trained_like(name: str) -> nn.Module:
