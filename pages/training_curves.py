@@ -83,6 +83,6 @@ st.plotly_chart(table6_figure(rows, lang), width="stretch")
 trend = depth_trend(rows)
 if trend is not None:
     ours, falls = trend
-    errors = ", ".join(f"{row.label} {row.our_error:.2f} %" for row in ours)
+    errors = tr("fig6.trend_sep").join(f"{row.label} {row.our_error:.2f} %" for row in ours)
     st.markdown(tr("fig6.trend_falls" if falls else "fig6.trend_not", errors=errors))
 st.caption(tr("fig6.table_notice"))

@@ -79,7 +79,8 @@ def test_training_curves_from_user_logs(user_dir, lang):
     r56 = write_run(user_dir, "resnet56", "resnet56", [30, 15, 8], [35, 20, 10])
     at = app_page("pages/training_curves.py", lang=lang, fig6_runs=[str(p20), str(p32), str(r20), str(r56)])
     assert_no_exception(at)
-    assert t("fig6.trend_falls", lang, errors="ResNet-20 12.00 %, ResNet-56 10.00 %") in _texts(at)
+    errors = t("fig6.trend_sep", lang).join(["ResNet-20 12.00 %", "ResNet-56 10.00 %"])
+    assert t("fig6.trend_falls", lang, errors=errors) in _texts(at)
 
 
 def _trained_like(name: str) -> nn.Module:

@@ -62,5 +62,47 @@ def test_predictions_on_the_shipped_sample_agree_with_the_recorded_accuracy(path
     accuracy = 100 * float((pred == labels).float().mean())
     # 1,000 test images: within 6 points of the accuracy measured on the whole test split
     assert abs(accuracy - loaded.accuracy) < 6, (accuracy, loaded.accuracy)
-    if path.stem != "plain56":  # the degraded net is allowed to be near chance: that is Figure 6's point
-        assert accuracy > 25
+    # the degraded plain-56 is allowed to be much worse: that is Figure 6's point
+    assert accuracy > (25 if path.stem == "plain56" else 55)
+
+
+def _shipped_metas() -> dict[str, dict]:
+    return {p.stem: load_checkpoint(p).meta for p in SHIPPED}
+
+
+def test_the_paper_orderings_the_readme_claims_hold_in_the_shipped_runs():
+    """Figure 6's degradation, residual learning fixing it, and Figure 7 for ResNet-20/56 (README, section
+    "Shipped checkpoints"); ResNet-110's responses and the accuracy-with-depth trend are reported there as not shown."""
+    from resnet_viz.curves import collect_runs, depth_comparison
+    from resnet_viz.responses import response_claims, stored_responses
+
+    metas = _shipped_metas()
+    runs = [r for r in collect_runs() if r.shipped]
+    plain = depth_comparison(runs, "plain")
+    assert (plain.shallow.model, plain.deep.model) == ("plain20", "plain56") and plain.same_schedule
+    assert plain.deeper_is_worse and plain.test_gap > 10
+    assert metas["resnet56"]["accuracy"] > metas["plain56"]["accuracy"] + 1
+    responses = {stem: stored_responses(meta) for stem, meta in metas.items()}
+    for resnet in ("resnet20", "resnet56"):
+        claims = response_claims([(resnet, "resnet", responses[resnet]), ("plain20", "plain", responses["plain20"]),
+                                  ("plain56", "plain", responses["plain56"])])
+        assert claims.resnets_smaller, resnet
+
+
+def test_the_readme_table_matches_the_sidecars():
+    import re
+
+    readme = (SHIPPED_DIR.parent.parent / "README.md").read_text(encoding="utf-8")
+    metas = _shipped_metas()
+    labels = {"plain20": "plain-20", "plain56": "plain-56", "resnet20": "ResNet-20", "resnet56": "ResNet-56",
+              "resnet110": "ResNet-110"}
+    for stem, label in labels.items():
+        row = re.search(rf"^\| {re.escape(label)} \| ([\d,]+) \| ([\d.]+) % \| [^|]+ \| ([\d.]+) \| ([\d,]+) s,",
+                        readme, re.M)
+        assert row, label
+        meta = metas[stem]
+        assert int(row[1].replace(",", "")) == count_params(get_spec(stem).build())
+        assert float(row[2]) == pytest.approx(100 - meta["accuracy"], abs=0.005)
+        assert float(row[3]) == pytest.approx(np.mean(meta["responses"]["std"]), abs=0.0005)
+        assert int(row[4].replace(",", "")) == round(meta["wall_time_s"])
+    assert f"**{meta['recipe']['iterations']:,} iterations**" in readme
