@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import io
 from typing import Callable
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-from PIL import Image
 from plotly.subplots import make_subplots
 
 from resnet_viz.capture import (
     Capture, anatomy, capture, channel_mosaic, channel_order, channel_ratio, colorize, display_scale,
     effective_receptive_field, mark_unit, mass_extent, model_fingerprint, page_of, ratios, value_range)
 from resnet_viz.errors import VizError
+from resnet_viz.images import png_bytes
 from resnet_viz.loading import LoadedModel, find_checkpoints
-from ui.common import show_error, tr
+from ui.common import picture, show_error, tr
 from ui.images import image_input, preprocessed, show_preprocessing
 from ui.models import current_model, load_cached
 
@@ -52,12 +51,8 @@ def cached_erf(model: str, image_id: str, path: str, row: int, col: int, channel
 
 @st.cache_data(max_entries=96, show_spinner=False)
 def png(key: tuple, _make: Callable[[], np.ndarray]) -> bytes:
-    """A picture encoded once (fast PNG) per ``key``: st.image passes PNG bytes through when told
-    ``output_format="PNG"`` (on "auto" it re-encodes them as JPEG on every rerun), so a rerun for another
-    widget neither colours nor encodes it again."""
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(_make())).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
+    """A picture coloured and encoded once per ``key``: a rerun for another widget does neither again."""
+    return png_bytes(_make())
 
 
 def grid_png(cap: Capture, mkey: str, image_id: str, layer: str, channels, cols: int, target: int,
@@ -97,8 +92,8 @@ def layer_label(cap: Capture, key: str) -> str:
 
 def colour_bar(lo: float, hi: float, cmap: str = "Viridis") -> None:
     bar = colorize(np.linspace(lo, hi, 256)[None, :].repeat(12, axis=0), lo, hi, cmap=cmap)
-    st.image(png(("bar", float(lo), float(hi), cmap), lambda: bar), width="stretch", output_format="PNG",
-             caption=tr("features.colour_scale", low=f"{lo:.3g}", high=f"{hi:.3g}"))
+    picture(png(("bar", float(lo), float(hi), cmap), lambda: bar),
+            caption=tr("features.colour_scale", low=f"{lo:.3g}", high=f"{hi:.3g}"))
 
 
 def input_picture(pre) -> np.ndarray:
@@ -123,8 +118,7 @@ def depth_strip(cap: Capture, mkey: str, image_id: str, scales: dict[str, tuple[
         chans = channel_order(rec, "mean")[:n]
         lo, hi = scales[stage] if scales and stage in scales else (rec.vmin, rec.vmax)
         c, h, w = rec.shape
-        col.image(grid_png(cap, mkey, image_id, key, chans, int(np.ceil(np.sqrt(len(chans)))), 240, lo, hi),
-                  width="stretch", output_format="PNG")
+        picture(grid_png(cap, mkey, image_id, key, chans, int(np.ceil(np.sqrt(len(chans)))), 240, lo, hi), where=col)
         col.caption(tr("features.strip_caption", stage=stage, channels=c, height=h, width=w, rf=rec.rf.size,
                        jump=rec.rf.jump))
 
@@ -155,8 +149,7 @@ def layers_view(cap: Capture, loaded: LoadedModel, pre, mkey: str, image_id: str
     lo, hi = rec.vmin, rec.vmax
     g1, g2 = st.columns([3, 2])
     with g1:
-        st.image(grid_png(cap, mkey, image_id, key, shown, GRID_COLS, 640, lo, hi), width="stretch",
-                 output_format="PNG")
+        picture(grid_png(cap, mkey, image_id, key, shown, GRID_COLS, 640, lo, hi))
         colour_bar(lo, hi)
         st.caption(tr("features.grid_caption", channels=", ".join(str(int(c)) for c in shown),
                       first=int(shown[0]) if len(shown) else 0))
@@ -190,12 +183,12 @@ def channel_detail(rec, channel: int, pre, lo: float, hi: float, mkey: str, imag
     fig.update_xaxes(title=tr("features.axis_col"))
     st.plotly_chart(fig, width="stretch")
     r, c = (int(v) for v in rec.channel_argmax[channel])
-    picture = input_picture(pre)
-    size = picture.shape[0]
+    input_pic = input_picture(pre)
+    size = input_pic.shape[0]
     box = rec.rf.box(r, c, size, size)
     marked = png(("strongest", mkey, image_id, rec.key, channel),
-                 lambda: mark_unit(picture, box, (rec.rf.centre(r), rec.rf.centre(c)), heat=fmap, vmin=lo, vmax=hi))
-    st.image(marked, width="stretch", output_format="PNG")
+                 lambda: mark_unit(input_pic, box, (rec.rf.centre(r), rec.rf.centre(c)), heat=fmap, vmin=lo, vmax=hi))
+    picture(marked)
     st.caption(tr("features.strongest", row=r, col=c, value=f"{rec.channel_max[channel]:.3f}", rf=rec.rf.size))
 
 
@@ -208,13 +201,12 @@ def receptive_field_view(cap: Capture, loaded: LoadedModel, rec, channel: int, p
     row = int(a.number_input(tr("features.unit_row", max=h - 1), 0, h - 1, r0, key=f"fm_row_{rec.key}_{channel}"))
     col = int(b.number_input(tr("features.unit_col", max=w - 1), 0, w - 1, c0, key=f"fm_col_{rec.key}_{channel}"))
     want_erf = c.toggle(tr("features.erf_toggle"), key="fm_erf", help=tr("features.erf_help"))
-    picture = input_picture(pre)
-    size = picture.shape[0]
+    input_pic = input_picture(pre)
+    size = input_pic.shape[0]
     box = rec.rf.box(row, col, size, size)
     centre = (rec.rf.centre(row), rec.rf.centre(col))
     p1, p2 = st.columns(2)
-    p1.image(png(("rf", mkey, image_id, rec.key, row, col), lambda: mark_unit(picture, box, centre)),
-             width="stretch", output_format="PNG")
+    picture(png(("rf", mkey, image_id, rec.key, row, col), lambda: mark_unit(input_pic, box, centre)), where=p1)
     p1.caption(tr("features.rf_caption", row=row, col=col, rf=rec.rf.size, top=box[0], left=box[1],
                   bottom=box[2], right=box[3]))
     if not want_erf:
@@ -229,9 +221,9 @@ def receptive_field_view(cap: Capture, loaded: LoadedModel, rec, channel: int, p
         return
     heat = grad / grad.max()
     shown = png(("erf", mkey, image_id, rec.key, row, col, channel),
-                lambda: mark_unit(picture, box, centre, heat=heat, cmap="Hot"))
+                lambda: mark_unit(input_pic, box, centre, heat=heat, cmap="Hot"))
     extent = mass_extent(grad, centre)
-    p2.image(shown, width="stretch", output_format="PNG")
+    picture(shown, where=p2)
     p2.caption(tr("features.erf_caption", extent=extent, rf=rec.rf.size))
 
 
@@ -250,9 +242,8 @@ def anatomy_view(cap: Capture) -> None:
         lo, hi = rec.vmin, rec.vmax
         chans = channel_order(rec, "mean")[:PER_PAGE]
         mosaic = channel_mosaic(rec.array, chans, cols=GRID_COLS)
-        st.image(colorize(mosaic, lo, hi, scale=display_scale(*mosaic.shape, target=640)), width="stretch",
-                 output_format="PNG",
-                 caption=tr("features.plain_output", block=key))
+        picture(png_bytes(colorize(mosaic, lo, hi, scale=display_scale(*mosaic.shape, target=640))),
+                caption=tr("features.plain_output", block=key))
         colour_bar(lo, hi)
         return
     if st.session_state.get("fm_block") not in residual:
@@ -366,7 +357,7 @@ except (VizError, RuntimeError, ValueError) as exc:
     st.stop()
 with right:
     a, b = st.columns(2)
-    a.image(png(("input", mkey, image_id), lambda: input_picture(pre)), width="stretch", output_format="PNG",
+    picture(png(("input", mkey, image_id), lambda: input_picture(pre)), where=a,
             caption=tr("features.model_input", model=loaded.label, size=loaded.input_size))
     with b:
         predictions(cap, loaded)

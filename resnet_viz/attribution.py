@@ -15,7 +15,6 @@ the previous train/eval mode and ``requires_grad`` flags restored and every hook
 
 from __future__ import annotations
 
-import io
 import math
 import warnings
 from contextlib import contextmanager
@@ -31,6 +30,7 @@ from torch import nn
 
 from resnet_viz.capture import model_lock
 from resnet_viz.errors import InputError
+from resnet_viz.images import png_bytes  # noqa: F401  (part of this module's picture helpers)
 from resnet_viz.zoo import ModelSpec
 
 Progress = Callable[[float], None]
@@ -518,10 +518,3 @@ def raw_picture(raw: np.ndarray, *, colormap: str = "Jet", scale: int = 1) -> np
     if scale > 1:
         rgb = rgb.repeat(scale, axis=0).repeat(scale, axis=1)
     return rgb
-
-
-def png_bytes(rgb: np.ndarray) -> bytes:
-    """An H x W x 3 uint8 image encoded as PNG (for a download button)."""
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(rgb, dtype=np.uint8), "RGB").save(buf, format="PNG")
-    return buf.getvalue()

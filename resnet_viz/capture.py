@@ -34,11 +34,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from resnet_viz.loading import FP16_MAX
 from resnet_viz.zoo import ModelSpec
 
 LAYER_CAP = 1 << 20  # values per stored array (ImageNet conv1: 64 x 112 x 112 = 802,816 fits)
 TOP_K = 5
-_F16_MAX = float(np.finfo(np.float16).max)
 
 
 # ---------------------------------------------------------------- hooks and per-model locks
@@ -283,7 +283,7 @@ def _store(t: torch.Tensor, dtype) -> tuple[np.ndarray, int]:
         x = F.avg_pool2d(x.unsqueeze(0), 2, ceil_mode=True).squeeze(0)
         factor *= 2
     if np.dtype(dtype) == np.float16:
-        if x.numel() and float(x.abs().max()) > _F16_MAX:
+        if x.numel() and float(x.abs().max()) > FP16_MAX:
             return x.numpy().astype(np.float32, copy=False), factor  # beyond float16: keep values, not inf
         return x.to(torch.float16).numpy(), factor  # torch converts ~10x faster than numpy's astype
     return x.numpy().astype(dtype, copy=False), factor

@@ -216,11 +216,17 @@ def to_display(tensor: torch.Tensor, mean: tuple[float, ...], std: tuple[float, 
     return np.round(arr * 255).astype(np.uint8)
 
 
-def preview_png(image: Image.Image, *, max_side: int = 640) -> bytes:
-    """The picture as PNG bytes for display, reduced (aspect kept) so that its longer side is at most
-    ``max_side``: a page shows it a few hundred pixels wide, and encoding a 2048 px photo costs ~0.1 s."""
-    im = image if image.mode in ("RGB", "L") else image.convert("RGB")
-    if max(im.size) > max_side:
+def png_bytes(picture: np.ndarray | Image.Image, *, max_side: int | None = None) -> bytes:
+    """An H x W (x 3) uint8 array or a PIL image as PNG bytes (fast compression), for display or download.
+
+    With ``max_side`` the picture is reduced (aspect kept) so that its longer side is at most that: a page shows
+    it a few hundred pixels wide, and encoding a 2048 px photo costs ~0.1 s.
+    """
+    if isinstance(picture, Image.Image):
+        im = picture if picture.mode in ("RGB", "L") else picture.convert("RGB")
+    else:
+        im = Image.fromarray(np.ascontiguousarray(np.asarray(picture, dtype=np.uint8)))
+    if max_side is not None and max(im.size) > max_side:
         scale = max_side / max(im.size)
         im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.Resampling.BILINEAR)
     buf = io.BytesIO()

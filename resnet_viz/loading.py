@@ -41,7 +41,7 @@ CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".th")
 MAX_CHECKPOINT_BYTES = 600 * 1024 * 1024  # VGG-19's 548 MB fits; anything larger is refused unread
 SIDECAR_FORMAT = "resnet_viz-checkpoint/1"
 DOWNLOAD_TIMEOUT_S = 5.0
-_FP16_MAX = 65504.0
+FP16_MAX = 65504.0  # the largest finite float16
 
 
 @dataclass
@@ -465,7 +465,7 @@ def save_checkpoint(state: nn.Module | Mapping[str, torch.Tensor], path: str | o
     tensors = {}
     for k, v in state.items():
         v = v.detach().cpu()
-        if half and v.is_floating_point() and (v.numel() == 0 or float(v.abs().max()) <= _FP16_MAX):
+        if half and v.is_floating_point() and (v.numel() == 0 or float(v.abs().max()) <= FP16_MAX):
             v = v.half()  # tensors beyond fp16's range (an untrained net's BN variances) stay fp32
         tensors[k] = v.contiguous()
     full = {"format": SIDECAR_FORMAT, **meta}

@@ -248,14 +248,14 @@ def test_image_input_sample_upload_and_bad_upload():
     assert at.text[0].value == "sample:cifar10/frog_2|32x32|RGB"  # falls back to the sample
 
 
-def test_preview_png_is_small_and_keeps_the_aspect():
-    from resnet_viz.images import preview_png
+def test_png_bytes_for_display_is_small_and_keeps_the_aspect():
+    from resnet_viz.images import png_bytes
 
     big = Image.new("RGB", (2048, 1024), (200, 10, 10))
-    shown = Image.open(io.BytesIO(preview_png(big)))
+    shown = Image.open(io.BytesIO(png_bytes(big, max_side=640)))
     assert shown.format == "PNG" and shown.size == (640, 320) and shown.getpixel((5, 5)) == (200, 10, 10)
     small = Image.new("L", (32, 20), 7)
-    assert Image.open(io.BytesIO(preview_png(small))).size == (32, 20)
+    assert Image.open(io.BytesIO(png_bytes(small, max_side=640))).size == (32, 20)
     rgba = Image.new("RGBA", (10, 900), (1, 2, 3, 0))
-    shown = Image.open(io.BytesIO(preview_png(rgba)))
+    shown = Image.open(io.BytesIO(png_bytes(rgba, max_side=640)))
     assert shown.mode == "RGB" and shown.size == (7, 640)

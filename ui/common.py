@@ -62,3 +62,9 @@ def show_error(exc: BaseException) -> None:
         st.error(exc.message(current_language()))
     else:
         st.error(tr("common.unexpected_error", kind=type(exc).__name__, detail=str(exc)[:300]))
+
+
+def picture(png: bytes, *, caption: str | None = None, where=None) -> None:
+    """Show PNG bytes at the column's width. ``output_format="PNG"`` makes st.image pass them through: on
+    "auto" it decodes them and encodes a JPEG again on every rerun."""
+    (where or st).image(png, caption=caption, width="stretch", output_format="PNG")

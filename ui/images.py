@@ -17,10 +17,10 @@ from plotly.subplots import make_subplots
 
 from resnet_viz.errors import ImageError
 from resnet_viz.images import (
-    MAX_BYTES, MAX_PIXELS, UPLOAD_TYPES, Preprocessed, load_image, load_sample, preprocess, preview_png,
+    MAX_BYTES, MAX_PIXELS, UPLOAD_TYPES, Preprocessed, load_image, load_sample, png_bytes, preprocess,
     sample_images)
 from resnet_viz.loading import LoadedModel
-from ui.common import show_error, tr
+from ui.common import picture, show_error, tr
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -95,7 +95,7 @@ def preprocessed(image: Image.Image, image_id: str, loaded: LoadedModel) -> Prep
 @st.cache_data(max_entries=48, show_spinner=False)
 def _preview(image_id: str, step: str, size: tuple[int, int], _image: Image.Image) -> bytes:
     """Encoded once: given a PIL image, st.image would encode it again on every rerun."""
-    return preview_png(_image)
+    return png_bytes(_image, max_side=640)
 
 
 def show_preprocessing(image: Image.Image, image_id: str, pre: Preprocessed, *,
@@ -106,8 +106,7 @@ def show_preprocessing(image: Image.Image, image_id: str, pre: Preprocessed, *,
     for col, (img, key) in zip(cols, ((image, "images.original"), (pre.resized, "images.resized"),
                                        (pre.cropped, "images.cropped"))):
         w, h = img.size
-        col.image(_preview(image_id, key, img.size, img), caption=tr(key, width=w, height=h), width="stretch",
-                  output_format="PNG")
+        picture(_preview(image_id, key, img.size, img), caption=tr(key, width=w, height=h), where=col)
     for step_key, params in pre.steps:
         st.markdown(f"- {tr(step_key, **params)}")
     st.plotly_chart(tensor_figure(pre), width="stretch")
