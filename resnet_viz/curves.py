@@ -235,6 +235,12 @@ def schedule_params(run: Run) -> dict[str, Any] | None:
     """Placeholders of the "schedule" sentence (recipe, epochs, iterations), None when nothing is recorded."""
     if not run.has_log and not run.recipe:
         return None
-    epochs = run.recipe.get("epochs") if isinstance(run.recipe.get("epochs"), int) else len(run.iterations)
+    epochs = run.recipe.get("epochs")
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, float)):
+        epochs = len(run.iterations)  # a sidecar without the run's length: one log point per epoch
+    elif not float(epochs).is_integer():
+        epochs = round(epochs, 1)  # a run that ends inside an epoch (e.g. 1,000 iterations = 2.6 epochs)
+    else:
+        epochs = int(epochs)
     iterations = run.iterations[-1] if run.iterations else run.recipe.get("iterations", "?")
     return {"recipe": run.recipe.get("name", "?"), "epochs": epochs, "iterations": iterations}

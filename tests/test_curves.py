@@ -54,6 +54,14 @@ def test_runs_read_from_sidecars(runs_dir):
     assert schedule_params(p20) == {"recipe": "fast", "epochs": 3, "iterations": 300}
 
 
+def test_schedule_of_a_run_that_ends_inside_an_epoch(tmp_path):
+    meta = {"model": "resnet20", "recipe": {"name": "fast", "epochs": 2.5641, "iterations": 1000},
+            "log": log([50, 40, 30], [55, 45, 35])}
+    run = run_from_sidecar(meta, key="k", stem="k")
+    assert schedule_params(run) == {"recipe": "fast", "epochs": 2.6, "iterations": 300}  # not 3 log points
+    assert schedule_params(run_from_sidecar({**meta, "recipe": {"name": "fast"}}, key="k", stem="k"))["epochs"] == 3
+
+
 def test_degradation_sentence_numbers(runs_dir):
     runs = _mine(collect_runs(), runs_dir)
     plain = depth_comparison(runs, "plain")
