@@ -4,17 +4,19 @@ import streamlit as st
 
 from resnet_viz.curves import fingerprint
 from resnet_viz.errors import VizError
-from resnet_viz.images import preprocess
+from resnet_viz.images import png_bytes, preprocess
 from resnet_viz.loading import user_checkpoint_dir
 from resnet_viz.plots.paper import figure7
-from resnet_viz.responses import (default_selection, figure7_sources, image_to_uint8, load_npz, response_claims,
-                                  responses_of, wide_range)
+from resnet_viz.responses import (concentration, default_selection, figure7_sources, image_to_uint8, load_npz,
+                                  median_image_std, response_claims, responses_of, wide_range)
 from resnet_viz.zoo import get_spec
-from ui.common import current_language, show_error, tr
+from ui.common import current_language, picture, show_error, tr
 from ui.images import image_input
 from ui.models import load_cached
 
 SAMPLE_SIZES = [100, 200, 500, 1000]
+TOP_IMAGES = 3
+THUMB_SIDE = 96
 THREADS = 1  # small CIFAR convs: one thread is much faster on a busy CPU (benchmarks/paper_pages.py)
 
 
@@ -23,10 +25,59 @@ def _sources(fingerprint_key: tuple, user_dir: str):
     return figure7_sources()
 
 
+@st.cache_data(max_entries=4, show_spinner=False)
+def _sample(limit: int):
+    return load_npz(limit=limit)
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def _on_sample(source: str, fingerprint_key: tuple, limit: int):
-    images, _, _ = load_npz(limit=limit)
-    return responses_of(load_cached(source), images, threads=THREADS)
+    images, _, _ = _sample(limit)
+    return responses_of(load_cached(source), images, threads=THREADS, per_image=True)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _thumbnail(limit: int, index: int) -> bytes:
+    images, _, _ = _sample(limit)
+    return png_bytes(images[index].permute(1, 2, 0).numpy().repeat(THUMB_SIDE // 32, 0).repeat(THUMB_SIDE // 32, 1))
+
+
+def _claim_sentences(claims, prefix: str, value: str) -> None:
+    """The two Figure 7 claims as sentences, keys ``{prefix}_smaller_yes`` ... ``{prefix}_deeper_no``."""
+    if claims.resnets_smaller is not None:
+        (resnet, resnet_value), (plain, plain_value) = claims.largest_resnet, claims.smallest_plain
+        st.markdown(tr(f"{prefix}_smaller_{'yes' if claims.resnets_smaller else 'no'}", resnet=resnet,
+                       resnet_mean=f"{resnet_value:{value}}", plain=plain, plain_mean=f"{plain_value:{value}}"))
+    if claims.deeper_smaller is not None:
+        (deep, deep_value), (shallow, shallow_value) = claims.deep_resnet, claims.shallow_resnet
+        st.markdown(tr(f"{prefix}_deeper_{'yes' if claims.deeper_smaller else 'no'}", deep=deep,
+                       deep_mean=f"{deep_value:{value}}", shallow=shallow, shallow_mean=f"{shallow_value:{value}}"))
+
+
+def _spread(results, limit: int) -> None:
+    """Which images drive the pooled std (only for values computed live, which keep per-image moments)."""
+    spread = concentration(results, top=TOP_IMAGES)
+    if not spread:
+        st.caption(tr("fig7.spread_needs_live"))
+        return
+    means = {label: r.mean for label, _, r in results}
+    st.dataframe([{tr("fig7.col_net"): c.label, tr("fig7.col_mean"): f"{means[c.label]:.4g}",
+                   tr("fig7.col_median_image"): f"{c.median_image_std:.4g}",
+                   tr("fig7.col_top_share", k=len(c.top)): f"{100 * c.top_share:.1f} %"} for c in spread],
+                 hide_index=True, width="stretch")
+    worst = spread[0]
+    if not worst.dominated:
+        st.markdown(tr("fig7.spread_even", k=len(worst.top), n=worst.images, share=f"{100 * worst.top_share:.1f} %"))
+    else:
+        st.markdown(tr("fig7.spread_sentence", net=worst.label, k=len(worst.top), n=worst.images,
+                       share=f"{100 * worst.top_share:.0f} %", even=f"{100 * worst.even_share:.1f} %"))
+        _, labels, classes = _sample(limit)
+        for col, k in zip(st.columns(len(worst.top) + 2), worst.outliers):
+            index = worst.top[k]
+            cls = classes[int(labels[index])] if classes else str(int(labels[index]))
+            picture(_thumbnail(limit, index), where=col, caption=tr(
+                "fig7.thumb_caption", cls=cls, std=f"{worst.top_std[k]:.2f}", share=f"{100 * worst.top_shares[k]:.0f} %"))
+    _claim_sentences(response_claims(results, median_image_std), "fig7.typical", ".3f")
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -99,15 +150,11 @@ if results:
                       help=tr("fig7.log_axis_help"))
     st.plotly_chart(figure7(results, lang, log_y=log_y), width="stretch")
     st.dataframe(rows, hide_index=True, width="stretch")
-    claims = response_claims(results if sources else [])  # untrained demo nets support no claim
-    if claims.resnets_smaller is not None:
-        (resnet, resnet_mean), (plain, plain_mean) = claims.largest_resnet, claims.smallest_plain
-        st.markdown(tr("fig7.claim_smaller_yes" if claims.resnets_smaller else "fig7.claim_smaller_no",
-                       resnet=resnet, resnet_mean=f"{resnet_mean:.3f}", plain=plain, plain_mean=f"{plain_mean:.3f}"))
-    if claims.deeper_smaller is not None:
-        (deep, deep_mean), (shallow, shallow_mean) = claims.deep_resnet, claims.shallow_resnet
-        st.markdown(tr("fig7.claim_deeper_yes" if claims.deeper_smaller else "fig7.claim_deeper_no",
-                       deep=deep, deep_mean=f"{deep_mean:.3f}", shallow=shallow, shallow_mean=f"{shallow_mean:.3f}"))
+    if sources:  # untrained demo nets support no claim
+        _claim_sentences(response_claims(results), "fig7.claim", ".3f")
+        st.subheader(tr("fig7.spread_header"))
+        st.caption(tr("fig7.spread_intro"))
+        _spread(results, limit)
 
 with st.expander(tr("paper.what_to_notice"), expanded=True):
     st.markdown(tr("fig7.notice"))

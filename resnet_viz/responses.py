@@ -12,9 +12,9 @@ batched, without gradients, and the hooks are removed when it ends, also on erro
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -34,6 +34,7 @@ class LayerResponses:
     layers: tuple[str, ...]  # module paths of the 3x3 convs, forward order
     std: tuple[float, ...]
     images: int
+    per_image: ImageMoments | None = field(default=None, compare=False, repr=False)
 
     def sorted_desc(self) -> list[float]:
         """The paper's bottom panel: the same values, largest first."""
@@ -53,6 +54,38 @@ class LayerResponses:
 
     def to_dict(self) -> dict:
         return {"layers": list(self.layers), "std": list(self.std), "images": self.images}
+
+
+@dataclass(frozen=True)
+class ImageMoments:
+    """Each image's own sums behind Figure 7's pooled std: ``sums[l, i]`` and ``sumsq[l, i]`` over the
+    ``counts[l]`` values image ``i`` gives layer ``l`` (float64). They tell which images drive the pooled std.
+    """
+
+    counts: np.ndarray  # (layers,)
+    sums: np.ndarray  # (layers, images)
+    sumsq: np.ndarray  # (layers, images)
+
+    def pooled_std(self) -> np.ndarray:
+        """(layers,) the std over all images together: the values ``LayerResponses.std`` holds."""
+        n = self.counts * self.sums.shape[1]
+        mean = self.sums.sum(1) / n
+        return np.sqrt(np.maximum(self.sumsq.sum(1) / n - mean * mean, 0.0))
+
+    def image_std(self) -> np.ndarray:
+        """(images,) each image's own response std, averaged over the layers."""
+        n = self.counts[:, None]
+        mean = self.sums / n
+        return np.sqrt(np.maximum(self.sumsq / n - mean * mean, 0.0)).mean(0)
+
+    def variance_share(self) -> np.ndarray:
+        """(images,) each image's share of the pooled variance (its squared deviations from the pooled mean),
+        averaged over the layers; the shares sum to 1. Equal images each hold 1 / images."""
+        mean = (self.sums.sum(1) / (self.counts * self.sums.shape[1]))[:, None]
+        dev = np.maximum(self.sumsq - 2 * mean * self.sums + self.counts[:, None] * mean * mean, 0.0)
+        total = dev.sum(1, keepdims=True)
+        share = np.divide(dev, total, out=np.full_like(dev, 1.0 / dev.shape[1]), where=total > 0)
+        return share.mean(0)
 
 
 def response_layers(model: nn.Module) -> list[tuple[str, nn.BatchNorm2d]]:
@@ -76,18 +109,31 @@ def response_layers(model: nn.Module) -> list[tuple[str, nn.BatchNorm2d]]:
 
 
 class _Moments:
-    """Running count, sum and sum of squares in float64 (exact enough for std over millions of values)."""
+    """Running count, sum and sum of squares in float64 (exact enough for std over millions of values);
+    with ``per_image`` also each image's own sum and sum of squares."""
 
-    def __init__(self) -> None:
+    def __init__(self, per_image: bool = False) -> None:
         self.n = 0
         self.s = 0.0
         self.ss = 0.0
+        self.per_image = per_image
+        self.count = 0
+        self.image_s: list[torch.Tensor] = []
+        self.image_ss: list[torch.Tensor] = []
 
     def add(self, x: torch.Tensor) -> None:
         x = x.detach().double()
         self.n += x.numel()
-        self.s += float(x.sum())
-        self.ss += float((x * x).sum())
+        if not self.per_image:
+            self.s += float(x.sum())
+            self.ss += float((x * x).sum())
+            return
+        flat = x.flatten(1)
+        self.count = flat.shape[1]
+        self.image_s.append(flat.sum(1))
+        self.image_ss.append((flat * flat).sum(1))
+        self.s += float(self.image_s[-1].sum())
+        self.ss += float(self.image_ss[-1].sum())
 
     def std(self) -> float:
         mean = self.s / self.n
@@ -95,9 +141,9 @@ class _Moments:
 
 
 @contextmanager
-def _recording(pairs: Sequence[tuple[str, nn.Module]]) -> Iterator[list[_Moments]]:
+def _recording(pairs: Sequence[tuple[str, nn.Module]], per_image: bool = False) -> Iterator[list[_Moments]]:
     """Forward hooks on the BNs that add each output to its layer's moments; always removed."""
-    moments = [_Moments() for _ in pairs]
+    moments = [_Moments(per_image) for _ in pairs]
     handles = []
     try:
         for (_, bn), m in zip(pairs, moments):
@@ -135,25 +181,31 @@ def normalise(images: torch.Tensor, mean: Sequence[float], std: Sequence[float])
 
 
 def layer_responses(model: nn.Module, images: torch.Tensor, *, mean: Sequence[float], std: Sequence[float],
-                    batch_size: int = 250, threads: int | None = None) -> LayerResponses:
-    """Figure 7 data of ``model`` on uint8 ``images`` (N x 3 x H x W).
+                    batch_size: int = 250, threads: int | None = None, per_image: bool = False) -> LayerResponses:
+    """Figure 7 data of ``model`` on uint8 ``images`` (N x 3 x H x W); with ``per_image`` the same pass also
+    keeps each image's moments (``LayerResponses.per_image``).
 
     The model is put in eval mode (BN uses its running statistics, as at test time) and left in it.
     """
     images = check_images(images)
     pairs = response_layers(model)
     model.eval()
-    with torch.no_grad(), torch_threads(threads), _recording(pairs) as moments:
+    with torch.no_grad(), torch_threads(threads), _recording(pairs, per_image) as moments:
         for start in range(0, len(images), batch_size):
             model(normalise(images[start:start + batch_size], mean, std))
-    return LayerResponses(tuple(n for n, _ in pairs), tuple(m.std() for m in moments), len(images))
+    detail = None
+    if per_image:
+        detail = ImageMoments(np.array([m.count for m in moments], dtype=np.float64),
+                              torch.stack([torch.cat(m.image_s) for m in moments]).numpy(),
+                              torch.stack([torch.cat(m.image_ss) for m in moments]).numpy())
+    return LayerResponses(tuple(n for n, _ in pairs), tuple(m.std() for m in moments), len(images), detail)
 
 
-def responses_of(loaded, images: torch.Tensor, *, batch_size: int = 250, threads: int | None = None
-                 ) -> LayerResponses:
+def responses_of(loaded, images: torch.Tensor, *, batch_size: int = 250, threads: int | None = None,
+                 per_image: bool = False) -> LayerResponses:
     """``layer_responses`` of a ``LoadedModel`` with its own normalisation."""
     return layer_responses(loaded.model, images, mean=loaded.mean, std=loaded.std, batch_size=batch_size,
-                           threads=threads)
+                           threads=threads, per_image=per_image)
 
 
 def check_images(images: torch.Tensor) -> torch.Tensor:
@@ -301,7 +353,8 @@ def wide_range(results: Sequence[LayerResponses], *, factor: float = 1e3) -> boo
 
 @dataclass(frozen=True)
 class ResponseClaims:
-    """Figure 7's two claims checked on the networks shown, each network summarised by its mean std.
+    """Figure 7's two claims checked on the networks shown, each network summarised by one number (its mean
+    std unless ``response_claims`` is given another statistic).
 
     ``resnets_smaller``: every ResNet's mean is below every plain net's (None without both families).
     ``deeper_smaller``: the deepest ResNet's mean is below the shallowest one's (None with one ResNet depth).
@@ -326,18 +379,76 @@ class ResponseClaims:
         return self.deep_resnet[1] < self.shallow_resnet[1]
 
 
-def response_claims(results: Sequence[tuple[str, str, LayerResponses]]) -> ResponseClaims:
-    """``results``: (label, family "plain"/"resnet", responses) per network, as Figure 7 plots them."""
-    resnets = [(label, r) for label, family, r in results if family == "resnet" and r.std]
-    plains = [(label, r) for label, family, r in results if family == "plain" and r.std]
-    largest = max(resnets, key=lambda lr: lr[1].mean, default=None)
-    smallest = min(plains, key=lambda lr: lr[1].mean, default=None)
+def response_claims(results: Sequence[tuple[str, str, LayerResponses]],
+                    statistic: Callable[[LayerResponses], float | None] | None = None) -> ResponseClaims:
+    """``results``: (label, family "plain"/"resnet", responses) per network, as Figure 7 plots them.
+
+    ``statistic`` summarises a network (default: its mean std); networks it gives None are left out.
+    """
+    value = statistic or (lambda r: r.mean)
+    usable = [(label, family, r) for label, family, r in results if r.std and value(r) is not None]
+    resnets = [(label, r) for label, family, r in usable if family == "resnet"]
+    plains = [(label, r) for label, family, r in usable if family == "plain"]
+    largest = max(resnets, key=lambda lr: value(lr[1]), default=None)
+    smallest = min(plains, key=lambda lr: value(lr[1]), default=None)
     shallow = deep = None
     if len({len(r.std) for _, r in resnets}) > 1:
         shallow = min(resnets, key=lambda lr: len(lr[1].std))
         deep = max(resnets, key=lambda lr: len(lr[1].std))
 
     def pair(item):
-        return None if item is None else (item[0], item[1].mean)
+        return None if item is None else (item[0], float(value(item[1])))
 
     return ResponseClaims(pair(largest), pair(smallest), pair(shallow), pair(deep))
+
+
+def median_image_std(result: LayerResponses) -> float | None:
+    """The typical image's response std (median over images of each image's own std, averaged over layers);
+    None without per-image moments."""
+    return None if result.per_image is None else float(np.median(result.per_image.image_std()))
+
+
+@dataclass(frozen=True)
+class Concentration:
+    """How unevenly one network's images share its Figure 7 variance."""
+
+    label: str
+    images: int
+    median_image_std: float
+    top: tuple[int, ...]  # indices (into the images measured) of the largest shares, largest first
+    top_std: tuple[float, ...]  # those images' own response std
+    top_shares: tuple[float, ...]  # their shares of the variance, 0..1
+
+    @property
+    def top_share(self) -> float:
+        return float(sum(self.top_shares))
+
+    @property
+    def even_share(self) -> float:
+        """What the same number of images would hold if every image contributed equally."""
+        return len(self.top) / self.images
+
+    @property
+    def dominated(self) -> bool:
+        """A few images decide the pooled std: they carry a tenth of the variance or more, and ten times
+        what they would if every image contributed equally."""
+        return self.top_share >= max(0.1, 10 * self.even_share)
+
+    @property
+    def outliers(self) -> tuple[int, ...]:
+        """Positions in ``top`` of the images that each carry ten times an even share or more."""
+        return tuple(k for k, share in enumerate(self.top_shares) if share >= 10 / self.images)
+
+
+def concentration(results: Sequence[tuple[str, str, LayerResponses]], *, top: int = 3) -> list[Concentration]:
+    """Per network with per-image moments: its median image's std and the ``top`` images that carry most
+    of its variance, most concentrated network first."""
+    out = []
+    for label, _family, r in results:
+        if r.per_image is None:
+            continue
+        share, image_std = r.per_image.variance_share(), r.per_image.image_std()
+        order = np.argsort(-share, kind="stable")[:max(1, min(top, len(share)))]
+        out.append(Concentration(label, len(share), float(np.median(image_std)), tuple(int(i) for i in order),
+                                 tuple(float(image_std[i]) for i in order), tuple(float(share[i]) for i in order)))
+    return sorted(out, key=lambda c: -c.top_share)

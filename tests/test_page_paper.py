@@ -114,10 +114,44 @@ def test_layer_responses_stored_then_live(user_dir):
     deeper = t("fig7.claim_deeper_yes", "en").split(":")[0], t("fig7.claim_deeper_no", "en").split(":")[0]
     assert not any(m.value.startswith(deeper) for m in at.markdown)  # one ResNet depth: nothing to compare
 
+    spread = at.dataframe[1].value  # per-image data exists only for the values computed live
+    assert spread[t("fig7.col_net", "en")].tolist() == ["plain-20"]
+    assert float(spread[t("fig7.col_median_image", "en")][0]) > 0
+
     at.button(key="fig7_recompute").click().run()
     assert_no_exception(at)
     table = at.dataframe[0].value
     assert set(table[t("fig7.col_source", "en")]) == {t("fig7.source_live", "en", images=100)}
+    spread = at.dataframe[1].value
+    assert sorted(spread[t("fig7.col_net", "en")]) == ["ResNet-20", "plain-20"]
+    shares = [float(v.rstrip(" %")) for v in spread[t("fig7.col_top_share", "en", k=3)]]
+    assert all(0 < v <= 100 for v in shares)
+    typical = t("fig7.typical_smaller_yes", "en").split(":")[0], t("fig7.typical_smaller_no", "en").split(":")[0]
+    assert sum(m.value.startswith(typical) for m in at.markdown) == 1
+
+
+def test_layer_responses_show_the_images_that_dominate(user_dir, monkeypatch):
+    """The logic is tested in test_responses; here the page renders a dominated network's images."""
+    from resnet_viz import responses
+
+    r20 = save_checkpoint(_trained_like("resnet20"), user_dir / "resnet20", {"model": "resnet20", "shortcut": "A"})
+    real = responses.concentration
+
+    def one_wild_image(results, *, top=3):
+        found = real(results, top=top)
+        return [responses.Concentration(c.label, c.images, c.median_image_std, (7, 2, 5), (25.0, 9.0, 0.8),
+                                        (0.5, 0.19, 0.01)) for c in found]
+
+    monkeypatch.setattr(responses, "concentration", one_wild_image)
+    at = app_page("pages/layer_responses.py", lang="zh", fig7_nets=[str(r20)], fig7_images=100)
+    assert_no_exception(at)
+    sentence = t("fig7.spread_sentence", "zh", net="ResNet-20", k=3, n=100, share="70 %", even="3.0 %")
+    assert sentence in _texts(at)
+    captions = [c for image in at.get("image") for c in image.captions]
+    classes = responses.load_npz(limit=100)[2]
+    labels = responses.load_npz(limit=100)[1]
+    assert t("fig7.thumb_caption", "zh", cls=classes[int(labels[7])], std="25.00", share="50 %") in captions, captions
+    assert len(captions) == 2 and "9.00" in captions[1]  # the third image holds an ordinary share: not shown
 
 
 @pytest.mark.skipif(not NOTHING_SHIPPED, reason="shipped checkpoints exist: the untrained fallback is not shown")

@@ -12,7 +12,8 @@ from torch import nn
 from resnet_viz.cli import main
 from resnet_viz.errors import InputError
 from resnet_viz.loading import load_checkpoint, read_sidecar, save_checkpoint
-from resnet_viz.responses import (LayerResponses, balanced_order, layer_responses, load_npz, normalise, response_claims, response_layers,
+from resnet_viz.responses import (ImageMoments, LayerResponses, balanced_order, concentration, layer_responses,
+                                  load_npz, median_image_std, normalise, response_claims, response_layers,
                                   responses_of, stored_responses, torch_threads)
 from resnet_viz.zoo import build_model
 
@@ -226,3 +227,78 @@ def test_response_claims_need_both_families_and_two_depths():
     assert response_claims([]).resnets_smaller is None
     one_each = response_claims([("r", "resnet", _res(0.5)), ("p", "plain", _res(0.4))])
     assert one_each.resnets_smaller is False and one_each.deeper_smaller is None
+
+
+# ---------------------------------------------------------------- which images drive the pooled std
+
+def test_per_image_moments_agree_with_the_pooled_values_and_a_manual_hook():
+    model = _trained_like("resnet20", seed=3)
+    images = _images(5, 16)
+    seen = []
+    handle = model.layer3[2].bn2.register_forward_hook(lambda _m, _i, out: seen.append(out.detach().clone()))
+    with torch.no_grad():
+        model(normalise(images, MEAN, STD))
+    handle.remove()
+
+    plain = layer_responses(model, images, mean=MEAN, std=STD)
+    result = layer_responses(model, images, mean=MEAN, std=STD, per_image=True, batch_size=2)
+    assert plain.per_image is None and _hook_count(model) == 0
+    np.testing.assert_allclose(result.std, plain.std, rtol=1e-6)
+    np.testing.assert_allclose(result.per_image.pooled_std(), plain.std, rtol=1e-6)
+    assert result.per_image.sums.shape == (19, 5)
+    last = result.layers.index("layer3.2.conv2")
+    own = seen[0].flatten(1).double().std(1, unbiased=False).numpy()
+    n = result.per_image.counts[last]
+    mean = result.per_image.sums[last] / n
+    np.testing.assert_allclose(np.sqrt(result.per_image.sumsq[last] / n - mean ** 2), own, rtol=1e-5)
+    share = result.per_image.variance_share()
+    assert share.shape == (5,) and share.sum() == pytest.approx(1.0) and (share > 0).all()
+
+
+def _moments(values: list[np.ndarray]) -> ImageMoments:
+    """One layer whose images give these values."""
+    return ImageMoments(np.array([float(len(values[0]))]), np.array([[v.sum() for v in values]]),
+                        np.array([[(v * v).sum() for v in values]]))
+
+
+def test_one_wild_image_carries_most_of_the_variance():
+    rng = np.random.default_rng(0)
+    calm = [rng.normal(0, 1, 400) for _ in range(99)]
+    wild = rng.normal(0, 30, 400)
+    moments = _moments(calm[:40] + [wild] + calm[40:])
+    np.testing.assert_allclose(moments.pooled_std(), [np.concatenate(calm + [wild]).std()], rtol=1e-9)
+    share = moments.variance_share()
+    assert share.argmax() == 40 and share[40] > 0.85 and share.sum() == pytest.approx(1.0)
+    assert moments.image_std()[40] == pytest.approx(30, rel=0.1)
+
+    result = LayerResponses(("l0",), tuple(moments.pooled_std()), 100, moments)
+    even = LayerResponses(("l0",), (1.0,), 99, _moments(calm))
+    ranked = concentration([("even", "plain", even), ("wild", "resnet", result)], top=2)
+    assert [c.label for c in ranked] == ["wild", "even"]
+    assert ranked[0].top[0] == 40 and ranked[0].top_share > 0.85 and ranked[0].top_std[0] > 20
+    assert ranked[0].even_share == pytest.approx(0.02)
+    assert ranked[0].median_image_std == pytest.approx(1.0, rel=0.1) == median_image_std(result)
+    assert ranked[1].top_share < 0.1
+    assert ranked[0].dominated and not ranked[1].dominated
+    assert ranked[0].outliers == (0,) and ranked[1].outliers == ()  # only the wild image holds 10x an even share
+    assert ranked[0].top_shares[0] == pytest.approx(share[40])
+
+
+def test_identical_images_share_evenly():
+    same = np.linspace(-1, 1, 50)
+    share = _moments([same, same, same, same]).variance_share()
+    np.testing.assert_allclose(share, 0.25)
+    flat = _moments([np.zeros(10), np.zeros(10)]).variance_share()  # no variance at all: still sums to 1
+    np.testing.assert_allclose(flat, 0.5)
+
+
+def test_response_claims_on_another_statistic_leave_out_networks_without_it():
+    rng = np.random.default_rng(1)
+    wild = LayerResponses(("l0",), (5.0,), 3, _moments([rng.normal(0, 0.3, 99), rng.normal(0, 0.3, 99),
+                                                        rng.normal(0, 9, 99)]))
+    calm = LayerResponses(("l0", "l1"), (0.8, 0.8), 3, _moments([rng.normal(0, 0.8, 99) for _ in range(3)]))
+    results = [("ResNet-110", "resnet", wild), ("ResNet-20", "resnet", _res(0.7, 0.7)), ("plain-20", "plain", calm)]
+    assert response_claims(results).resnets_smaller is False  # the pooled mean: the wild image wins
+    typical = response_claims(results, median_image_std)  # ResNet-20 has no per-image moments: left out
+    assert typical.largest_resnet[0] == "ResNet-110" and typical.resnets_smaller is True
+    assert typical.deeper_smaller is None

@@ -89,6 +89,31 @@ def test_the_paper_orderings_the_readme_claims_hold_in_the_shipped_runs():
         assert claims.resnets_smaller, resnet
 
 
+def test_what_the_readme_says_about_resnet110s_responses():
+    """README: three dark images of the 1,000 carry most of ResNet-110's pooled variance; for the median image
+    the paper's Figure 7 orderings hold. Also: the stored values are what a live pass computes."""
+    from resnet_viz.responses import (concentration, load_npz, median_image_std, response_claims, responses_of,
+                                      stored_responses)
+
+    images, _, _ = load_npz()
+    results = []
+    for stem in REFERENCE:
+        loaded = load_checkpoint(SHIPPED_DIR / f"{stem}.safetensors")
+        live = responses_of(loaded, images, threads=1, per_image=True)
+        np.testing.assert_allclose(live.std, stored_responses(loaded.meta).std, rtol=1e-3)
+        results.append((stem, get_spec(stem).family, live))
+    worst = concentration(results)[0]
+    assert worst.label == "resnet110" and worst.dominated and worst.top_share > 0.6
+    outliers = [worst.top[k] for k in worst.outliers]
+    near_black = (images.max(1).values < 25).float().mean((1, 2))  # share of pixels dark in every channel
+    assert len(outliers) == 3 and all(near_black[i] > 0.4 for i in outliers)
+    assert float((near_black > 0.4).float().mean()) < 0.01  # such images are rare in the sample
+    typical = response_claims(results, median_image_std)
+    assert typical.resnets_smaller and typical.deeper_smaller
+    medians = {stem: median_image_std(r) for stem, _, r in results}
+    assert min(medians, key=medians.get) == "resnet110"
+
+
 def test_the_readme_table_matches_the_sidecars():
     import re
 
