@@ -12,7 +12,7 @@ import streamlit as st
 
 from resnet_viz import attribution as A
 from resnet_viz.errors import VizError
-from resnet_viz.images import Preprocessed
+from resnet_viz.images import Preprocessed, display_scale, zoom
 from resnet_viz.loading import LoadedModel, find_checkpoints, pretrained_cached
 from ui.common import current_language, show_error, tr
 from ui.images import image_input, preprocessed
@@ -56,8 +56,7 @@ def _memo(key: tuple, compute: Callable[[], A.Attribution]) -> A.Attribution:
 
 def _display(rgb: np.ndarray) -> np.ndarray:
     """Enlarge a small picture by whole pixels so that CIFAR's 32 x 32 stays crisp on screen."""
-    factor = max(1, DISPLAY_SIZE // max(rgb.shape[:2]))
-    return rgb.repeat(factor, axis=0).repeat(factor, axis=1) if factor > 1 else rgb
+    return zoom(rgb, display_scale(*rgb.shape[:2], target=DISPLAY_SIZE))
 
 
 def _pct(p: float) -> str:
@@ -230,7 +229,7 @@ def main() -> None:
     c_in.image(_display(base), width="stretch", caption=tr("attr.input_caption", width=w, height=h))
     c_over.image(over, width="stretch", caption=tr("attr.overlay_caption", name=class_name))
     rh, rw = exp.cam.size
-    c_raw.image(A.raw_picture(exp.cam.raw, colormap=cmap, scale=max(1, DISPLAY_SIZE // max(rh, rw))),
+    c_raw.image(A.raw_picture(exp.cam.raw, colormap=cmap, scale=display_scale(rh, rw, target=DISPLAY_SIZE)),
                 width="stretch", caption=tr("attr.raw_caption", layer=layer_name, height=rh, width=rw))
     c_raw.caption(tr("attr.raw_peak", peak=f"{float(exp.cam.raw.max()):.3g}"))
     st.download_button(tr("attr.download"), A.png_bytes(over), file_name=f"gradcam_{spec.name}_{layer_name}.png",

@@ -10,10 +10,10 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from resnet_viz.capture import (
-    Capture, anatomy, capture, channel_mosaic, channel_order, channel_ratio, colorize, display_scale,
+    Capture, anatomy, capture, channel_mosaic, channel_order, channel_ratio, colorize,
     effective_receptive_field, mark_unit, mass_extent, model_fingerprint, page_of, ratios, value_range)
 from resnet_viz.errors import VizError
-from resnet_viz.images import png_bytes
+from resnet_viz.images import display_scale, png_bytes
 from resnet_viz.loading import LoadedModel, find_checkpoints
 from ui.common import picture, show_error, tr
 from ui.images import image_input, preprocessed, show_preprocessing

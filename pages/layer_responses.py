@@ -4,7 +4,7 @@ import streamlit as st
 
 from resnet_viz.curves import fingerprint
 from resnet_viz.errors import VizError
-from resnet_viz.images import png_bytes, preprocess
+from resnet_viz.images import display_scale, png_bytes, preprocess, zoom
 from resnet_viz.loading import user_checkpoint_dir
 from resnet_viz.plots.paper import figure7
 from resnet_viz.responses import (concentration, default_selection, figure7_sources, image_to_uint8, load_npz,
@@ -39,7 +39,8 @@ def _on_sample(source: str, fingerprint_key: tuple, limit: int):
 @st.cache_data(max_entries=64, show_spinner=False)
 def _thumbnail(limit: int, index: int) -> bytes:
     images, _, _ = _sample(limit)
-    return png_bytes(images[index].permute(1, 2, 0).numpy().repeat(THUMB_SIDE // 32, 0).repeat(THUMB_SIDE // 32, 1))
+    picture_hwc = images[index].permute(1, 2, 0).numpy()
+    return png_bytes(zoom(picture_hwc, display_scale(*picture_hwc.shape[:2], target=THUMB_SIDE)))
 
 
 def _claim_sentences(claims, prefix: str, value: str) -> None:

@@ -30,7 +30,7 @@ from torch import nn
 
 from resnet_viz.capture import model_lock
 from resnet_viz.errors import InputError
-from resnet_viz.images import png_bytes  # noqa: F401  (part of this module's picture helpers)
+from resnet_viz.images import png_bytes, zoom  # noqa: F401  (png_bytes: part of this module's picture helpers)
 from resnet_viz.zoo import ModelSpec
 
 Progress = Callable[[float], None]
@@ -514,7 +514,4 @@ def overlay(image: np.ndarray | Image.Image, heat: np.ndarray, *, alpha: float =
 
 def raw_picture(raw: np.ndarray, *, colormap: str = "Jet", scale: int = 1) -> np.ndarray:
     """The low-resolution map itself, normalised and colourised, each cell ``scale`` pixels wide (no smoothing)."""
-    rgb = colorize(_normalise_positive(np.clip(np.asarray(raw, dtype=np.float32), 0.0, None)), colormap)
-    if scale > 1:
-        rgb = rgb.repeat(scale, axis=0).repeat(scale, axis=1)
-    return rgb
+    return zoom(colorize(_normalise_positive(np.clip(np.asarray(raw, dtype=np.float32), 0.0, None)), colormap), scale)

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from resnet_viz.images import display_scale, zoom
 from resnet_viz.loading import FP16_MAX
 from resnet_viz.zoo import ModelSpec
 
@@ -525,14 +526,7 @@ def colorize(values: np.ndarray, vmin: float, vmax: float, *, cmap: str = "Virid
     idx = np.clip((np.nan_to_num(v, nan=vmin) - vmin) / span * 255.0, 0, 255).astype(np.uint8)
     rgb = _lut(cmap)[idx]
     rgb[np.isnan(v)] = nan_colour
-    if scale > 1:
-        rgb = rgb.repeat(scale, axis=0).repeat(scale, axis=1)
-    return rgb
-
-
-def display_scale(height: int, width: int, target: int = 448) -> int:
-    """An integer zoom that makes a small map about ``target`` pixels wide (nearest neighbour, no blur)."""
-    return max(1, target // max(height, width, 1))
+    return zoom(rgb, scale)
 
 
 def overlay(image: np.ndarray, heat: np.ndarray, vmin: float, vmax: float, *, alpha: float = 0.55,
@@ -573,7 +567,7 @@ def mark_unit(picture: np.ndarray, box: tuple[int, int, int, int], centre: tuple
     if heat is not None and heat.shape == (h, w):
         big = colorize(heat, vmin, vmax, cmap=cmap, scale=s)
     else:
-        big = picture.repeat(s, axis=0).repeat(s, axis=1) if s > 1 else picture
+        big = zoom(picture, s)
         if heat is not None:
             big = overlay(big, heat, vmin, vmax, alpha=alpha, cmap=cmap)
     top, left, bottom, right = box

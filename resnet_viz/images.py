@@ -216,6 +216,16 @@ def to_display(tensor: torch.Tensor, mean: tuple[float, ...], std: tuple[float, 
     return np.round(arr * 255).astype(np.uint8)
 
 
+def display_scale(height: int, width: int, target: int = 448) -> int:
+    """An integer zoom that makes a small map about ``target`` pixels wide (nearest neighbour, no blur)."""
+    return max(1, target // max(height, width, 1))
+
+
+def zoom(picture: np.ndarray, factor: int) -> np.ndarray:
+    """An H x W (x C) picture enlarged ``factor`` times without blur: each pixel becomes a factor x factor block."""
+    return picture.repeat(factor, axis=0).repeat(factor, axis=1) if factor > 1 else picture
+
+
 def png_bytes(picture: np.ndarray | Image.Image, *, max_side: int | None = None) -> bytes:
     """An H x W (x 3) uint8 array or a PIL image as PNG bytes (fast compression), for display or download.
 

@@ -109,41 +109,25 @@ def response_layers(model: nn.Module) -> list[tuple[str, nn.BatchNorm2d]]:
 
 
 class _Moments:
-    """Running count, sum and sum of squares in float64 (exact enough for std over millions of values);
-    with ``per_image`` also each image's own sum and sum of squares."""
+    """Each image's sum and sum of squares of one layer's response, in float64 (exact enough for std over
+    millions of values); the pooled std of Figure 7 follows from them (``ImageMoments.pooled_std``)."""
 
-    def __init__(self, per_image: bool = False) -> None:
-        self.n = 0
-        self.s = 0.0
-        self.ss = 0.0
-        self.per_image = per_image
-        self.count = 0
-        self.image_s: list[torch.Tensor] = []
-        self.image_ss: list[torch.Tensor] = []
+    def __init__(self) -> None:
+        self.count = 0  # values per image
+        self.sums: list[torch.Tensor] = []
+        self.sumsq: list[torch.Tensor] = []
 
     def add(self, x: torch.Tensor) -> None:
-        x = x.detach().double()
-        self.n += x.numel()
-        if not self.per_image:
-            self.s += float(x.sum())
-            self.ss += float((x * x).sum())
-            return
-        flat = x.flatten(1)
+        flat = x.detach().double().flatten(1)
         self.count = flat.shape[1]
-        self.image_s.append(flat.sum(1))
-        self.image_ss.append((flat * flat).sum(1))
-        self.s += float(self.image_s[-1].sum())
-        self.ss += float(self.image_ss[-1].sum())
-
-    def std(self) -> float:
-        mean = self.s / self.n
-        return float(np.sqrt(max(self.ss / self.n - mean * mean, 0.0)))
+        self.sums.append(flat.sum(1))
+        self.sumsq.append((flat * flat).sum(1))
 
 
 @contextmanager
-def _recording(pairs: Sequence[tuple[str, nn.Module]], per_image: bool = False) -> Iterator[list[_Moments]]:
+def _recording(pairs: Sequence[tuple[str, nn.Module]]) -> Iterator[list[_Moments]]:
     """Forward hooks on the BNs that add each output to its layer's moments; always removed."""
-    moments = [_Moments(per_image) for _ in pairs]
+    moments = [_Moments() for _ in pairs]
     handles = []
     try:
         for (_, bn), m in zip(pairs, moments):
@@ -182,23 +166,22 @@ def normalise(images: torch.Tensor, mean: Sequence[float], std: Sequence[float])
 
 def layer_responses(model: nn.Module, images: torch.Tensor, *, mean: Sequence[float], std: Sequence[float],
                     batch_size: int = 250, threads: int | None = None, per_image: bool = False) -> LayerResponses:
-    """Figure 7 data of ``model`` on uint8 ``images`` (N x 3 x H x W); with ``per_image`` the same pass also
-    keeps each image's moments (``LayerResponses.per_image``).
+    """Figure 7 data of ``model`` on uint8 ``images`` (N x 3 x H x W); with ``per_image`` the result also
+    keeps each image's moments (``LayerResponses.per_image``), which the pooled values are computed from.
 
     The model is put in eval mode (BN uses its running statistics, as at test time) and left in it.
     """
     images = check_images(images)
     pairs = response_layers(model)
     model.eval()
-    with torch.no_grad(), torch_threads(threads), _recording(pairs, per_image) as moments:
+    with torch.no_grad(), torch_threads(threads), _recording(pairs) as moments:
         for start in range(0, len(images), batch_size):
             model(normalise(images[start:start + batch_size], mean, std))
-    detail = None
-    if per_image:
-        detail = ImageMoments(np.array([m.count for m in moments], dtype=np.float64),
-                              torch.stack([torch.cat(m.image_s) for m in moments]).numpy(),
-                              torch.stack([torch.cat(m.image_ss) for m in moments]).numpy())
-    return LayerResponses(tuple(n for n, _ in pairs), tuple(m.std() for m in moments), len(images), detail)
+    detail = ImageMoments(np.array([m.count for m in moments], dtype=np.float64),
+                          torch.stack([torch.cat(m.sums) for m in moments]).numpy(),
+                          torch.stack([torch.cat(m.sumsq) for m in moments]).numpy())
+    return LayerResponses(tuple(n for n, _ in pairs), tuple(map(float, detail.pooled_std())), len(images),
+                          detail if per_image else None)
 
 
 def responses_of(loaded, images: torch.Tensor, *, batch_size: int = 250, threads: int | None = None,
@@ -386,18 +369,18 @@ def response_claims(results: Sequence[tuple[str, str, LayerResponses]],
     ``statistic`` summarises a network (default: its mean std); networks it gives None are left out.
     """
     value = statistic or (lambda r: r.mean)
-    usable = [(label, family, r) for label, family, r in results if r.std and value(r) is not None]
-    resnets = [(label, r) for label, family, r in usable if family == "resnet"]
-    plains = [(label, r) for label, family, r in usable if family == "plain"]
-    largest = max(resnets, key=lambda lr: value(lr[1]), default=None)
-    smallest = min(plains, key=lambda lr: value(lr[1]), default=None)
+    scored = [(label, family, r, value(r)) for label, family, r in results if r.std]
+    resnets = [(label, r, v) for label, family, r, v in scored if family == "resnet" and v is not None]
+    plains = [(label, r, v) for label, family, r, v in scored if family == "plain" and v is not None]
+    largest = max(resnets, key=lambda item: item[2], default=None)
+    smallest = min(plains, key=lambda item: item[2], default=None)
     shallow = deep = None
-    if len({len(r.std) for _, r in resnets}) > 1:
-        shallow = min(resnets, key=lambda lr: len(lr[1].std))
-        deep = max(resnets, key=lambda lr: len(lr[1].std))
+    if len({len(r.std) for _, r, _ in resnets}) > 1:
+        shallow = min(resnets, key=lambda item: len(item[1].std))
+        deep = max(resnets, key=lambda item: len(item[1].std))
 
     def pair(item):
-        return None if item is None else (item[0], float(value(item[1])))
+        return None if item is None else (item[0], float(item[2]))
 
     return ResponseClaims(pair(largest), pair(smallest), pair(shallow), pair(deep))
 
@@ -449,6 +432,6 @@ def concentration(results: Sequence[tuple[str, str, LayerResponses]], *, top: in
             continue
         share, image_std = r.per_image.variance_share(), r.per_image.image_std()
         order = np.argsort(-share, kind="stable")[:max(1, min(top, len(share)))]
-        out.append(Concentration(label, len(share), float(np.median(image_std)), tuple(int(i) for i in order),
+        out.append(Concentration(label, len(share), median_image_std(r), tuple(int(i) for i in order),
                                  tuple(float(image_std[i]) for i in order), tuple(float(share[i]) for i in order)))
     return sorted(out, key=lambda c: -c.top_share)

@@ -15,7 +15,8 @@ from torchvision import transforms as T
 
 from resnet_viz.errors import ImageError
 from resnet_viz.images import (
-    MAX_BYTES, MAX_PIXELS, MAX_SIDE, load_image, load_sample, preprocess, sample_images, to_display, to_rgb)
+    MAX_BYTES, MAX_PIXELS, MAX_SIDE, display_scale, load_image, load_sample, preprocess, sample_images, to_display,
+    to_rgb, zoom)
 from resnet_viz.loading import load_random
 
 
@@ -259,3 +260,11 @@ def test_png_bytes_for_display_is_small_and_keeps_the_aspect():
     rgba = Image.new("RGBA", (10, 900), (1, 2, 3, 0))
     shown = Image.open(io.BytesIO(png_bytes(rgba, max_side=640)))
     assert shown.mode == "RGB" and shown.size == (7, 640)
+
+
+def test_zoom_enlarges_by_whole_pixels_without_blur():
+    picture = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    assert display_scale(32, 32, target=96) == 3 and display_scale(500, 300, target=96) == 1
+    big = zoom(picture, 3)
+    assert big.shape == (6, 9, 3) and (big[3:6, 6:9] == picture[1, 2]).all()
+    assert zoom(picture, 1) is picture
