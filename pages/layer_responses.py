@@ -61,6 +61,7 @@ def _spread(results, limit: int) -> None:
     if not spread:
         st.caption(tr("fig7.spread_needs_live"))
         return
+    st.caption(tr("fig7.spread_intro"))  # it speaks of the values computed live, in the same pass
     means = {label: r.mean for label, _, r in results}
     st.dataframe([{tr("fig7.col_net"): c.label, tr("fig7.col_mean"): f"{means[c.label]:.4g}",
                    tr("fig7.col_median_image"): f"{c.median_image_std:.4g}",
@@ -154,7 +155,6 @@ if results:
     if sources:  # untrained demo nets support no claim
         _claim_sentences(response_claims(results), "fig7.claim", ".3f")
         st.subheader(tr("fig7.spread_header"))
-        st.caption(tr("fig7.spread_intro"))
         _spread(results, limit)
 
 with st.expander(tr("paper.what_to_notice"), expanded=True):
