@@ -4,7 +4,7 @@ On ResNet-50 with random weights at 224 x 224 (pretrained weights cannot be down
 not depend on the weights' values), on the sample photo "chelsea":
 
 - bare: ``LayerGradCam(model, model.layer4).attribute(x, target=t)`` on the model as loaded;
-- grad_cam: ``resnet_viz.attribution.grad_cam`` (Captum, predictions from the same pass, map upsampled and
+- grad_cam: ``resnet_viz.explain.attribution.grad_cam`` (Captum, predictions from the same pass, map upsampled and
   normalised, model state saved and restored);
 - explain: ``explain`` at conv5_x (own hooks, one forward, one backward);
 - strip: ``stage_strip`` (predictions + conv5_x + the four stages, one forward and one backward) against
@@ -69,9 +69,9 @@ def main() -> int:
     import torch
     from captum.attr import LayerGradCam
 
-    from resnet_viz import attribution as A
+    from resnet_viz.explain import attribution as A
     from resnet_viz.images import load_sample, preprocess, sample_images
-    from resnet_viz.loading import load_random
+    from resnet_viz.checkpoints.read import load_random
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -51,11 +51,11 @@ def _timed(fn, repeat: int, name: str = "") -> tuple[float, object]:
 def library(model: str, repeat: int) -> dict[str, float]:
     import numpy as np
 
-    from resnet_viz.capture import (
+    from resnet_viz.inspect.feature_maps import (
         anatomy, capture, channel_mosaic, channel_order, colorize, display_scale, model_fingerprint, page_of,
         value_range)
     from resnet_viz.images import load_sample, preprocess, sample_images
-    from resnet_viz.loading import load_random
+    from resnet_viz.checkpoints.read import load_random
 
     loaded = load_random(model)
     image = load_sample(sample_images(loaded.spec.dataset)["chelsea" if loaded.spec.dataset == "imagenet"
@@ -99,7 +99,8 @@ def page(model: str, repeat: int) -> dict[str, float]:
     from PIL import Image
     from streamlit.testing.v1 import AppTest
 
-    from resnet_viz.loading import load_random, save_checkpoint
+    from resnet_viz.checkpoints.read import load_random
+    from resnet_viz.checkpoints.write import save_checkpoint
 
     tmp = Path(tempfile.mkdtemp(prefix="fm-bench-"))
     os.environ["RESNET_VIZ_CHECKPOINTS"] = str(tmp / "checkpoints")
@@ -130,7 +131,7 @@ def page(model: str, repeat: int) -> dict[str, float]:
         arr = rng.integers(0, 255, (224, 224, 3), dtype=np.uint8)
         buf = io.BytesIO()
         Image.fromarray(arr).save(buf, format="PNG")
-        at.file_uploader(key="fm_image_upload").set_value((f"new{i}.png", buf.getvalue(), "image/png"))
+        at.file_uploader(key="feature_maps_image_upload").set_value((f"new{i}.png", buf.getvalue(), "image/png"))
         start = time.perf_counter()
         at.run()
         new_image.append(time.perf_counter() - start)
@@ -139,20 +140,20 @@ def page(model: str, repeat: int) -> dict[str, float]:
     keys = ["conv2_1", "conv3_2", "conv4_3", "conv5_3", "conv1", "maxpool"]
     layer_change = []
     for key in keys * max(1, repeat // 2):
-        at.selectbox(key="fm_layer").set_value(key)
+        at.selectbox(key="feature_maps_layer").set_value(key)
         start = time.perf_counter()
         at.run()
         layer_change.append(time.perf_counter() - start)
     channel_change = []
     for c in range(repeat + 2):
-        at.selectbox(key=f"fm_channel_{keys[-1]}").set_value(c)
+        at.selectbox(key=f"feature_maps_channel_{keys[-1]}").set_value(c)
         start = time.perf_counter()
         at.run()
         channel_change.append(time.perf_counter() - start)
-    at.segmented_control(key="fm_view").set_value("anatomy").run()
+    at.segmented_control(key="feature_maps_view").set_value("anatomy").run()
     block_change = []
     for key in ("conv2_1", "conv3_1", "conv4_6", "conv5_3")[: max(2, repeat + 1)]:
-        at.selectbox(key="fm_block").set_value(key)
+        at.selectbox(key="feature_maps_block").set_value(key)
         start = time.perf_counter()
         at.run()
         block_change.append(time.perf_counter() - start)

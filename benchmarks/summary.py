@@ -18,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from resnet_viz.summary import summarize, table1  # noqa: E402
+from resnet_viz.inspect.architecture import summarize, table1  # noqa: E402
 
 DEFAULT = "resnet18,resnet34,resnet50,resnet101,resnet152,vgg19,plain34,resnet20,resnet56,resnet110"
 
@@ -34,7 +34,7 @@ def page_timings() -> dict:
     t0 = time.perf_counter()
     at.run()
     warm = time.perf_counter() - t0
-    at.selectbox(key="arch_col_0").set_value("resnet50")
+    at.selectbox(key="architecture_col_0").set_value("resnet50")
     t0 = time.perf_counter()
     at.run()
     change = time.perf_counter() - t0

@@ -1,5 +1,5 @@
 """Architecture explorer: the paper's Figure 3 from the real modules, Table 1, Table 3's shortcut
-options and Figure 5's blocks. Every number comes from resnet_viz.summary (meta-device forward passes)."""
+options and Figure 5's blocks. Every number comes from resnet_viz.inspect.architecture (meta-device forward passes)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import streamlit as st
 
 from resnet_viz.errors import VizError
 from resnet_viz.i18n import t
-from resnet_viz.plots.figure3 import (
+from resnet_viz.render.plots.figure3 import (
     column_layout, figure3, selected_box, spec_title, table1_records)
-from resnet_viz.summary import (
+from resnet_viz.inspect.architecture import (
     Summary, block_pair, dimension_changes, shortcut_options, summarize, table1)
-from resnet_viz.zoo import MODELS, get_spec
+from resnet_viz.models.registry import MODELS, get_spec
 from ui.common import current_language, show_error, tr
 
 lang = current_language()
@@ -52,15 +52,15 @@ def tl(key: str, /, **params: object) -> str:
 
 
 def model_name(name: str) -> str:
-    return tl("arch.pick_format", title=spec_title(name, lang), name=name)
+    return tl("architecture.pick_format", title=spec_title(name, lang), name=name)
 
 
 def option_name(option: str) -> str:
-    return tl("arch.shortcut_default") if option == "default" else tl(f"arch.option_{option}")
+    return tl("architecture.shortcut_default") if option == "default" else tl(f"architecture.option_{option}")
 
 
 def column_shortcut(name: str) -> str | None:
-    choice = st.session_state.get("arch_shortcut", "default")
+    choice = st.session_state.get("architecture_shortcut", "default")
     return None if choice == "default" or not get_spec(name).residual else choice
 
 
@@ -71,48 +71,48 @@ def fmt_shape(shape) -> str:
 def layer_details(s: Summary, row_index: int) -> None:
     row = s.rows[row_index]
     block = next((b for b in s.blocks if b.first_row <= row_index <= b.last_row), None)
-    rf = tr("arch.detail_rf_value", rf=row.rf, jump=row.jump) if row.rf is not None else tr("arch.detail_rf_none")
-    geometry = (tr("arch.detail_geometry_value", k=fmt_shape(row.kernel), s=fmt_shape(row.stride),
+    rf = tr("architecture.detail_rf_value", rf=row.rf, jump=row.jump) if row.rf is not None else tr("architecture.detail_rf_none")
+    geometry = (tr("architecture.detail_geometry_value", k=fmt_shape(row.kernel), s=fmt_shape(row.stride),
                    p=fmt_shape(row.padding), d=fmt_shape(row.dilation)) if row.kernel else "-")
     items = [
-        (tr("arch.detail_module"), row.name),
-        (tr("arch.detail_paper"), row.block or row.stage or "-"),
-        (tr("arch.detail_type"), row.type),
-        (tr("arch.detail_geometry"), geometry),
-        (tr("arch.detail_input"), fmt_shape(row.input_shape)),
-        (tr("arch.detail_output"), fmt_shape(row.output_shape)),
-        (tr("arch.detail_params"), f"{row.params:,}"),
-        (tr("arch.detail_macs"), f"{row.macs:,}"),
-        (tr("arch.detail_rf"), rf),
+        (tr("architecture.detail_module"), row.name),
+        (tr("architecture.detail_paper"), row.block or row.stage or "-"),
+        (tr("architecture.detail_type"), row.type),
+        (tr("architecture.detail_geometry"), geometry),
+        (tr("architecture.detail_input"), fmt_shape(row.input_shape)),
+        (tr("architecture.detail_output"), fmt_shape(row.output_shape)),
+        (tr("architecture.detail_params"), f"{row.params:,}"),
+        (tr("architecture.detail_macs"), f"{row.macs:,}"),
+        (tr("architecture.detail_rf"), rf),
     ]
     if block is not None:
-        kind = tr(f"arch.kind_{block.shortcut}") if block.shortcut else tr("arch.kind_none")
-        items.append((tr("arch.detail_block"), tr("arch.detail_block_value", block=block.name, kind=kind,
+        kind = tr(f"architecture.kind_{block.shortcut}") if block.shortcut else tr("architecture.kind_none")
+        items.append((tr("architecture.detail_block"), tr("architecture.detail_block_value", block=block.name, kind=kind,
                                                   params=f"{block.params:,}", macs=f"{block.macs:,}")))
-    st.table({tr("arch.detail_field"): [k for k, _ in items], tr("arch.detail_value"): [v for _, v in items]})
+    st.table({tr("architecture.detail_field"): [k for k, _ in items], tr("architecture.detail_value"): [v for _, v in items]})
 
 
-st.title(tr("arch.title"))
-st.markdown(tr("arch.intro"))
+st.title(tr("architecture.title"))
+st.markdown(tr("architecture.intro"))
 
 tab_fig, tab_table1, tab_options, tab_blocks, tab_layers = st.tabs(
-    [tr("arch.tab_figure3"), tr("arch.tab_table1"), tr("arch.tab_options"), tr("arch.tab_blocks"),
-     tr("arch.tab_layers")])
+    [tr("architecture.tab_figure3"), tr("architecture.tab_table1"), tr("architecture.tab_options"), tr("architecture.tab_blocks"),
+     tr("architecture.tab_layers")])
 
 # --- Figure 3 -------------------------------------------------------------------------------------
 with tab_fig:
     pick_cols = st.columns(3)
     names = []
     for i, col in enumerate(pick_cols):
-        key = f"arch_col_{i}"
+        key = f"architecture_col_{i}"
         if st.session_state.get(key) not in NAMES:
             st.session_state[key] = DEFAULT_COLUMNS[i]
-        names.append(col.selectbox(tr("arch.column_pick", n=i + 1), NAMES, key=key, format_func=model_name))
+        names.append(col.selectbox(tr("architecture.column_pick", n=i + 1), NAMES, key=key, format_func=model_name))
     opt_col, collapse_col = st.columns([2, 1])
-    opt_col.radio(tr("arch.shortcut_pick"), ["default", "A", "B", "C"], key="arch_shortcut", horizontal=True,
+    opt_col.radio(tr("architecture.shortcut_pick"), ["default", "A", "B", "C"], key="architecture_shortcut", horizontal=True,
                   format_func=option_name,
-                  help=tr("arch.shortcut_help"))
-    collapse = collapse_col.toggle(tr("arch.collapse"), key="arch_collapse", help=tr("arch.collapse_help"))
+                  help=tr("architecture.shortcut_help"))
+    collapse = collapse_col.toggle(tr("architecture.collapse"), key="architecture_collapse", help=tr("architecture.collapse_help"))
 
     columns = []
     try:
@@ -120,13 +120,13 @@ with tab_fig:
     except VizError as exc:
         show_error(exc)
     if columns:
-        event = st.plotly_chart(figure3(columns, lang=lang), key="arch_fig", on_select="rerun",
+        event = st.plotly_chart(figure3(columns, lang=lang), key="architecture_fig", on_select="rerun",
                                 selection_mode="points", width="stretch", config={"displayModeBar": False})
-        st.caption(tr("arch.figure_caption"))
+        st.caption(tr("architecture.figure_caption"))
 
         # A click on a box selects that layer below; the select box offers the same choice by keyboard.
         options = [f"{c}:{b.row}" for c, column in enumerate(columns) for b in column.boxes]
-        labels = {f"{c}:{b.row}": tr("arch.detail_option", column=column.title, label=b.label,
+        labels = {f"{c}:{b.row}": tr("architecture.detail_option", column=column.title, label=b.label,
                                      name=column.summary.rows[b.row].name)
                   for c, column in enumerate(columns) for b in column.boxes}
         points = []
@@ -135,130 +135,130 @@ with tab_fig:
         except AttributeError:
             points = list((event or {}).get("selection", {}).get("points", []))
         if not points:
-            st.session_state.pop("_arch_last_click", None)  # so that clicking the same box again selects it
+            st.session_state.pop("_architecture_last_click", None)  # so that clicking the same box again selects it
         else:
             hit = selected_box(columns, dict(points[0]))
             click = f"{hit[0]}:{hit[1]}" if hit else None
-            if click and click in options and click != st.session_state.get("_arch_last_click"):
-                st.session_state["_arch_last_click"] = click
-                st.session_state["arch_detail"] = click
-        if st.session_state.get("arch_detail") not in options:
-            st.session_state["arch_detail"] = options[-1]
-        choice = st.selectbox(tr("arch.detail_pick"), options, key="arch_detail", format_func=labels.get,
-                              help=tr("arch.detail_pick_help"))
+            if click and click in options and click != st.session_state.get("_architecture_last_click"):
+                st.session_state["_architecture_last_click"] = click
+                st.session_state["architecture_detail"] = click
+        if st.session_state.get("architecture_detail") not in options:
+            st.session_state["architecture_detail"] = options[-1]
+        choice = st.selectbox(tr("architecture.detail_pick"), options, key="architecture_detail", format_func=labels.get,
+                              help=tr("architecture.detail_pick_help"))
         c, r = (int(v) for v in choice.split(":"))
-        st.subheader(tr("arch.detail_title", column=columns[c].title, name=columns[c].summary.rows[r].name))
+        st.subheader(tr("architecture.detail_title", column=columns[c].title, name=columns[c].summary.rows[r].name))
         layer_details(columns[c].summary, r)
 
-        with st.expander(tr("arch.changes_title"), expanded=False):
-            st.markdown(tr("arch.changes_intro"))
+        with st.expander(tr("architecture.changes_title"), expanded=False):
+            st.markdown(tr("architecture.changes_intro"))
             for column in columns:
                 st.markdown(f"**{column.title}**")
                 st.table({
-                    tr("arch.changes_where"): [e["name"] for e in dimension_changes(column.summary)],
-                    tr("arch.changes_from"): [fmt_shape(e["input_shape"]) for e in dimension_changes(column.summary)],
-                    tr("arch.changes_to"): [fmt_shape(e["output_shape"]) for e in dimension_changes(column.summary)],
-                    tr("arch.changes_shortcut"): [tr(f"arch.kind_{e['shortcut']}") if e["shortcut"] else "-"
+                    tr("architecture.changes_where"): [e["name"] for e in dimension_changes(column.summary)],
+                    tr("architecture.changes_from"): [fmt_shape(e["input_shape"]) for e in dimension_changes(column.summary)],
+                    tr("architecture.changes_to"): [fmt_shape(e["output_shape"]) for e in dimension_changes(column.summary)],
+                    tr("architecture.changes_shortcut"): [tr(f"architecture.kind_{e['shortcut']}") if e["shortcut"] else "-"
                                                   for e in dimension_changes(column.summary)],
                 })
 
 # --- Table 1 --------------------------------------------------------------------------------------
 with tab_table1:
-    st.markdown(tr("arch.table1_intro"))
+    st.markdown(tr("architecture.table1_intro"))
     cols = cached_table1()
     header, records = table1_records(cols, lang=lang)
     st.table({h: [rec[i] for rec in records] for i, h in enumerate(header)})
     by_depth = {c.depth: c for c in cols}
     if all(d in by_depth for d in (50, 101, 152)):
-        st.info(tr("arch.table1_v15", **{f"m{d}": f"{by_depth[d].macs / 1e9:.2f}" for d in (50, 101, 152)},
+        st.info(tr("architecture.table1_v15", **{f"m{d}": f"{by_depth[d].macs / 1e9:.2f}" for d in (50, 101, 152)},
                    **{f"v{d}": f"{by_depth[d].macs_v1 / 1e9:.2f}" for d in (50, 101, 152)}))
 
 # --- Table 3: shortcut options --------------------------------------------------------------------
 with tab_options:
-    st.markdown(tr("arch.options_intro"))
-    if st.session_state.get("arch_opt_model") not in RESIDUAL:
-        st.session_state["arch_opt_model"] = "resnet34"
-    opt_model = st.selectbox(tr("arch.options_model"), RESIDUAL, key="arch_opt_model", format_func=model_name)
+    st.markdown(tr("architecture.options_intro"))
+    if st.session_state.get("architecture_opt_model") not in RESIDUAL:
+        st.session_state["architecture_opt_model"] = "resnet34"
+    opt_model = st.selectbox(tr("architecture.options_model"), RESIDUAL, key="architecture_opt_model", format_func=model_name)
     try:
         rows = cached_options(opt_model)
         st.table({
-            tr("arch.options_option"): [tr(f"arch.option_{r['option']}") for r in rows],
-            tr("arch.options_params"): [f"{r['params']:,}" for r in rows],
-            tr("arch.options_extra_params"): [f"+{r['extra_params']:,}" for r in rows],
-            tr("arch.options_macs"): [f"{r['macs'] / 1e9:.3f}" for r in rows],
-            tr("arch.options_extra_macs"): [f"+{r['extra_macs'] / 1e6:.1f}" for r in rows],
-            tr("arch.options_kinds"): [tr("arch.options_kinds_value", identity=r["identity"], pad=r["pad"],
+            tr("architecture.options_option"): [tr(f"architecture.option_{r['option']}") for r in rows],
+            tr("architecture.options_params"): [f"{r['params']:,}" for r in rows],
+            tr("architecture.options_extra_params"): [f"+{r['extra_params']:,}" for r in rows],
+            tr("architecture.options_macs"): [f"{r['macs'] / 1e9:.3f}" for r in rows],
+            tr("architecture.options_extra_macs"): [f"+{r['extra_macs'] / 1e6:.1f}" for r in rows],
+            tr("architecture.options_kinds"): [tr("architecture.options_kinds_value", identity=r["identity"], pad=r["pad"],
                                           projection=r["projection"]) for r in rows],
         })
-        st.caption(tr("arch.options_paper"))
+        st.caption(tr("architecture.options_paper"))
     except VizError as exc:
         show_error(exc)
 
 # --- Figure 5: basic block vs bottleneck ----------------------------------------------------------
 with tab_blocks:
-    st.markdown(tr("arch.blocks_intro"))
+    st.markdown(tr("architecture.blocks_intro"))
     w_col, s_col = st.columns(2)
-    width = int(w_col.number_input(tr("arch.blocks_width"), min_value=1, max_value=2048, value=64, step=16,
-                                   key="arch_block_width"))
-    size = int(s_col.number_input(tr("arch.blocks_size"), min_value=1, max_value=512, value=56, step=1,
-                                  key="arch_block_size"))
+    width = int(w_col.number_input(tr("architecture.blocks_width"), min_value=1, max_value=2048, value=64, step=16,
+                                   key="architecture_block_width"))
+    size = int(s_col.number_input(tr("architecture.blocks_size"), min_value=1, max_value=512, value=56, step=1,
+                                  key="architecture_block_size"))
     try:
         basic, bottleneck = cached_blocks(width, size)
-        titles = ("arch.blocks_basic", "arch.blocks_bottleneck")
+        titles = ("architecture.blocks_basic", "architecture.blocks_bottleneck")
         for col, s, title_key in zip(st.columns(2), (basic, bottleneck), titles):
             with col:
                 st.markdown(f"**{tr(title_key, w=width, w4=4 * width)}**")
                 convs = [r for r in s.rows if r.type == "Conv2d"]
                 st.table({
-                    tr("arch.blocks_layer"): [tr("arch.box_conv", k=r.kernel[0], c=r.output_shape[0]) for r in convs],
-                    tr("arch.detail_params"): [f"{r.params:,}" for r in convs],
-                    tr("arch.detail_macs"): [f"{r.macs:,}" for r in convs],
+                    tr("architecture.blocks_layer"): [tr("architecture.box_conv", k=r.kernel[0], c=r.output_shape[0]) for r in convs],
+                    tr("architecture.detail_params"): [f"{r.params:,}" for r in convs],
+                    tr("architecture.detail_macs"): [f"{r.macs:,}" for r in convs],
                 })
-                st.metric(tr("arch.blocks_params"), f"{s.params:,}")
-                st.metric(tr("arch.blocks_macs"), f"{s.macs / 1e6:.1f} M")
-        st.caption(tr("arch.blocks_caption"))
+                st.metric(tr("architecture.blocks_params"), f"{s.params:,}")
+                st.metric(tr("architecture.blocks_macs"), f"{s.macs / 1e6:.1f} M")
+        st.caption(tr("architecture.blocks_caption"))
     except VizError as exc:
         show_error(exc)
 
 # --- Every layer ----------------------------------------------------------------------------------
 with tab_layers:
-    st.markdown(tr("arch.layers_intro"))
+    st.markdown(tr("architecture.layers_intro"))
     m_col, size_col, sc_col = st.columns(3)
-    if st.session_state.get("arch_tbl_model") not in NAMES:
-        st.session_state["arch_tbl_model"] = "resnet34"
-    tbl_model = m_col.selectbox(tr("arch.layers_model"), NAMES, key="arch_tbl_model", format_func=model_name)
+    if st.session_state.get("architecture_tbl_model") not in NAMES:
+        st.session_state["architecture_tbl_model"] = "resnet34"
+    tbl_model = m_col.selectbox(tr("architecture.layers_model"), NAMES, key="architecture_tbl_model", format_func=model_name)
     spec = get_spec(tbl_model)
-    tbl_size = size_col.number_input(tr("arch.layers_size"), min_value=1, max_value=1024, value=None, step=1,
-                                     key="arch_tbl_size", placeholder=tr("arch.layers_size_default",
+    tbl_size = size_col.number_input(tr("architecture.layers_size"), min_value=1, max_value=1024, value=None, step=1,
+                                     key="architecture_tbl_size", placeholder=tr("architecture.layers_size_default",
                                                                          size=spec.input_size))
-    tbl_shortcut = sc_col.selectbox(tr("arch.shortcut_pick"), ["default", "A", "B", "C"], key="arch_tbl_shortcut",
+    tbl_shortcut = sc_col.selectbox(tr("architecture.shortcut_pick"), ["default", "A", "B", "C"], key="architecture_tbl_shortcut",
                                     disabled=not spec.residual,
                                     format_func=option_name)
     try:
         s = cached_summary(tbl_model, int(tbl_size) if tbl_size else None,
                            None if tbl_shortcut == "default" or not spec.residual else tbl_shortcut)
-        st.markdown(tr("arch.layers_totals", params=f"{s.params:,}", gmacs=f"{s.macs / 1e9:.3f}",
+        st.markdown(tr("architecture.layers_totals", params=f"{s.params:,}", gmacs=f"{s.macs / 1e9:.3f}",
                        layers=s.weight_layers, size=s.input_size))
         st.dataframe({
-            tr("arch.col_name"): [r.name + (f" #{r.call + 1}" if r.call else "") for r in s.rows],
-            tr("arch.col_paper"): [r.block or r.stage or "" for r in s.rows],
-            tr("arch.col_type"): [r.type for r in s.rows],
-            tr("arch.col_kernel"): [fmt_shape(r.kernel) if r.kernel else "" for r in s.rows],
-            tr("arch.col_stride"): [fmt_shape(r.stride) if r.stride else "" for r in s.rows],
-            tr("arch.col_output"): [fmt_shape(r.output_shape) for r in s.rows],
-            tr("arch.col_params"): [r.params for r in s.rows],
-            tr("arch.col_macs"): [r.macs for r in s.rows],
-            tr("arch.col_rf"): [r.rf for r in s.rows],
-            tr("arch.col_jump"): [r.jump for r in s.rows],
+            tr("architecture.col_name"): [r.name + (f" #{r.call + 1}" if r.call else "") for r in s.rows],
+            tr("architecture.col_paper"): [r.block or r.stage or "" for r in s.rows],
+            tr("architecture.col_type"): [r.type for r in s.rows],
+            tr("architecture.col_kernel"): [fmt_shape(r.kernel) if r.kernel else "" for r in s.rows],
+            tr("architecture.col_stride"): [fmt_shape(r.stride) if r.stride else "" for r in s.rows],
+            tr("architecture.col_output"): [fmt_shape(r.output_shape) for r in s.rows],
+            tr("architecture.col_params"): [r.params for r in s.rows],
+            tr("architecture.col_macs"): [r.macs for r in s.rows],
+            tr("architecture.col_rf"): [r.rf for r in s.rows],
+            tr("architecture.col_jump"): [r.jump for r in s.rows],
         }, hide_index=True, height=360, width="stretch")
-        st.markdown(f"**{tr('arch.stages_title')}**")
+        st.markdown(f"**{tr('architecture.stages_title')}**")
         st.table({
-            tr("arch.col_stage"): [x.name for x in s.stages],
-            tr("arch.col_output"): [fmt_shape(x.output_shape) for x in s.stages],
-            tr("arch.col_layers"): [x.layers for x in s.stages],
-            tr("arch.col_blocks"): [x.blocks for x in s.stages],
-            tr("arch.col_params"): [f"{x.params:,}" for x in s.stages],
-            tr("arch.col_macs"): [f"{x.macs:,}" for x in s.stages],
+            tr("architecture.col_stage"): [x.name for x in s.stages],
+            tr("architecture.col_output"): [fmt_shape(x.output_shape) for x in s.stages],
+            tr("architecture.col_layers"): [x.layers for x in s.stages],
+            tr("architecture.col_blocks"): [x.blocks for x in s.stages],
+            tr("architecture.col_params"): [f"{x.params:,}" for x in s.stages],
+            tr("architecture.col_macs"): [f"{x.macs:,}" for x in s.stages],
         })
     except VizError as exc:
         show_error(exc)

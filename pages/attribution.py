@@ -1,5 +1,5 @@
 """Where is the network looking? Grad-CAM at a chosen layer, the stage strip, Captum's other methods side by
-side, and plain against residual. Everything shown is computed in resnet_viz.attribution."""
+side, and plain against residual. Everything shown is computed in resnet_viz.explain.attribution."""
 
 from __future__ import annotations
 
@@ -10,15 +10,17 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from resnet_viz import attribution as A
+from resnet_viz.explain import attribution as A
 from resnet_viz.errors import VizError
 from resnet_viz.images import Preprocessed, display_scale, zoom
-from resnet_viz.loading import LoadedModel, find_checkpoints, pretrained_cached
+from resnet_viz.checkpoints.read import LoadedModel
+from resnet_viz.checkpoints.find import find_checkpoints
+from resnet_viz.checkpoints.pretrained import pretrained_cached
 from ui.common import current_language, show_error, tr
 from ui.images import image_input, preprocessed
 from ui.models import current_model, load_cached
 
-KEY = "attr"
+KEY = "attribution"
 DISPLAY_SIZE = 224  # small (CIFAR) pictures are enlarged to this, pixel by pixel
 PAIRS = {"cifar10": ("plain20", "resnet20"), "imagenet": ("plain34", "resnet34")}
 MEMO_ENTRIES = 8  # method results kept per session (each a 3 x H x W float array)
@@ -74,20 +76,20 @@ def _predictions_chart(exp: A.Explanation, classes) -> go.Figure:
                            orientation="h", text=[_pct(p.probability) for p in top], textposition="auto",
                            marker_color=["#d62728" if p.index == exp.target else "#1f77b4" for p in top],
                            hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
-    fig.update_layout(title=tr("attr.predictions_title"), height=260, margin=dict(l=0, r=0, t=40, b=0),
-                      xaxis=dict(title=tr("attr.probability_axis"), range=[0, 1]),
-                      yaxis=dict(title=tr("attr.class_axis")))
+    fig.update_layout(title=tr("attribution.predictions_title"), height=260, margin=dict(l=0, r=0, t=40, b=0),
+                      xaxis=dict(title=tr("attribution.probability_axis"), range=[0, 1]),
+                      yaxis=dict(title=tr("attribution.class_axis")))
     return fig
 
 
 def _run_method(method: str, loaded: LoadedModel, pre: Preprocessed, image_id: str, target: int, layer_path: str,
                 params: dict, slot) -> A.Attribution:
-    name = tr(f"attr.methods.{method}")
+    name = tr(f"attribution.methods.{method}")
     key = (_model_key(loaded), image_id, method, target, layer_path, tuple(sorted(params.items())))
 
     def compute() -> A.Attribution:
-        bar = slot.progress(0.0, text=tr("attr.running", method=name))
-        report = lambda f: bar.progress(float(f), text=tr("attr.running", method=name))  # noqa: E731
+        bar = slot.progress(0.0, text=tr("attribution.running", method=name))
+        report = lambda f: bar.progress(float(f), text=tr("attribution.running", method=name))  # noqa: E731
         try:
             model, x = loaded.model, pre.tensor
             if method == "guided_grad_cam":
@@ -108,20 +110,20 @@ def _method_column(side: str, col, *, loaded: LoadedModel, pre: Preprocessed, im
                    layer_path: str, params: dict, alpha: float, cmap: str, base: np.ndarray) -> None:
     class_name = loaded.classes[exp.target] if exp.target < len(loaded.classes) else str(exp.target)
     with col:
-        method = st.selectbox(tr("attr.method"), A.METHODS, key=f"{KEY}_method_{side}",
-                              format_func=lambda m: tr(f"attr.methods.{m}"))
-        name = tr(f"attr.methods.{method}")
-        st.caption(tr(f"attr.method_help.{method}"))
+        method = st.selectbox(tr("attribution.method"), A.METHODS, key=f"{KEY}_method_{side}",
+                              format_func=lambda m: tr(f"attribution.methods.{m}"))
+        name = tr(f"attribution.methods.{method}")
+        st.caption(tr(f"attribution.method_help.{method}"))
         if method == "grad_cam":  # the positive part only, by definition: shown, not offered
-            st.selectbox(tr("attr.sign"), ("positive",), key=f"{KEY}_sign_{side}_grad_cam", disabled=True,
-                         help=tr("attr.sign_help"), format_func=lambda s: tr(f"attr.signs.{s}"))
+            st.selectbox(tr("attribution.sign"), ("positive",), key=f"{KEY}_sign_{side}_grad_cam", disabled=True,
+                         help=tr("attribution.sign_help"), format_func=lambda s: tr(f"attribution.signs.{s}"))
             heat = exp.cam.heat
-            st.caption(tr("attr.evaluations", method=name, count=1))
+            st.caption(tr("attribution.evaluations", method=name, count=1))
         else:
             sign_key = f"{KEY}_sign_{side}_{method}"
             _keep_valid(sign_key, list(A.SIGNS), A.DEFAULT_SIGN[method])
-            sign = st.selectbox(tr("attr.sign"), A.SIGNS, key=sign_key, help=tr("attr.sign_help"),
-                                format_func=lambda s: tr(f"attr.signs.{s}"))
+            sign = st.selectbox(tr("attribution.sign"), A.SIGNS, key=sign_key, help=tr("attribution.sign_help"),
+                                format_func=lambda s: tr(f"attribution.signs.{s}"))
             used = {k: v for k, v in params.items()
                     if (method == "integrated_gradients" and k == "steps")
                     or (method == "occlusion" and k in ("window", "stride"))}
@@ -130,14 +132,14 @@ def _method_column(side: str, col, *, loaded: LoadedModel, pre: Preprocessed, im
             except Exception as exc:  # any failure of one method leaves the rest of the page working
                 reason = (exc.message(current_language()) if isinstance(exc, VizError)
                           else f"{type(exc).__name__}: {exc}")
-                st.error(tr("attr.method_error", method=name, reason=reason))
+                st.error(tr("attribution.method_error", method=name, reason=reason))
                 return
             heat = A.heatmap(result.values, sign=sign)
-            st.caption(tr("attr.evaluations", method=name, count=result.evaluations))
+            st.caption(tr("attribution.evaluations", method=name, count=result.evaluations))
             if result.delta is not None:
-                st.caption(tr("attr.ig_delta", delta=f"{result.delta:.2g}"))
+                st.caption(tr("attribution.ig_delta", delta=f"{result.delta:.2g}"))
         st.image(_display(A.overlay(base, heat, alpha=alpha, colormap=cmap)), width="stretch",
-                 caption=tr("attr.result_caption", method=name, name=class_name))
+                 caption=tr("attribution.result_caption", method=name, name=class_name))
 
 
 def _pair_source(name: str) -> str | None:
@@ -148,12 +150,12 @@ def _pair_source(name: str) -> str | None:
 
 
 def _pair_section(image, image_id: str, loaded: LoadedModel, exp: A.Explanation, alpha: float, cmap: str) -> None:
-    st.subheader(tr("attr.pair_header"))
-    st.write(tr("attr.pair_explain"))
+    st.subheader(tr("attribution.pair_header"))
+    st.write(tr("attribution.pair_explain"))
     plain, resnet = PAIRS[loaded.spec.dataset] if loaded.spec.dataset in PAIRS else PAIRS["imagenet"]
     sources = {name: _pair_source(name) for name in (plain, resnet)}
     if not all(sources.values()):
-        st.info(tr("attr.pair_missing", plain=plain, resnet=resnet))
+        st.info(tr("attribution.pair_missing", plain=plain, resnet=resnet))
         return
     for col, (name, source) in zip(st.columns(2), sources.items()):
         with col:
@@ -168,37 +170,37 @@ def _pair_section(image, image_id: str, loaded: LoadedModel, exp: A.Explanation,
                 continue
             class_name = other.classes[result.target]
             st.image(_display(A.overlay(np.asarray(pre.cropped), result.cam.heat, alpha=alpha, colormap=cmap)),
-                     width="stretch", caption=tr("attr.pair_caption", model=other.label, name=class_name,
+                     width="stretch", caption=tr("attribution.pair_caption", model=other.label, name=class_name,
                                                  prob=_pct(float(result.probabilities[result.target]))))
             if other.accuracy is not None:
-                st.caption(tr("attr.pair_accuracy", acc=f"{other.accuracy:.1f}",
+                st.caption(tr("attribution.pair_accuracy", acc=f"{other.accuracy:.1f}",
                               dataset=other.meta.get("dataset", other.spec.dataset)))
 
 
 def main() -> None:
-    st.title(tr("attr.title"))
-    st.write(tr("attr.intro"))
+    st.title(tr("attribution.title"))
+    st.write(tr("attribution.intro"))
     loaded = current_model()
     spec = loaded.spec
-    st.caption(tr("attr.model", model=loaded.label))
+    st.caption(tr("attribution.model", model=loaded.label))
     if loaded.source == "random":
-        st.info(tr("attr.random_weights"))
+        st.info(tr("attribution.random_weights"))
 
     col_image, col_settings = st.columns([1, 2])
     with col_image:
-        st.subheader(tr("attr.image_header"))
+        st.subheader(tr("attribution.image_header"))
         picked = image_input(KEY, spec.dataset)
     if picked is None:
-        st.info(tr("attr.no_image"))
+        st.info(tr("attribution.no_image"))
         return
     image, image_id = picked
     pre = preprocessed(image, image_id, loaded)
 
     layers = A.target_layers(spec)
     with col_settings:
-        st.subheader(tr("attr.settings_header"))
+        st.subheader(tr("attribution.settings_header"))
         _keep_valid(f"{KEY}_layer", list(layers), A.default_layer(spec))
-        layer_name = st.selectbox(tr("attr.layer"), list(layers), key=f"{KEY}_layer", help=tr("attr.layer_help"))
+        layer_name = st.selectbox(tr("attribution.layer"), list(layers), key=f"{KEY}_layer", help=tr("attribution.layer_help"))
         targets = [-1, *range(len(loaded.classes))]
         _keep_valid(f"{KEY}_target", targets, -1)
         chosen = st.session_state[f"{KEY}_target"]
@@ -209,40 +211,40 @@ def main() -> None:
             show_error(exc)
             return
         top = exp.top_k(loaded.classes, 1)[0]
-        st.selectbox(tr("attr.target"), targets, key=f"{KEY}_target", help=tr("attr.target_help"),
-                     format_func=lambda i: tr("attr.target_top", name=top.name, prob=_pct(top.probability)) if i < 0
-                     else tr("attr.target_option", index=i, name=loaded.classes[i]))
+        st.selectbox(tr("attribution.target"), targets, key=f"{KEY}_target", help=tr("attribution.target_help"),
+                     format_func=lambda i: tr("attribution.target_top", name=top.name, prob=_pct(top.probability)) if i < 0
+                     else tr("attribution.target_option", index=i, name=loaded.classes[i]))
         class_name = loaded.classes[exp.target]
         st.plotly_chart(_predictions_chart(exp, loaded.classes), width="stretch")
-        st.caption(tr("attr.explained", name=class_name, index=exp.target,
+        st.caption(tr("attribution.explained", name=class_name, index=exp.target,
                       prob=_pct(float(exp.probabilities[exp.target]))))
 
-    st.subheader(tr("attr.cam_header", layer=layer_name))
-    st.write(tr("attr.cam_explain"))
+    st.subheader(tr("attribution.cam_header", layer=layer_name))
+    st.write(tr("attribution.cam_explain"))
     c_alpha, c_cmap = st.columns(2)
-    alpha = c_alpha.slider(tr("attr.opacity"), 0.0, 1.0, 0.5, 0.05, key=f"{KEY}_alpha")
-    cmap = c_cmap.selectbox(tr("attr.colormap"), A.COLORMAPS, key=f"{KEY}_cmap", help=tr("attr.colormap_help"))
+    alpha = c_alpha.slider(tr("attribution.opacity"), 0.0, 1.0, 0.5, 0.05, key=f"{KEY}_alpha")
+    cmap = c_cmap.selectbox(tr("attribution.colormap"), A.COLORMAPS, key=f"{KEY}_cmap", help=tr("attribution.colormap_help"))
     base = np.asarray(pre.cropped)
     over = _display(A.overlay(base, exp.cam.heat, alpha=alpha, colormap=cmap))
     h, w = base.shape[:2]
     c_in, c_over, c_raw = st.columns(3)
-    c_in.image(_display(base), width="stretch", caption=tr("attr.input_caption", width=w, height=h))
-    c_over.image(over, width="stretch", caption=tr("attr.overlay_caption", name=class_name))
+    c_in.image(_display(base), width="stretch", caption=tr("attribution.input_caption", width=w, height=h))
+    c_over.image(over, width="stretch", caption=tr("attribution.overlay_caption", name=class_name))
     rh, rw = exp.cam.size
     c_raw.image(A.raw_picture(exp.cam.raw, colormap=cmap, scale=display_scale(rh, rw, target=DISPLAY_SIZE)),
-                width="stretch", caption=tr("attr.raw_caption", layer=layer_name, height=rh, width=rw))
-    c_raw.caption(tr("attr.raw_peak", peak=f"{float(exp.cam.raw.max()):.3g}"))
-    st.download_button(tr("attr.download"), A.png_bytes(over), file_name=f"gradcam_{spec.name}_{layer_name}.png",
+                width="stretch", caption=tr("attribution.raw_caption", layer=layer_name, height=rh, width=rw))
+    c_raw.caption(tr("attribution.raw_peak", peak=f"{float(exp.cam.raw.max()):.3g}"))
+    st.download_button(tr("attribution.download"), A.png_bytes(over), file_name=f"gradcam_{spec.name}_{layer_name}.png",
                        mime="image/png", key=f"{KEY}_download", on_click="ignore")
 
-    st.subheader(tr("attr.strip_header"))
-    st.write(tr("attr.strip_explain"))
+    st.subheader(tr("attribution.strip_header"))
+    st.write(tr("attribution.strip_explain"))
     for col, cam in zip(st.columns(len(exp.strip)), exp.strip):
         col.image(_display(A.overlay(base, cam.heat, alpha=alpha, colormap=cmap)), width="stretch",
-                  caption=tr("attr.strip_caption", stage=cam.name, height=cam.size[0], width=cam.size[1]))
+                  caption=tr("attribution.strip_caption", stage=cam.name, height=cam.size[0], width=cam.size[1]))
 
-    st.subheader(tr("attr.methods_header"))
-    st.write(tr("attr.methods_explain"))
+    st.subheader(tr("attribution.methods_header"))
+    st.write(tr("attribution.methods_explain"))
     _keep_valid(f"{KEY}_method_left", list(A.METHODS), "grad_cam")
     _keep_valid(f"{KEY}_method_right", list(A.METHODS), "saliency")
     side_methods = [st.session_state[f"{KEY}_method_{s}"] for s in ("left", "right")]
@@ -250,18 +252,18 @@ def main() -> None:
     params: dict[str, int] = {}
     c_steps, c_window, c_stride = st.columns(3)
     if "integrated_gradients" in side_methods:
-        params["steps"] = c_steps.slider(tr("attr.ig_steps"), 4, 64, 16, 4, key=f"{KEY}_ig_steps",
-                                         help=tr("attr.ig_steps_help"))
+        params["steps"] = c_steps.slider(tr("attribution.ig_steps"), 4, 64, 16, 4, key=f"{KEY}_ig_steps",
+                                         help=tr("attribution.ig_steps_help"))
     if "occlusion" in side_methods:
         low, high = max(1, size // 16), max(2, size // 2)
         _keep_valid(f"{KEY}_occ_window", list(range(low, high + 1)), max(low, size // 8))
-        params["window"] = c_window.slider(tr("attr.occ_window"), low, high, key=f"{KEY}_occ_window")
+        params["window"] = c_window.slider(tr("attribution.occ_window"), low, high, key=f"{KEY}_occ_window")
         # Fixed ranges: a slider whose bounds change is a new widget and would lose its value.
         _keep_valid(f"{KEY}_occ_stride", list(range(1, high + 1)), max(low, size // 8))
-        stride = c_stride.slider(tr("attr.occ_stride"), 1, high, key=f"{KEY}_occ_stride")
+        stride = c_stride.slider(tr("attribution.occ_stride"), 1, high, key=f"{KEY}_occ_stride")
         params["stride"] = min(stride, params["window"])
         count = A.occlusion_evaluations((h, w), params["window"], params["stride"])
-        c_stride.caption(tr("attr.occ_help", count=count))
+        c_stride.caption(tr("attribution.occ_help", count=count))
     layer_path = layers[layer_name]
     for side, col in zip(("left", "right"), st.columns(2)):
         _method_column(side, col, loaded=loaded, pre=pre, image_id=image_id, exp=exp,

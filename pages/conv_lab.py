@@ -10,9 +10,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from resnet_viz import calc, pooling, sliding
+from resnet_viz.lab import calc
+from resnet_viz.lab import pooling
+from resnet_viz.lab import sliding
 from resnet_viz.errors import InputError
-from resnet_viz.zoo import model_names
+from resnet_viz.models.registry import model_names
 from ui.common import show_error, tr
 from ui.images import image_input
 
@@ -89,38 +91,38 @@ def _torch_conv_shape(settings: calc.ConvSettings) -> tuple[tuple[int, ...], int
 def conv_calculator() -> None:
     st.markdown(tr("conv_lab.calc_intro"))
     c1, c2, c3, c4 = st.columns(4)
-    height = c1.number_input("H", min_value=1, max_value=calc.MAX_SIZE, value=224, step=1, key="cl_h",
+    height = c1.number_input("H", min_value=1, max_value=calc.MAX_SIZE, value=224, step=1, key="conv_lab_h",
                              help=tr("conv_lab.help_h"))
-    width = c2.number_input("W", min_value=1, max_value=calc.MAX_SIZE, value=224, step=1, key="cl_w",
+    width = c2.number_input("W", min_value=1, max_value=calc.MAX_SIZE, value=224, step=1, key="conv_lab_w",
                             help=tr("conv_lab.help_w"))
-    c_in = c3.number_input("C_in", min_value=1, max_value=calc.MAX_CHANNELS, value=3, step=1, key="cl_cin",
+    c_in = c3.number_input("C_in", min_value=1, max_value=calc.MAX_CHANNELS, value=3, step=1, key="conv_lab_cin",
                            help=tr("conv_lab.help_cin"))
-    c_out = c4.number_input("C_out", min_value=1, max_value=calc.MAX_CHANNELS, value=64, step=1, key="cl_cout",
+    c_out = c4.number_input("C_out", min_value=1, max_value=calc.MAX_CHANNELS, value=64, step=1, key="conv_lab_cout",
                             help=tr("conv_lab.help_cout"))
     c1, c2, c3, c4 = st.columns(4)
-    square = c1.checkbox(tr("conv_lab.square_kernel"), value=True, key="cl_square")
+    square = c1.checkbox(tr("conv_lab.square_kernel"), value=True, key="conv_lab_square")
     if square:
-        k_h = k_w = c1.number_input("K", min_value=1, max_value=calc.MAX_KERNEL, value=7, step=1, key="cl_k",
+        k_h = k_w = c1.number_input("K", min_value=1, max_value=calc.MAX_KERNEL, value=7, step=1, key="conv_lab_k",
                                     help=tr("conv_lab.help_k"))
     else:
-        k_h = c1.number_input("K_H", min_value=1, max_value=calc.MAX_KERNEL, value=7, step=1, key="cl_kh",
+        k_h = c1.number_input("K_H", min_value=1, max_value=calc.MAX_KERNEL, value=7, step=1, key="conv_lab_kh",
                               help=tr("conv_lab.help_k"))
-        k_w = c1.number_input("K_W", min_value=1, max_value=calc.MAX_KERNEL, value=7, step=1, key="cl_kw",
+        k_w = c1.number_input("K_W", min_value=1, max_value=calc.MAX_KERNEL, value=7, step=1, key="conv_lab_kw",
                               help=tr("conv_lab.help_k"))
     stride = c2.number_input(tr("conv_lab.stride"), min_value=1, max_value=calc.MAX_SIZE, value=2, step=1,
-                             key="cl_stride", help=tr("conv_lab.help_stride"))
-    mode = c3.radio(tr("conv_lab.padding_mode"), calc.PADDING_MODES, key="cl_pad_mode", horizontal=True,
+                             key="conv_lab_stride", help=tr("conv_lab.help_stride"))
+    mode = c3.radio(tr("conv_lab.padding_mode"), calc.PADDING_MODES, key="conv_lab_pad_mode", horizontal=True,
                     format_func=_labels("conv_lab.padding_", calc.PADDING_MODES).get,
                     help=tr("conv_lab.help_padding"))
     padding: int | str = mode
     if mode == "number":
         padding = c3.number_input(tr("conv_lab.padding"), min_value=0, max_value=calc.MAX_SIZE, value=3, step=1,
-                                  key="cl_pad")
+                                  key="conv_lab_pad")
     dilation = c4.number_input(tr("conv_lab.dilation"), min_value=1, max_value=calc.MAX_KERNEL, value=1, step=1,
-                               key="cl_dilation", help=tr("conv_lab.help_dilation"))
+                               key="conv_lab_dilation", help=tr("conv_lab.help_dilation"))
     groups = c4.number_input(tr("conv_lab.groups"), min_value=1, max_value=calc.MAX_CHANNELS, value=1, step=1,
-                             key="cl_groups", help=tr("conv_lab.help_groups"))
-    bias = c2.checkbox(tr("conv_lab.bias"), value=False, key="cl_bias", help=tr("conv_lab.help_bias"))
+                             key="conv_lab_groups", help=tr("conv_lab.help_groups"))
+    bias = c2.checkbox(tr("conv_lab.bias"), value=False, key="conv_lab_bias", help=tr("conv_lab.help_bias"))
 
     settings = calc.ConvSettings(height, width, c_in, c_out, k_h, k_w, stride, padding, dilation, groups, bias)
     try:
@@ -147,14 +149,14 @@ def conv_calculator() -> None:
 
 def _kernel_source() -> np.ndarray | pd.DataFrame:
     options = list(sliding.KERNELS) + ["custom"]
-    choice = st.selectbox(tr("conv_lab.kernel"), options, index=options.index("sobel_x"), key="cl_kernel",
+    choice = st.selectbox(tr("conv_lab.kernel"), options, index=options.index("sobel_x"), key="conv_lab_kernel",
                           format_func=_labels("conv_lab.kernel_", options).get)
     if choice != "custom":
         kernel = np.asarray(sliding.KERNELS[choice])
         st.caption(tr(f"conv_lab.kernel_{choice}_help"))
         return kernel
     st.caption(tr("conv_lab.custom_kernel_help", maximum=sliding.MAX_DEMO_KERNEL))
-    return _editable_grid("cl_kernel", np.asarray(sliding.KERNELS["sobel_x"]), sliding.MAX_DEMO_KERNEL)
+    return _editable_grid("conv_lab_kernel", np.asarray(sliding.KERNELS["sobel_x"]), sliding.MAX_DEMO_KERNEL)
 
 
 def _editable_grid(prefix: str, example: np.ndarray, max_side: int) -> pd.DataFrame:
@@ -176,26 +178,26 @@ def _steps_body(demo: sliding.SlidingConv, playing: bool) -> None:
     """The step slider and the three matrices. While playing, each (timed) rerun shows the next step."""
     steps = demo.steps
     if playing:
-        current = st.session_state.get("cl_step", 0)
-        st.session_state["cl_step"] = current + 1 if current < steps else 1
-    if st.session_state.get("cl_step", 1) > steps:
-        st.session_state["cl_step"] = 1
+        current = st.session_state.get("conv_lab_step", 0)
+        st.session_state["conv_lab_step"] = current + 1 if current < steps else 1
+    if st.session_state.get("conv_lab_step", 1) > steps:
+        st.session_state["conv_lab_step"] = 1
     if steps > 1:
-        st.slider(tr("conv_lab.step"), 1, steps, key="cl_step", disabled=playing)
-    index = st.session_state.get("cl_step", 1) - 1
+        st.slider(tr("conv_lab.step"), 1, steps, key="conv_lab_step", disabled=playing)
+    index = st.session_state.get("conv_lab_step", 1) - 1
     step = demo.step(index)
     p = demo.padding
     taps = [(r, c) for r in step.rows for c in step.cols]
     c1, c2, c3 = st.columns([3, 2, 2])
     c1.plotly_chart(_matrix_figure(demo.padded, title=tr("conv_lab.fig_padded", padding=p), highlight=taps,
                                    frame=(p, p, p + demo.input.shape[0] - 1, p + demo.input.shape[1] - 1)),
-                    key="cl_fig_padded")
+                    key="conv_lab_fig_padded")
     products_text = [[f"{_fmt(w)}×{_fmt(k)}<br>={_fmt(v)}" for w, k, v in zip(wr, kr, vr)]
                      for wr, kr, vr in zip(step.window, demo.kernel, step.products)]
     c2.plotly_chart(_matrix_figure(step.products, title=tr("conv_lab.fig_products"), text=products_text,
-                                   colorscale="RdBu", zmid=0.0), key="cl_fig_products")
+                                   colorscale="RdBu", zmid=0.0), key="conv_lab_fig_products")
     c3.plotly_chart(_matrix_figure(demo.output_until(index), title=tr("conv_lab.fig_output"),
-                                   highlight=[(step.row, step.col)], colorscale="Greens"), key="cl_fig_output")
+                                   highlight=[(step.row, step.col)], colorscale="Greens"), key="conv_lab_fig_output")
     terms = " + ".join(f"({_fmt(v)})" for v in step.products.reshape(-1))
     st.markdown(tr("conv_lab.step_sum", step=index + 1, steps=steps, row=step.row + 1, col=step.col + 1,
                    terms=terms, total=_fmt(step.total)))
@@ -216,16 +218,16 @@ def sliding_window() -> None:
     st.markdown(tr("conv_lab.sliding_intro"))
     left, right = st.columns(2)
     with left:
-        x = _grid_source("cl_in", sliding.INPUTS, "conv_lab.input", "vertical_edge")
+        x = _grid_source("conv_lab_in", sliding.INPUTS, "conv_lab.input", "vertical_edge")
     with right:
         kernel = _kernel_source()
     c1, c2, c3 = st.columns(3)
     stride = c1.number_input(tr("conv_lab.stride"), min_value=1, max_value=sliding.MAX_DEMO_SIZE, value=1, step=1,
-                             key="cl_sl_stride")
+                             key="conv_lab_sl_stride")
     padding = c2.number_input(tr("conv_lab.padding"), min_value=0, max_value=sliding.MAX_DEMO_SIZE, value=0,
-                              step=1, key="cl_sl_pad")
+                              step=1, key="conv_lab_sl_pad")
     dilation = c3.number_input(tr("conv_lab.dilation"), min_value=1, max_value=sliding.MAX_DEMO_SIZE, value=1,
-                               step=1, key="cl_sl_dil")
+                               step=1, key="conv_lab_sl_dil")
     try:
         demo = sliding.sliding_conv(x, kernel, stride=stride, padding=padding, dilation=dilation)
     except InputError as exc:
@@ -234,12 +236,12 @@ def sliding_window() -> None:
     st.caption(tr("conv_lab.sliding_shape", h=demo.input.shape[0], w=demo.input.shape[1],
                   kh=demo.kernel.shape[0], kw=demo.kernel.shape[1], oh=demo.output.shape[0],
                   ow=demo.output.shape[1], steps=demo.steps))
-    playing = st.toggle(tr("conv_lab.play"), key="cl_play", help=tr("conv_lab.play_help"))
+    playing = st.toggle(tr("conv_lab.play"), key="conv_lab_play", help=tr("conv_lab.play_help"))
     (_steps_playing if playing else _steps_still)(demo, playing)
 
     st.subheader(tr("conv_lab.image_title"))
     st.markdown(tr("conv_lab.image_intro"))
-    picked = image_input("cl_image", "imagenet")
+    picked = image_input("conv_lab_image", "imagenet")
     if picked is None:
         return
     image, image_id = picked
@@ -262,21 +264,21 @@ def pooling_lab() -> None:
     st.markdown(tr("conv_lab.pool_intro"))
     left, right = st.columns([1, 1])
     with left:
-        x = _grid_source("cl_pool_in", POOL_INPUTS, "conv_lab.input", "notes_example")
+        x = _grid_source("conv_lab_pool_in", POOL_INPUTS, "conv_lab.input", "notes_example")
     with right:
-        kind = st.radio(tr("conv_lab.pool_kind"), POOL_KINDS, key="cl_pool_kind",
+        kind = st.radio(tr("conv_lab.pool_kind"), POOL_KINDS, key="conv_lab_pool_kind",
                         horizontal=True, format_func=_labels("conv_lab.pool_", POOL_KINDS).get)
         c1, c2, c3 = st.columns(3)
         kernel = c1.number_input(tr("conv_lab.kernel_size"), min_value=1, max_value=sliding.MAX_DEMO_SIZE, value=2,
-                                 step=1, key="cl_pool_k", disabled=kind == "global_avg")
+                                 step=1, key="conv_lab_pool_k", disabled=kind == "global_avg")
         stride = c2.number_input(tr("conv_lab.stride"), min_value=1, max_value=sliding.MAX_DEMO_SIZE, value=2,
-                                 step=1, key="cl_pool_s", disabled=kind == "global_avg")
+                                 step=1, key="conv_lab_pool_s", disabled=kind == "global_avg")
         padding = c3.number_input(tr("conv_lab.padding"), min_value=0, max_value=sliding.MAX_DEMO_SIZE, value=0,
-                                  step=1, key="cl_pool_p", disabled=kind == "global_avg",
+                                  step=1, key="conv_lab_pool_p", disabled=kind == "global_avg",
                                   help=tr("conv_lab.pool_padding_help"))
-        ceil_mode = st.checkbox(tr("conv_lab.ceil_mode"), key="cl_pool_ceil", disabled=kind == "global_avg",
+        ceil_mode = st.checkbox(tr("conv_lab.ceil_mode"), key="conv_lab_pool_ceil", disabled=kind == "global_avg",
                                 help=tr("conv_lab.ceil_mode_help"))
-        include_pad = st.checkbox(tr("conv_lab.count_include_pad"), value=True, key="cl_pool_incl",
+        include_pad = st.checkbox(tr("conv_lab.count_include_pad"), value=True, key="conv_lab_pool_incl",
                                   disabled=kind != "avg", help=tr("conv_lab.count_include_pad_help"))
     try:
         grid = sliding.as_matrix(x, "input", max_side=sliding.MAX_DEMO_SIZE)
@@ -298,18 +300,18 @@ def pooling_lab() -> None:
     c1, c2 = st.columns(2)
     highlight = None
     if kind != "global_avg" and out.size > 1:
-        if st.session_state.get("cl_pool_pos", 1) > out.size:
-            st.session_state["cl_pool_pos"] = 1
-        position = st.slider(tr("conv_lab.pool_position"), 1, out.size, key="cl_pool_pos")
+        if st.session_state.get("conv_lab_pool_pos", 1) > out.size:
+            st.session_state["conv_lab_pool_pos"] = 1
+        position = st.slider(tr("conv_lab.pool_position"), 1, out.size, key="conv_lab_pool_pos")
         row, col = divmod(min(position, out.size) - 1, out.shape[1])
         r0, r1 = pooling.window_bounds(grid.shape[0], kernel, stride, padding, row)
         q0, q1 = pooling.window_bounds(grid.shape[1], kernel, stride, padding, col)
         highlight = [(r, c) for r in range(r0, r1 + 1) for c in range(q0, q1 + 1)]
     c1.plotly_chart(_matrix_figure(grid, title=tr("conv_lab.fig_pool_input"), highlight=highlight),
-                    key="cl_fig_pool_in")
+                    key="conv_lab_fig_pool_in")
     out_highlight = [(row, col)] if highlight else None
     c2.plotly_chart(_matrix_figure(out, title=tr("conv_lab.fig_pool_output", h=out.shape[0], w=out.shape[1]),
-                                   highlight=out_highlight, colorscale="Greens"), key="cl_fig_pool_out")
+                                   highlight=out_highlight, colorscale="Greens"), key="conv_lab_fig_pool_out")
     if np.allclose(out, reference):
         st.success(tr("conv_lab.pool_torch_check"))
     else:
@@ -351,9 +353,9 @@ def _custom_layers() -> tuple[int, list[calc.Layer]] | None:
               "P": st.column_config.NumberColumn(min_value=0, max_value=calc.MAX_SIZE, step=1),
               "D": st.column_config.NumberColumn(min_value=1, max_value=calc.MAX_KERNEL, step=1)}
     st.caption(tr("conv_lab.chain_custom_help"))
-    table = st.data_editor(start, key="cl_rf_table", num_rows="dynamic", column_config=config, hide_index=True)
+    table = st.data_editor(start, key="conv_lab_rf_table", num_rows="dynamic", column_config=config, hide_index=True)
     size = st.number_input(tr("conv_lab.input_size"), min_value=1, max_value=calc.MAX_SIZE, value=224, step=1,
-                           key="cl_rf_size")
+                           key="conv_lab_rf_size")
     layers = []
     for i, row in enumerate(table.to_dict("records")):
         kind = kinds.get(row.get(cols["kind"]))
@@ -397,20 +399,20 @@ def _field_figure(rows: list[calc.ChainRow]) -> go.Figure:
 
 def receptive_fields() -> None:
     st.markdown(tr("conv_lab.rf_intro"))
-    source = st.radio(tr("conv_lab.rf_source"), RF_SOURCES, horizontal=True, key="cl_rf_source",
+    source = st.radio(tr("conv_lab.rf_source"), RF_SOURCES, horizontal=True, key="conv_lab_rf_source",
                       format_func=_labels("conv_lab.rf_source_", RF_SOURCES).get)
     try:
         if source == "preset":
-            preset = st.selectbox(tr("conv_lab.rf_preset"), list(calc.CHAIN_PRESETS), key="cl_rf_preset",
+            preset = st.selectbox(tr("conv_lab.rf_preset"), list(calc.CHAIN_PRESETS), key="conv_lab_rf_preset",
                                   format_func=_labels("calc.preset_", calc.CHAIN_PRESETS).get)
             size, layers = calc.CHAIN_PRESETS[preset]
             layers = list(layers)
         elif source == "zoo":
             c1, c2 = st.columns(2)
             names = model_names()
-            name = c1.selectbox(tr("conv_lab.rf_model"), names, index=names.index("resnet34"), key="cl_rf_model")
+            name = c1.selectbox(tr("conv_lab.rf_model"), names, index=names.index("resnet34"), key="conv_lab_rf_model")
             stages = _zoo_stages(name)
-            until = c2.selectbox(tr("conv_lab.rf_until"), stages, key=f"cl_rf_until_{name}")
+            until = c2.selectbox(tr("conv_lab.rf_until"), stages, key=f"conv_lab_rf_until_{name}")
             size, layers = _zoo_layers(name, until)
         else:
             size, layers = _custom_layers()
@@ -433,14 +435,14 @@ def receptive_fields() -> None:
     last = rows[-1]
     st.markdown(tr("conv_lab.rf_summary", size=rows[0].size_in, out=last.size_out, rf=last.rf_out,
                    jump=last.jump_out, layers=len(rows)))
-    st.plotly_chart(_field_figure(rows), key="cl_fig_rf")
+    st.plotly_chart(_field_figure(rows), key="conv_lab_fig_rf")
     st.caption(tr("conv_lab.rf_border_note"))
 
     st.subheader(tr("conv_lab.vgg_title"))
     c1, c2, c3 = st.columns(3)
-    k = c1.number_input("K", min_value=1, max_value=31, value=3, step=1, key="cl_vgg_k")
-    n = c2.number_input(tr("conv_lab.vgg_count"), min_value=1, max_value=20, value=3, step=1, key="cl_vgg_n")
-    c = c3.number_input("C", min_value=1, max_value=4096, value=64, step=1, key="cl_vgg_c")
+    k = c1.number_input("K", min_value=1, max_value=31, value=3, step=1, key="conv_lab_vgg_k")
+    n = c2.number_input(tr("conv_lab.vgg_count"), min_value=1, max_value=20, value=3, step=1, key="conv_lab_vgg_n")
+    c = c3.number_input("C", min_value=1, max_value=4096, value=64, step=1, key="conv_lab_vgg_c")
     try:
         cmp = calc.stack_vs_single(k, n, c)
     except InputError as exc:
@@ -457,15 +459,15 @@ def receptive_fields() -> None:
 def why_convolution() -> None:
     st.markdown(tr("conv_lab.why_intro"))
     c1, c2, c3 = st.columns(3)
-    h = c1.number_input("H", min_value=1, max_value=calc.MAX_SIZE, value=224, step=1, key="cl_why_h")
-    w = c2.number_input("W", min_value=1, max_value=calc.MAX_SIZE, value=224, step=1, key="cl_why_w")
-    c = c3.number_input("C", min_value=1, max_value=calc.MAX_CHANNELS, value=3, step=1, key="cl_why_c")
+    h = c1.number_input("H", min_value=1, max_value=calc.MAX_SIZE, value=224, step=1, key="conv_lab_why_h")
+    w = c2.number_input("W", min_value=1, max_value=calc.MAX_SIZE, value=224, step=1, key="conv_lab_why_w")
+    c = c3.number_input("C", min_value=1, max_value=calc.MAX_CHANNELS, value=3, step=1, key="conv_lab_why_c")
     c1, c2, c3 = st.columns(3)
     units = c1.number_input(tr("conv_lab.why_units"), min_value=1, max_value=calc.MAX_UNITS, value=1000, step=1,
-                            key="cl_why_units")
-    k = c2.number_input("K", min_value=1, max_value=calc.MAX_KERNEL, value=3, step=1, key="cl_why_k")
+                            key="conv_lab_why_units")
+    k = c2.number_input("K", min_value=1, max_value=calc.MAX_KERNEL, value=3, step=1, key="conv_lab_why_k")
     filters = c3.number_input(tr("conv_lab.why_filters"), min_value=1, max_value=calc.MAX_CHANNELS, value=64,
-                              step=1, key="cl_why_filters")
+                              step=1, key="conv_lab_why_filters")
     try:
         r = calc.fc_vs_conv(h, w, c, units, k, filters)
     except InputError as exc:
@@ -486,7 +488,7 @@ def why_convolution() -> None:
     top = math.log10(max(r.fc_weights, r.conv_weights)) * 1.12 + 0.3
     fig.update_yaxes(type="log", title=tr("conv_lab.why_axis"), range=[0, top])
     fig.update_layout(title=tr("conv_lab.why_chart_title"), height=380, margin=dict(l=10, r=10, t=50, b=10))
-    st.plotly_chart(fig, key="cl_fig_why")
+    st.plotly_chart(fig, key="conv_lab_fig_why")
 
 
 st.title(tr("conv_lab.title"))

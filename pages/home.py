@@ -24,7 +24,7 @@ st.subheader(tr("home.results_title"))
 st.markdown(tr("home.results"))
 
 st.header(tr("home.pages_header"))
-for page in ("conv_lab", "architecture", "feature_maps", "attribution", "training_curves", "layer_responses",
+for page in ("conv_lab", "architecture", "feature_maps", "attribution", "figure6", "figure7",
              "gradient_flow"):
     st.markdown(f"- {tr(f'home.page_{page}')}")
 st.caption(tr("home.model_note"))

@@ -101,7 +101,7 @@ def _resolve_source(path: Path) -> Path:
 
 
 def _download_cifar10(path: Path) -> Path:
-    from resnet_viz.loading import offline
+    from resnet_viz.checkpoints.pretrained import offline
 
     if offline():
         raise DataError("data.offline", source=str(path))
@@ -327,12 +327,12 @@ def _read_cache(key: str, split: str) -> tuple[torch.Tensor, torch.Tensor, tuple
 
 def _write_cache(key: str, split: str, images: torch.Tensor, labels: torch.Tensor, classes: tuple[str, ...],
                  source: Path) -> None:
-    from resnet_viz.loading import _atomic_write
+    from resnet_viz.checkpoints.write import atomic_write
 
     data = st_save({"images": images.contiguous(), "labels": labels.contiguous()},
                    metadata={"format": CACHE_FORMAT, "classes": json.dumps(list(classes)), "source": str(source)})
     try:
-        _atomic_write(_cache_path(key, split), data)
+        atomic_write(_cache_path(key, split), data)
     except OSError:
         pass  # a read-only or full cache only costs the next run a decode
 

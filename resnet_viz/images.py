@@ -21,7 +21,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.transforms import functional as TF
 
 from resnet_viz.errors import ImageError
-from resnet_viz.loading import PROJECT_ROOT, LoadedModel
+from resnet_viz import PROJECT_ROOT
+from resnet_viz.checkpoints.read import LoadedModel
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000

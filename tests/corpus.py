@@ -51,7 +51,7 @@ def _torch_bytes(obj, *, legacy: bool = False) -> bytes:
 
 
 def resnet20_state(seed: int = 0) -> dict[str, torch.Tensor]:
-    from resnet_viz.zoo import build_model
+    from resnet_viz.models.registry import build_model
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -12,9 +12,9 @@ from captum.attr import GuidedGradCam, LayerGradCam
 from PIL import Image
 from torch import nn
 
-from resnet_viz import attribution as A
+from resnet_viz.explain import attribution as A
 from resnet_viz.errors import InputError
-from resnet_viz.zoo import get_spec
+from resnet_viz.models.registry import get_spec
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -357,7 +357,7 @@ def test_explain_on_vgg_stage_ends_with_in_place_relus():
 @pytest.mark.parametrize("name,dataset", [("resnet20", "cifar10"), ("resnet18", "imagenet")])
 def test_every_method_runs_on_every_sample(name, dataset):
     from resnet_viz.images import load_sample, preprocess, sample_images
-    from resnet_viz.loading import load_random
+    from resnet_viz.checkpoints.read import load_random
 
     loaded = load_random(name)
     spec, model = loaded.spec, loaded.model
@@ -384,7 +384,7 @@ def test_every_method_runs_on_every_sample(name, dataset):
 def test_shares_the_capture_lock_so_pages_never_interleave_hooks_on_a_cached_model():
     import threading
 
-    from resnet_viz.capture import model_lock
+    from resnet_viz.inspect.feature_maps import model_lock
 
     spec = get_spec("resnet20")
     model = _model("resnet20")

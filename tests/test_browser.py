@@ -23,8 +23,8 @@ MAIN_ELEMENT = {
     "architecture": '[data-testid="stPlotlyChart"]',
     "feature_maps": '[data-testid="stImage"], [data-testid="stPlotlyChart"]',
     "attribution": '[data-testid="stImage"]',
-    "training_curves": '[data-testid="stPlotlyChart"]',
-    "layer_responses": '[data-testid="stPlotlyChart"]',
+    "figure6": '[data-testid="stPlotlyChart"]',
+    "figure7": '[data-testid="stPlotlyChart"]',
     "gradient_flow": '[data-testid="stPlotlyChart"]',
 }
 PAGES = {url: MAIN_ELEMENT.get(url) for _, url in routed_pages()}

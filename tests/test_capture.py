@@ -1,4 +1,4 @@
-"""Activation capture, residual block anatomy, receptive fields (resnet_viz.capture)."""
+"""Activation capture, residual block anatomy, receptive fields (resnet_viz.inspect.feature_maps)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from resnet_viz.capture import (
+from resnet_viz.inspect.feature_maps import (
     LAYER_CAP, _store, anatomy, capture, channel_mosaic, channel_order, channel_ratio, effective_receptive_field,
     layer_specs, mass_extent, model_fingerprint, page_of, ratios, receptive_fields, value_range)
-from resnet_viz.loading import load_random
-from resnet_viz.zoo import get_spec
+from resnet_viz.checkpoints.read import load_random
+from resnet_viz.models.registry import get_spec
 
 # captures are frozen (read-only arrays); the tests read them through torch.from_numpy, which warns about that
 pytestmark = pytest.mark.filterwarnings("ignore:The given NumPy array is not writable")
@@ -232,7 +232,7 @@ def test_features_command(capsys, tmp_path):
 
 
 def test_mark_unit_zooms_small_pictures_without_blur():
-    from resnet_viz.capture import mark_unit
+    from resnet_viz.inspect.feature_maps import mark_unit
 
     picture = np.zeros((32, 32, 3), np.uint8)
     picture[10, 20] = 255

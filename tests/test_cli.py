@@ -5,8 +5,8 @@ import os
 import subprocess
 import sys
 
-from resnet_viz.loading import save_checkpoint
-from resnet_viz.zoo import build_model
+from resnet_viz.checkpoints.write import save_checkpoint
+from resnet_viz.models.registry import build_model
 from tests.conftest import ROOT
 from tests.test_loading import malicious_pth
 from tests.test_zoo import PARAMS

@@ -6,10 +6,11 @@ import json
 
 import pytest
 
-from resnet_viz.curves import (PAPER_TABLE6, cifar_params, collect_runs, depth_comparison, depth_trend, display_names,
+from resnet_viz.paper.figure6 import (PAPER_TABLE6, cifar_params, collect_runs, depth_comparison, depth_trend, display_names,
                                fingerprint, run_from_sidecar, schedule_params, table6)
-from resnet_viz.loading import find_checkpoints, save_checkpoint
-from resnet_viz.zoo import build_model, count_params
+from resnet_viz.checkpoints.find import find_checkpoints
+from resnet_viz.checkpoints.write import save_checkpoint
+from resnet_viz.models.registry import build_model, count_params
 
 
 def log(train_errors, test_errors, per_epoch=100):
@@ -131,7 +132,7 @@ def test_fingerprint_changes_when_a_run_writes(runs_dir):
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_figure6_and_table6_figures(runs_dir, lang):
     from resnet_viz.i18n import t
-    from resnet_viz.plots.paper import figure6, table6_figure
+    from resnet_viz.render.plots.paper import figure6, table6_figure
 
     runs = _mine(collect_runs(), runs_dir)
     gap = depth_comparison(runs, "plain")
@@ -139,8 +140,8 @@ def test_figure6_and_table6_figures(runs_dir, lang):
     assert len(fig.data) == 2 * len(runs) + 1
     dashed = [tr for tr in fig.data if tr.line.dash == "dash"]
     assert [tuple(tr.y) for tr in dashed] == [r.train_error for r in runs]
-    assert fig.layout.annotations[-1].text == t("fig6.gap_annotation", lang, gap="+6.00")
-    assert fig.layout.yaxis.title.text == t("fig6.y_axis", lang)
+    assert fig.layout.annotations[-1].text == t("figure6.gap_annotation", lang, gap="+6.00")
+    assert fig.layout.yaxis.title.text == t("figure6.y_axis", lang)
     table = table6_figure(table6(runs), lang)
     assert list(table.data[0].y) == list(PAPER_TABLE6.values())
-    assert table.layout.xaxis.title.text == t("fig6.table_x_axis", lang)
+    assert table.layout.xaxis.title.text == t("figure6.table_x_axis", lang)

@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from resnet_viz.errors import InputError
-from resnet_viz.gradflow import at_init, check_depth, compare_at_init, of_checkpoint
-from resnet_viz.loading import load_checkpoint, save_checkpoint
-from resnet_viz.responses import torch_threads
-from resnet_viz.zoo import build_model
+from resnet_viz.paper.gradient_flow import at_init, check_depth, compare_at_init, of_checkpoint
+from resnet_viz.checkpoints.read import load_checkpoint
+from resnet_viz.checkpoints.write import save_checkpoint
+from resnet_viz.paper.figure7 import torch_threads
+from resnet_viz.models.registry import build_model
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +86,7 @@ def test_impossible_depths_are_refused(depth):
 
 def test_figures_use_a_log_scale_for_gradients():
     from resnet_viz.i18n import t
-    from resnet_viz.plots.paper import block_figure, gradient_norms_figure
+    from resnet_viz.render.plots.paper import block_figure, gradient_norms_figure
 
     x, y = _batch(4, 8)
     plain, res = compare_at_init(14, x, y)
@@ -93,11 +94,11 @@ def test_figures_use_a_log_scale_for_gradients():
     assert fig.layout.yaxis.type == "log" and [tr.name for tr in fig.data] == ["plain-14", "ResNet-14"]
     assert list(fig.data[0].y) == list(plain.weight_grad_norm)
     gain = block_figure([plain, res], "gain", "en")
-    assert list(gain.data[1].y) == list(res.block_gain) and gain.layout.yaxis.title.text == t("gradflow.y_gain", "en")
+    assert list(gain.data[1].y) == list(res.block_gain) and gain.layout.yaxis.title.text == t("gradient_flow.y_gain", "en")
 
 
 def test_hooks_are_removed_when_the_pass_fails():
-    from resnet_viz.gradflow import measure
+    from resnet_viz.paper.gradient_flow import measure
 
     model = build_model("resnet20").train()
 

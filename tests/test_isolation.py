@@ -21,7 +21,7 @@ from PIL import Image
 
 from tests.conftest import ROOT, app_page, assert_no_exception
 
-PAGES = [p for p in ("pages/feature_maps.py", "pages/attribution.py", "pages/layer_responses.py")
+PAGES = [p for p in ("pages/feature_maps.py", "pages/attribution.py", "pages/figure7.py")
          if (ROOT / p).is_file()]
 
 

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from resnet_viz import loading
+from resnet_viz.checkpoints import pretrained as loading
 from resnet_viz.errors import LoadError
-from resnet_viz.loading import (
-    find_checkpoints, infer_architecture, load_checkpoint, load_checkpoint_bytes, load_model, load_pretrained,
-    save_checkpoint)
-from resnet_viz.zoo import IMAGENET_MEAN, build_model
+from resnet_viz.checkpoints.find import find_checkpoints, load_model
+from resnet_viz.checkpoints.read import infer_architecture, load_checkpoint, load_checkpoint_bytes
+from resnet_viz.checkpoints.pretrained import load_pretrained
+from resnet_viz.checkpoints.write import save_checkpoint
+from resnet_viz.models.registry import IMAGENET_MEAN, build_model
 
 
 def _meta(**extra):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import resnet_viz.summary as summary_module
+import resnet_viz.inspect.architecture as summary_module
 from tests.conftest import app_page, assert_no_exception
 
 PAGE = "pages/architecture.py"
@@ -26,7 +26,7 @@ def test_renders_figure3_and_every_view(page):
     assert page.title[0].value == "Architecture explorer: the paper's Figure 3"
     assert not page.error
     assert len(page.get("plotly_chart")) == 1
-    assert [page.selectbox(key=f"arch_col_{i}").value for i in range(3)] == ["vgg19", "plain34", "resnet34"]
+    assert [page.selectbox(key=f"architecture_col_{i}").value for i in range(3)] == ["vgg19", "plain34", "resnet34"]
     text = _text(page)
     assert "21,797,672" in text  # the every-layer tab: ResNet-34 totals
     assert "4.09 / 7.80 / 11.51" in text  # Table 1's V1.5 explanation
@@ -35,7 +35,7 @@ def test_renders_figure3_and_every_view(page):
 
 
 def test_layer_details_follow_the_selection(page):
-    pick = page.selectbox(key="arch_detail")
+    pick = page.selectbox(key="architecture_detail")
     assert len(pick.options) == 24 + 36 + 36  # one choice per box of the three columns
     row = summary_module.summarize("resnet34").row("layer2.0.conv1").index
     pick.set_value(f"2:{row}")  # what a click on "3x3 conv, 128, /2" in the third column selects
@@ -55,17 +55,17 @@ def test_change_one_column_recomputes_only_that_column(monkeypatch):
         return real(name, **kwargs)
 
     monkeypatch.setattr(summary_module, "summarize", counting)
-    at.selectbox(key="arch_col_0").set_value("resnet152")
-    at.toggle(key="arch_collapse").set_value(True)
+    at.selectbox(key="architecture_col_0").set_value("resnet152")
+    at.toggle(key="architecture_collapse").set_value(True)
     at.run()
     assert_no_exception(at)
     assert calls == ["resnet152"]
-    assert len(at.selectbox(key="arch_detail").options) < 24 + 36 + 36
+    assert len(at.selectbox(key="architecture_detail").options) < 24 + 36 + 36
 
 
 def test_chinese_and_bad_inputs_show_messages():
     # Values go in before the first run: after AppTest.switch_page a rerun does not keep ?lang=zh.
-    at = app_page(PAGE, lang="zh", arch_tbl_model="vgg19", arch_tbl_size=16, arch_opt_model="resnet56")
+    at = app_page(PAGE, lang="zh", architecture_tbl_model="vgg19", architecture_tbl_size=16, architecture_opt_model="resnet56")
     assert_no_exception(at)
     assert at.title[0].value == "网络结构浏览器：论文图 3"
     assert any("更大的输入尺寸" in e.value for e in at.error)  # VGG-19 cannot run on 16x16, said in Chinese

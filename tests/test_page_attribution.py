@@ -12,9 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
-from resnet_viz import loading
-from resnet_viz.loading import save_checkpoint
-from resnet_viz.zoo import get_spec
+from resnet_viz.checkpoints import find as loading
+from resnet_viz.checkpoints.write import save_checkpoint
+from resnet_viz.models.registry import get_spec
 from tests.conftest import app_page, assert_no_exception
 
 PAGE = "pages/attribution.py"
@@ -56,7 +56,7 @@ def test_default_page_shows_cam_strip_methods_and_download():
     assert "stage1: 32 × 32" in text and "stage3: 8 × 8" in text
     assert "The raw map at stage3: 8 × 8 cells" in text
     assert at.get("download_button")
-    assert at.selectbox(key="attr_layer").value == "stage3"
+    assert at.selectbox(key="attribution_layer").value == "stage3"
     assert "Weights for plain20 and resnet20 were not both found" in text
 
 
@@ -69,10 +69,10 @@ def test_chinese_page():
 
 def test_upload_and_broken_upload():
     at = app_page(PAGE)
-    at.file_uploader(key="attr_upload").set_value(("mine.png", _png(), "image/png")).run()
+    at.file_uploader(key="attribution_upload").set_value(("mine.png", _png(), "image/png")).run()
     assert_no_exception(at)
     assert not at.error and len(_images(at)) == 8
-    at.file_uploader(key="attr_upload").set_value(("broken.png", b"\x89PNG not really", "image/png")).run()
+    at.file_uploader(key="attribution_upload").set_value(("broken.png", b"\x89PNG not really", "image/png")).run()
     assert_no_exception(at)
     assert at.error  # a clear message, and the sample is shown instead
     assert len(_images(at)) == 8
@@ -80,21 +80,21 @@ def test_upload_and_broken_upload():
 
 def test_every_method_target_and_layer():
     at = app_page(PAGE)
-    at.selectbox(key="attr_method_left").set_value("integrated_gradients")
-    at.selectbox(key="attr_method_right").set_value("occlusion").run()
+    at.selectbox(key="attribution_method_left").set_value("integrated_gradients")
+    at.selectbox(key="attribution_method_right").set_value("occlusion").run()
     assert_no_exception(at)
-    at.slider(key="attr_ig_steps").set_value(4)
-    at.slider(key="attr_occ_window").set_value(16)
-    at.slider(key="attr_occ_stride").set_value(16).run()
+    at.slider(key="attribution_ig_steps").set_value(4)
+    at.slider(key="attribution_occ_window").set_value(16)
+    at.slider(key="attribution_occ_stride").set_value(16).run()
     assert_no_exception(at)
     text = _texts(at)
     assert "Forward passes for Integrated Gradients: 6." in text and "Forward passes for Occlusion: 5." in text
     assert "Completeness check" in text
-    at.selectbox(key="attr_method_left").set_value("guided_grad_cam")
-    at.selectbox(key="attr_sign_right_occlusion").set_value("negative").run()
+    at.selectbox(key="attribution_method_left").set_value("guided_grad_cam")
+    at.selectbox(key="attribution_sign_right_occlusion").set_value("negative").run()
     assert_no_exception(at)
-    at.selectbox(key="attr_target").set_value(7)
-    at.selectbox(key="attr_layer").set_value("stage2_1").run()
+    at.selectbox(key="attribution_target").set_value(7)
+    at.selectbox(key="attribution_layer").set_value("stage2_1").run()
     assert_no_exception(at)
     assert not at.error
     assert "Explaining class horse (index 7)" in _texts(at)
@@ -142,6 +142,6 @@ def test_imagenet_model_on_a_photo():
     assert "The raw map at conv5_x: 7 × 7 cells" in text and "224 × 224 pixels" in text
     assert "Weights for plain34 and resnet34 were not both found" in text
     assert len(_images(at)) == 9  # input, overlay, raw map, four stages, two methods
-    at.selectbox(key="attr_target").set_value(281).run()  # ImageNet class 281: tabby cat
+    at.selectbox(key="attribution_target").set_value(281).run()  # ImageNet class 281: tabby cat
     assert_no_exception(at)
     assert "Explaining class tabby (index 281)" in _texts(at)

@@ -34,31 +34,31 @@ def test_page_renders_with_the_resnet_stem(lang):
 
 def test_impossible_settings_show_messages_and_the_page_keeps_working():
     at = app_page(PAGE)
-    at.number_input(key="cl_pad").set_value(0)
-    at.number_input(key="cl_h").set_value(4).run()
+    at.number_input(key="conv_lab_pad").set_value(0)
+    at.number_input(key="conv_lab_h").set_value(4).run()
     assert_no_exception(at)
     assert [e.value for e in at.error] == [t("calc.error_output_empty", "en", axis="H", out=-1, kernel=7, padded=4)]
     assert len(at.success) == 1  # the pooling tab below still works
 
-    at.number_input(key="cl_h").set_value(224)
-    at.number_input(key="cl_groups").set_value(2).run()
+    at.number_input(key="conv_lab_h").set_value(224)
+    at.number_input(key="conv_lab_groups").set_value(2).run()
     assert_no_exception(at)
     assert "divisible by groups (2)" in at.error[0].value
 
-    at.number_input(key="cl_groups").set_value(1)
-    at.radio(key="cl_pad_mode").set_value("same").run()
+    at.number_input(key="conv_lab_groups").set_value(1)
+    at.radio(key="conv_lab_pad_mode").set_value("same").run()
     assert_no_exception(at)
     assert at.error[0].value.startswith('"Same" padding only exists for stride 1')
 
-    at.number_input(key="cl_stride").set_value(1).run()
+    at.number_input(key="conv_lab_stride").set_value(1).run()
     assert_no_exception(at)
     assert not at.error
     assert {m.label: m.value for m in at.metric}["Output (C x H x W)"] == "64 x 224 x 224"
 
     # Pooling padding above half the kernel, and a sliding-window input smaller than the kernel.
-    at.number_input(key="cl_pool_p").set_value(2)
-    at.selectbox(key="cl_in_source").set_value("random").run()
-    at.number_input(key="cl_in_rows").set_value(1).run()
+    at.number_input(key="conv_lab_pool_p").set_value(2)
+    at.selectbox(key="conv_lab_in_source").set_value("random").run()
+    at.number_input(key="conv_lab_in_rows").set_value(1).run()
     assert_no_exception(at)
     errors = [e.value for e in at.error]
     assert t("calc.error_pool_padding", "en", padding=2, kernel=2) in errors
@@ -67,48 +67,48 @@ def test_impossible_settings_show_messages_and_the_page_keeps_working():
 
 def test_sliding_steps_and_receptive_field_from_the_zoo():
     at = app_page(PAGE, lang="zh")
-    at.slider(key="cl_step").set_value(5).run()
+    at.slider(key="conv_lab_step").set_value(5).run()
     assert_no_exception(at)
     # Vertical edge with Sobel x: step 5 is output row 2, column 1, which sits on the flat bright part.
     assert t("conv_lab.step_sum", "zh", step=5, steps=16, row=2, col=1,
              terms=" + ".join(["(10)", "(0)", "(-10)", "(20)", "(0)", "(-20)", "(10)", "(0)", "(-10)"]),
              total="0") in _texts(at)
 
-    at.toggle(key="cl_play").set_value(True).run()
+    at.toggle(key="conv_lab_play").set_value(True).run()
     assert_no_exception(at)
     assert any(m.value.startswith("第 6 / 16 步") for m in at.markdown)  # playing advanced one step
-    at.toggle(key="cl_play").set_value(False).run()
+    at.toggle(key="conv_lab_play").set_value(False).run()
 
-    at.radio(key="cl_rf_source").set_value("zoo").run()
-    at.selectbox(key="cl_rf_until_resnet34").set_value("conv1").run()
+    at.radio(key="conv_lab_rf_source").set_value("zoo").run()
+    at.selectbox(key="conv_lab_rf_until_resnet34").set_value("conv1").run()
     assert_no_exception(at)
     assert t("conv_lab.rf_summary", "zh", size=224, out=56, rf=11, jump=4, layers=2) in _texts(at)
 
-    at.radio(key="cl_rf_source").set_value("custom").run()
+    at.radio(key="conv_lab_rf_source").set_value("custom").run()
     assert_no_exception(at)
     assert t("conv_lab.rf_summary", "zh", size=224, out=56, rf=19, jump=4, layers=3) in _texts(at)
 
 
 def test_typed_grids_and_kernels():
     at = app_page(PAGE)
-    at.selectbox(key="cl_kernel").set_value("custom")
-    at.selectbox(key="cl_in_source").set_value("custom")
-    at.selectbox(key="cl_pool_in_source").set_value("custom").run()
+    at.selectbox(key="conv_lab_kernel").set_value("custom")
+    at.selectbox(key="conv_lab_in_source").set_value("custom")
+    at.selectbox(key="conv_lab_pool_in_source").set_value("custom").run()
     assert_no_exception(at)
     assert not at.error and len(at.success) == 2
     # The typed kernel starts as Sobel x on the vertical edge: the same output as the preset.
     shape = t("conv_lab.sliding_shape", "en", h=6, w=6, kh=3, kw=3, oh=4, ow=4, steps=16)
     assert shape in [c.value for c in at.caption]
-    at.number_input(key="cl_kernel_edit_rows").set_value(5)
-    at.number_input(key="cl_in_edit_cols").set_value(2).run()
+    at.number_input(key="conv_lab_kernel_edit_rows").set_value(5)
+    at.number_input(key="conv_lab_in_edit_cols").set_value(2).run()
     assert_no_exception(at)
     assert [e.value for e in at.error] == [t("calc.error_output_empty", "en", axis="W", out=0, kernel=3, padded=2)]
 
 
 def test_pooling_ceil_mode_rule_on_the_page():
-    at = app_page(PAGE, cl_pool_in_source="random", cl_pool_p=1, cl_pool_ceil=True)
-    at.number_input(key="cl_pool_in_rows").set_value(5)
-    at.number_input(key="cl_pool_in_cols").set_value(5).run()
+    at = app_page(PAGE, conv_lab_pool_in_source="random", conv_lab_pool_p=1, conv_lab_pool_ceil=True)
+    at.number_input(key="conv_lab_pool_in_rows").set_value(5)
+    at.number_input(key="conv_lab_pool_in_cols").set_value(5).run()
     assert_no_exception(at)
     assert t("conv_lab.pool_ceil_rule", "en") in [i.value for i in at.info]
     assert any("= 4 - 1 = 3" in x.value for x in at.latex)

@@ -17,7 +17,9 @@ from PIL import Image
 from resnet_viz.errors import ImageError
 from resnet_viz.i18n import t
 from resnet_viz.images import load_image
-from resnet_viz.loading import SHIPPED_DIR, load_random, save_checkpoint
+from resnet_viz.checkpoints.find import SHIPPED_DIR
+from resnet_viz.checkpoints.read import load_random
+from resnet_viz.checkpoints.write import save_checkpoint
 from resnet_viz.models.cifar import CifarNet
 from tests.conftest import app_page, assert_no_exception
 
@@ -75,46 +77,46 @@ def _save_pair(directory: Path) -> dict[str, Path]:
 def test_upload_views_and_no_second_forward_pass():
     at = app_page(PAGE)
     assert_no_exception(at)
-    assert at.title[0].value == t("features.title", "en")
+    assert at.title[0].value == t("feature_maps.title", "en")
     if not any(SHIPPED_DIR.glob("*.safetensors")):  # without shipped checkpoints the default is untrained
         assert any("untrained" in w.value for w in at.warning)
 
     rgba = np.zeros((60, 80, 4), np.uint8)
     rgba[..., 0] = 200
     rgba[..., 3] = np.linspace(0, 255, 80, dtype=np.uint8)[None, :]
-    at.file_uploader(key="fm_image_upload").set_value(("my photo.png", _png(Image.fromarray(rgba, "RGBA")),
+    at.file_uploader(key="feature_maps_image_upload").set_value(("my photo.png", _png(Image.fromarray(rgba, "RGBA")),
                                                        "image/png"))
     at.run()
     assert_no_exception(at)
     assert not at.error
 
     with _ForwardCounter() as counter:
-        at.selectbox(key="fm_layer").set_value("stage3_1").run()
+        at.selectbox(key="feature_maps_layer").set_value("stage3_1").run()
         assert_no_exception(at)
-        channels = at.selectbox(key="fm_channel_stage3_1").options
+        channels = at.selectbox(key="feature_maps_channel_stage3_1").options
         assert len(channels) == 64
-        at.selectbox(key="fm_channel_stage3_1").set_value(5).run()
-        assert at.selectbox(key="fm_channel_stage3_1").value == 5
-        at.radio(key="fm_order").set_value("index").run()
-        at.segmented_control(key="fm_view").set_value("anatomy").run()
+        at.selectbox(key="feature_maps_channel_stage3_1").set_value(5).run()
+        assert at.selectbox(key="feature_maps_channel_stage3_1").value == 5
+        at.radio(key="feature_maps_order").set_value("index").run()
+        at.segmented_control(key="feature_maps_view").set_value("anatomy").run()
         assert_no_exception(at)
-        at.selectbox(key="fm_block").set_value("stage2_1").run()
-        at.selectbox(key="fm_block_channel").set_value(7).run()
+        at.selectbox(key="feature_maps_block").set_value("stage2_1").run()
+        at.selectbox(key="feature_maps_block_channel").set_value(7).run()
         assert_no_exception(at)
         assert len(at.get("plotly_chart")) == 2  # the four panels and the ratio chart
-        at.segmented_control(key="fm_view").set_value("input").run()
+        at.segmented_control(key="feature_maps_view").set_value("input").run()
         assert_no_exception(at)
         assert counter.count == 0  # every view above came from the cached capture
 
     # the effective receptive field is a separate pass, only on request
-    at.segmented_control(key="fm_view").set_value("layers").run()
+    at.segmented_control(key="feature_maps_view").set_value("layers").run()
     with _ForwardCounter() as counter:
-        at.toggle(key="fm_erf").set_value(True).run()
+        at.toggle(key="feature_maps_erf").set_value(True).run()
         assert_no_exception(at)
     assert counter.count == 1
-    erf_text = t("features.erf_caption", "en").split("{")[0]
+    erf_text = t("feature_maps.erf_caption", "en").split("{")[0]
     assert any(c.value.startswith(erf_text) for c in at.caption) or \
-        any(i.value == t("features.erf_zero", "en") for i in at.info)
+        any(i.value == t("feature_maps.erf_zero", "en") for i in at.info)
 
 
 @pytest.mark.parametrize("name,data,key", [
@@ -124,8 +126,8 @@ def test_upload_views_and_no_second_forward_pass():
 ])
 def test_bad_uploads_show_a_message_and_keep_working(name, data, key):
     at = app_page(PAGE, lang="zh")
-    assert at.title[0].value == t("features.title", "zh")
-    at.file_uploader(key="fm_image_upload").set_value((name, data, "application/octet-stream"))
+    assert at.title[0].value == t("feature_maps.title", "zh")
+    at.file_uploader(key="feature_maps_image_upload").set_value((name, data, "application/octet-stream"))
     _zh(at).run()
     assert_no_exception(at)
     with pytest.raises(ImageError) as info:
@@ -133,13 +135,13 @@ def test_bad_uploads_show_a_message_and_keep_working(name, data, key):
     assert info.value.key == key
     assert [e.value for e in at.error] == [info.value.message("zh")]  # the Chinese message, naming the file
     assert name in at.error[0].value
-    assert at.selectbox(key="fm_layer").value == "conv1"  # the page went on with the sample image
+    assert at.selectbox(key="feature_maps_layer").value == "conv1"  # the page went on with the sample image
 
 
 @pytest.fixture
 def no_shipped_checkpoints(tmp_path, monkeypatch):
     """The page must work from the user's folder alone, whatever assets/checkpoints holds."""
-    from resnet_viz import loading
+    from resnet_viz.checkpoints import find as loading
 
     monkeypatch.setattr(loading, "SHIPPED_DIR", tmp_path / "shipped")
 
@@ -152,12 +154,12 @@ def test_plain_vs_residual_and_plain_anatomy(tmp_path):
     paths = _save_pair(Path(os.environ["RESNET_VIZ_CHECKPOINTS"]))
     at = app_page(PAGE, model_source=str(paths["plain20"]))
     assert_no_exception(at)
-    at.segmented_control(key="fm_view").set_value("anatomy").run()
+    at.segmented_control(key="feature_maps_view").set_value("anatomy").run()
     assert_no_exception(at)
-    assert any(c.value == t("features.plain_no_split", "en") for c in at.info)
-    at.segmented_control(key="fm_view").set_value("compare").run()
+    assert any(c.value == t("feature_maps.plain_no_split", "en") for c in at.info)
+    at.segmented_control(key="feature_maps_view").set_value("compare").run()
     assert_no_exception(at)
-    assert at.selectbox(key="fm_pair").options == ["plain20 / resnet20"]
+    assert at.selectbox(key="feature_maps_pair").options == ["plain20 / resnet20"]
     text = " ".join(m.value for m in at.markdown)
     assert "CIFAR-10 (JPEG q75 copy)" in text and "12.50" in text and "13.50" in text
     assert len(at.get("plotly_chart")) == 1
@@ -168,9 +170,9 @@ def test_compare_says_when_checkpoints_are_missing():
     import streamlit as st
 
     st.cache_data.clear()
-    at = app_page(PAGE, fm_view="compare")
+    at = app_page(PAGE, feature_maps_view="compare")
     assert_no_exception(at)
-    assert any(i.value == t("features.compare_missing", "en") for i in at.info)
+    assert any(i.value == t("feature_maps.compare_missing", "en") for i in at.info)
 
 
 def test_imagenet_model_with_photos(tmp_path):
@@ -183,20 +185,20 @@ def test_imagenet_model_with_photos(tmp_path):
         "mean": list(loaded.mean), "std": list(loaded.std)}, half=True)
     at = app_page(PAGE, lang="zh", model_source=str(path))
     assert_no_exception(at)
-    assert at.selectbox(key="fm_image_sample_imagenet").value == "astronaut"  # the photos, not CIFAR images
-    assert any(o.startswith("最大池化") for o in at.selectbox(key="fm_layer").options)
+    assert at.selectbox(key="feature_maps_image_sample_imagenet").value == "astronaut"  # the photos, not CIFAR images
+    assert any(o.startswith("最大池化") for o in at.selectbox(key="feature_maps_layer").options)
     _zh(at)
-    at.selectbox(key="fm_layer").set_value("conv5_2").run()
+    at.selectbox(key="feature_maps_layer").set_value("conv5_2").run()
     assert_no_exception(at)
     _zh(at)
-    at.segmented_control(key="fm_view").set_value("anatomy").run()
+    at.segmented_control(key="feature_maps_view").set_value("anatomy").run()
     _zh(at)
-    at.selectbox(key="fm_block").set_value("conv3_1").run()  # a projection shortcut
+    at.selectbox(key="feature_maps_block").set_value("conv3_1").run()  # a projection shortcut
     assert_no_exception(at)
-    assert at.title[0].value == t("features.title", "zh")
-    assert any(t("features.shortcut_kind_projection", "zh") in c.value for c in at.caption)
+    assert at.title[0].value == t("feature_maps.title", "zh")
+    assert any(t("feature_maps.shortcut_kind_projection", "zh") in c.value for c in at.caption)
     _zh(at)
-    at.segmented_control(key="fm_view").set_value("input").run()
+    at.segmented_control(key="feature_maps_view").set_value("input").run()
     assert_no_exception(at)
     steps = " ".join(m.value for m in at.markdown)
     assert "256" in steps and "224" in steps and "0.485" in steps

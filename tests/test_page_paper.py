@@ -7,10 +7,10 @@ import torch
 from torch import nn
 
 from resnet_viz.i18n import t
-from resnet_viz import loading
-from resnet_viz.loading import save_checkpoint
-from resnet_viz.responses import SAMPLE_PATH, layer_responses, store_in_sidecar, torch_threads
-from resnet_viz.zoo import build_model
+from resnet_viz.checkpoints import find as loading
+from resnet_viz.checkpoints.write import save_checkpoint
+from resnet_viz.paper.figure7 import SAMPLE_PATH, layer_responses, store_in_sidecar, torch_threads
+from resnet_viz.models.registry import build_model
 from tests.conftest import app_page, assert_no_exception
 from tests.test_curves import write_run
 
@@ -46,41 +46,41 @@ def user_dir(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_training_curves_without_user_checkpoints(user_dir, lang):
-    at = app_page("pages/training_curves.py", lang=lang)
+def test_figure6_without_user_checkpoints(user_dir, lang):
+    at = app_page("pages/figure6.py", lang=lang)
     assert_no_exception(at)
-    assert at.title[0].value == t("fig6.page_title", lang)
+    assert at.title[0].value == t("figure6.page_title", lang)
     assert _charts(at) >= 1  # Table 6's chart always has the paper's series
     if NOTHING_SHIPPED:
         assert str(user_dir) in _texts(at)
     table = at.dataframe[0].value
-    assert t("fig6.col_paper", lang) in table.columns and 8.75 in table[t("fig6.col_paper", lang)].tolist()
+    assert t("figure6.col_paper", lang) in table.columns and 8.75 in table[t("figure6.col_paper", lang)].tolist()
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_training_curves_from_user_logs(user_dir, lang):
+def test_figure6_from_user_logs(user_dir, lang):
     p20 = write_run(user_dir, "plain20", "plain20", [40, 20, 10], [42, 25, 15])
     p32 = write_run(user_dir, "plain32", "plain32", [45, 28, 16], [47, 30, 19])
     r20 = write_run(user_dir, "resnet20", "resnet20", [38, 18, 9], [40, 22, 12])
-    at = app_page("pages/training_curves.py", lang=lang, fig6_runs=[str(p20), str(p32), str(r20)])
+    at = app_page("pages/figure6.py", lang=lang, figure6_runs=[str(p20), str(p32), str(r20)])
     assert_no_exception(at)
     assert _charts(at) == 2
     text = _texts(at)
-    expected = t("fig6.plain_worse", lang, deep="plain-32", shallow="plain-20", deep_train="16.00",
+    expected = t("figure6.plain_worse", lang, deep="plain-32", shallow="plain-20", deep_train="16.00",
                  shallow_train="10.00", gap="6.00")
     assert expected in text
-    assert t("fig6.one_depth", lang, family=t("fig6.family_resnet", lang)) in text
+    assert t("figure6.one_depth", lang, family=t("figure6.family_resnet", lang)) in text
     table = at.dataframe[0].value
-    ours = dict(zip(table[t("fig6.col_model", lang)], table[t("fig6.col_ours", lang)]))
+    ours = dict(zip(table[t("figure6.col_model", lang)], table[t("figure6.col_ours", lang)]))
     assert ours["ResNet-20"] == pytest.approx(12.0) and ours["plain-32"] == pytest.approx(19.0)
-    assert "CIFAR-10 (JPEG q75 copy)" in table[t("fig6.col_dataset", lang)].tolist()
+    assert "CIFAR-10 (JPEG q75 copy)" in table[t("figure6.col_dataset", lang)].tolist()
     if NOTHING_SHIPPED:  # one ResNet depth among the user's runs: no Table 6 trend to state
-        assert not any(t("fig6.trend_not", lang, errors="").split("{")[0][:12] in m.value for m in at.markdown)
+        assert not any(t("figure6.trend_not", lang, errors="").split("{")[0][:12] in m.value for m in at.markdown)
     r56 = write_run(user_dir, "resnet56", "resnet56", [30, 15, 8], [35, 20, 10])
-    at = app_page("pages/training_curves.py", lang=lang, fig6_runs=[str(p20), str(p32), str(r20), str(r56)])
+    at = app_page("pages/figure6.py", lang=lang, figure6_runs=[str(p20), str(p32), str(r20), str(r56)])
     assert_no_exception(at)
-    errors = t("fig6.trend_sep", lang).join(["ResNet-20 12.00 %", "ResNet-56 10.00 %"])
-    assert t("fig6.trend_falls", lang, errors=errors) in _texts(at)
+    errors = t("figure6.trend_sep", lang).join(["ResNet-20 12.00 %", "ResNet-56 10.00 %"])
+    assert t("figure6.trend_falls", lang, errors=errors) in _texts(at)
 
 
 def _trained_like(name: str) -> nn.Module:
@@ -93,46 +93,46 @@ def _trained_like(name: str) -> nn.Module:
     return model
 
 
-def test_layer_responses_stored_then_live(user_dir):
+def test_figure7_stored_then_live(user_dir):
     r20 = save_checkpoint(_trained_like("resnet20"), user_dir / "resnet20", {"model": "resnet20", "shortcut": "A"})
     p20 = save_checkpoint(_trained_like("plain20"), user_dir / "plain20", {"model": "plain20"})
     fake = layer_responses(build_model("resnet20"), torch.zeros(1, 3, 8, 8, dtype=torch.uint8), mean=(0, 0, 0),
                            std=(1, 1, 1))
     store_in_sidecar(r20, fake, sample=SAMPLE_PATH)
-    at = app_page("pages/layer_responses.py", fig7_nets=[str(r20), str(p20)], fig7_images=100)
+    at = app_page("pages/figure7.py", figure7_nets=[str(r20), str(p20)], figure7_images=100)
     assert_no_exception(at)
     assert _charts(at) == 2  # Figure 7 on the sample, and on the picked CIFAR-10 image
     table = at.dataframe[0].value
-    sources = dict(zip(table[t("fig7.col_net", "en")], table[t("fig7.col_source", "en")]))
-    assert sources["ResNet-20"] == t("fig7.source_stored", "en", images=1)
-    assert sources["plain-20"] == t("fig7.source_live", "en", images=100)
-    assert table[t("fig7.col_layers", "en")].tolist() == [19, 19]
-    means = dict(zip(table[t("fig7.col_net", "en")], table[t("fig7.col_mean", "en")]))
-    key = "fig7.claim_smaller_yes" if float(means["ResNet-20"]) < float(means["plain-20"]) else "fig7.claim_smaller_no"
+    sources = dict(zip(table[t("figure7.col_net", "en")], table[t("figure7.col_source", "en")]))
+    assert sources["ResNet-20"] == t("figure7.source_stored", "en", images=1)
+    assert sources["plain-20"] == t("figure7.source_live", "en", images=100)
+    assert table[t("figure7.col_layers", "en")].tolist() == [19, 19]
+    means = dict(zip(table[t("figure7.col_net", "en")], table[t("figure7.col_mean", "en")]))
+    key = "figure7.claim_smaller_yes" if float(means["ResNet-20"]) < float(means["plain-20"]) else "figure7.claim_smaller_no"
     claims = [m.value for m in at.markdown if m.value.startswith(t(key, "en").split(":")[0])]
     assert len(claims) == 1 and "ResNet-20" in claims[0] and "plain-20" in claims[0]
-    deeper = t("fig7.claim_deeper_yes", "en").split(":")[0], t("fig7.claim_deeper_no", "en").split(":")[0]
+    deeper = t("figure7.claim_deeper_yes", "en").split(":")[0], t("figure7.claim_deeper_no", "en").split(":")[0]
     assert not any(m.value.startswith(deeper) for m in at.markdown)  # one ResNet depth: nothing to compare
 
     spread = at.dataframe[1].value  # per-image data exists only for the values computed live
-    assert spread[t("fig7.col_net", "en")].tolist() == ["plain-20"]
-    assert float(spread[t("fig7.col_median_image", "en")][0]) > 0
+    assert spread[t("figure7.col_net", "en")].tolist() == ["plain-20"]
+    assert float(spread[t("figure7.col_median_image", "en")][0]) > 0
 
-    at.button(key="fig7_recompute").click().run()
+    at.button(key="figure7_recompute").click().run()
     assert_no_exception(at)
     table = at.dataframe[0].value
-    assert set(table[t("fig7.col_source", "en")]) == {t("fig7.source_live", "en", images=100)}
+    assert set(table[t("figure7.col_source", "en")]) == {t("figure7.source_live", "en", images=100)}
     spread = at.dataframe[1].value
-    assert sorted(spread[t("fig7.col_net", "en")]) == ["ResNet-20", "plain-20"]
-    shares = [float(v.rstrip(" %")) for v in spread[t("fig7.col_top_share", "en", k=3)]]
+    assert sorted(spread[t("figure7.col_net", "en")]) == ["ResNet-20", "plain-20"]
+    shares = [float(v.rstrip(" %")) for v in spread[t("figure7.col_top_share", "en", k=3)]]
     assert all(0 < v <= 100 for v in shares)
-    typical = t("fig7.typical_smaller_yes", "en").split(":")[0], t("fig7.typical_smaller_no", "en").split(":")[0]
+    typical = t("figure7.typical_smaller_yes", "en").split(":")[0], t("figure7.typical_smaller_no", "en").split(":")[0]
     assert sum(m.value.startswith(typical) for m in at.markdown) == 1
 
 
-def test_layer_responses_show_the_images_that_dominate(user_dir, monkeypatch):
+def test_figure7_show_the_images_that_dominate(user_dir, monkeypatch):
     """The logic is tested in test_responses; here the page renders a dominated network's images."""
-    from resnet_viz import responses
+    from resnet_viz.paper import figure7 as responses
 
     r20 = save_checkpoint(_trained_like("resnet20"), user_dir / "resnet20", {"model": "resnet20", "shortcut": "A"})
     real = responses.concentration
@@ -143,60 +143,60 @@ def test_layer_responses_show_the_images_that_dominate(user_dir, monkeypatch):
                                         (0.5, 0.19, 0.01)) for c in found]
 
     monkeypatch.setattr(responses, "concentration", one_wild_image)
-    at = app_page("pages/layer_responses.py", lang="zh", fig7_nets=[str(r20)], fig7_images=100)
+    at = app_page("pages/figure7.py", lang="zh", figure7_nets=[str(r20)], figure7_images=100)
     assert_no_exception(at)
-    sentence = t("fig7.spread_sentence", "zh", net="ResNet-20", k=3, n=100, share="70 %", even="3.0 %")
+    sentence = t("figure7.spread_sentence", "zh", net="ResNet-20", k=3, n=100, share="70 %", even="3.0 %")
     assert sentence in _texts(at)
     captions = [c for image in at.get("image") for c in image.captions]
     classes = responses.load_npz(limit=100)[2]
     labels = responses.load_npz(limit=100)[1]
-    assert t("fig7.thumb_caption", "zh", cls=classes[int(labels[7])], std="25.00", share="50 %") in captions, captions
+    assert t("figure7.thumb_caption", "zh", cls=classes[int(labels[7])], std="25.00", share="50 %") in captions, captions
     assert len(captions) == 2 and "9.00" in captions[1]  # the third image holds an ordinary share: not shown
 
 
 @pytest.mark.skipif(not NOTHING_SHIPPED, reason="shipped checkpoints exist: the untrained fallback is not shown")
-def test_layer_responses_without_checkpoints_in_chinese(user_dir):
-    at = app_page("pages/layer_responses.py", lang="zh", fig7_images=100)
+def test_figure7_without_checkpoints_in_chinese(user_dir):
+    at = app_page("pages/figure7.py", lang="zh", figure7_images=100)
     assert_no_exception(at)
-    assert str(user_dir) in _texts(at) and t("fig7.untrained", "zh") in _texts(at)
-    names = at.dataframe[0].value[t("fig7.col_net", "zh")].tolist()
-    assert names == [t("fig7.untrained_label", "zh", net="plain-20"), t("fig7.untrained_label", "zh", net="ResNet-20")]
+    assert str(user_dir) in _texts(at) and t("figure7.untrained", "zh") in _texts(at)
+    names = at.dataframe[0].value[t("figure7.col_net", "zh")].tolist()
+    assert names == [t("figure7.untrained_label", "zh", net="plain-20"), t("figure7.untrained_label", "zh", net="ResNet-20")]
     assert not any(m.value.startswith("ResNet ") for m in at.markdown)  # untrained nets support no claim
 
 
 def test_gradient_flow_page(user_dir):
     r20 = save_checkpoint(_trained_like("resnet20"), user_dir / "resnet20", {"model": "resnet20", "shortcut": "A"})
-    at = app_page("pages/gradient_flow.py", gf_depth=20, gf_trained=[str(r20)])
+    at = app_page("pages/gradient_flow.py", gradient_flow_depth=20, gradient_flow_trained=[str(r20)])
     assert_no_exception(at)
     assert _charts(at) == 5  # at init: norms, gain, signal; trained: norms, gain
-    gains = [float(m.value) for m in at.metric if m.label == t("gradflow.metric_gain", "en")]
+    gains = [float(m.value) for m in at.metric if m.label == t("gradient_flow.metric_gain", "en")]
     assert len(at.metric) == 6 and len(gains) == 2
     assert gains[0] > gains[1] > 0  # plain-20 first: its blocks grow the gradient more than ResNet-20's
     assert "ResNet-20" in _texts(at)
 
 
 def test_gradient_flow_page_in_chinese_without_checkpoints(user_dir):
-    at = app_page("pages/gradient_flow.py", lang="zh", gf_depth=20)
+    at = app_page("pages/gradient_flow.py", lang="zh", gradient_flow_depth=20)
     assert_no_exception(at)
-    assert at.title[0].value == t("gradflow.page_title", "zh")
+    assert at.title[0].value == t("gradient_flow.page_title", "zh")
     if NOTHING_SHIPPED:
         assert str(user_dir) in _texts(at)
 
 
 def test_values_from_elsewhere_fall_back_to_the_defaults(user_dir):
-    at = app_page("pages/gradient_flow.py", gf_depth=57, gf_trained=["/no/such.safetensors"])
+    at = app_page("pages/gradient_flow.py", gradient_flow_depth=57, gradient_flow_trained=["/no/such.safetensors"])
     assert_no_exception(at)
-    assert at.select_slider(key="gf_depth").value == 56
-    at = app_page("pages/layer_responses.py", fig7_images=-3, fig7_nets=["/no/such.safetensors"])
+    assert at.select_slider(key="gradient_flow_depth").value == 56
+    at = app_page("pages/figure7.py", figure7_images=-3, figure7_nets=["/no/such.safetensors"])
     assert_no_exception(at)
-    assert at.select_slider(key="fig7_images").value == 100
+    assert at.select_slider(key="figure7_images").value == 100
 
 
 def test_a_new_run_appears_without_restarting(user_dir):
     write_run(user_dir, "plain20", "plain20", [40, 20, 10], [42, 25, 15])
-    at = app_page("pages/training_curves.py")
-    assert t("fig6.one_depth", "en", family=t("fig6.family_plain", "en")) in _texts(at)
+    at = app_page("pages/figure6.py")
+    assert t("figure6.one_depth", "en", family=t("figure6.family_plain", "en")) in _texts(at)
     write_run(user_dir, "plain32", "plain32", [45, 28, 16], [47, 30, 19])
     at.run()
     assert_no_exception(at)
-    assert "plain-32" in _texts(at) and t("fig6.one_depth", "en", family=t("fig6.family_plain", "en")) not in _texts(at)
+    assert "plain-32" in _texts(at) and t("figure6.one_depth", "en", family=t("figure6.family_plain", "en")) not in _texts(at)

@@ -11,11 +11,12 @@ from torch import nn
 
 from resnet_viz.cli import main
 from resnet_viz.errors import InputError
-from resnet_viz.loading import load_checkpoint, read_sidecar, save_checkpoint
-from resnet_viz.responses import (ImageMoments, LayerResponses, balanced_order, concentration, layer_responses,
+from resnet_viz.checkpoints.read import load_checkpoint, read_sidecar
+from resnet_viz.checkpoints.write import save_checkpoint
+from resnet_viz.paper.figure7 import (ImageMoments, LayerResponses, balanced_order, concentration, layer_responses,
                                   load_npz, median_image_std, normalise, response_claims, response_layers,
                                   responses_of, stored_responses, torch_threads)
-from resnet_viz.zoo import build_model
+from resnet_viz.models.registry import build_model
 
 MEAN, STD = (0.49, 0.48, 0.45), (0.25, 0.24, 0.26)
 
@@ -180,18 +181,18 @@ def test_thread_setting_is_restored():
 
 def test_figure7_has_both_panels():
     from resnet_viz.i18n import t
-    from resnet_viz.plots.paper import figure7
+    from resnet_viz.render.plots.paper import figure7
 
     res = layer_responses(_trained_like("resnet20"), _images(2, 8), mean=MEAN, std=STD)
     fig = figure7([("ResNet-20", "resnet", res)], "zh")
     top, bottom = fig.data
     assert list(top.y) == list(res.std) and list(bottom.y) == res.sorted_desc()
-    assert fig.layout.yaxis.title.text == t("fig7.y_axis", "zh")
+    assert fig.layout.yaxis.title.text == t("figure7.y_axis", "zh")
 
 
 def test_log_axis_only_for_wide_ranges():
-    from resnet_viz.plots.paper import figure7
-    from resnet_viz.responses import LayerResponses, wide_range
+    from resnet_viz.render.plots.paper import figure7
+    from resnet_viz.paper.figure7 import LayerResponses, wide_range
 
     small = LayerResponses(("a", "b"), (0.5, 1.0), 1)
     huge = LayerResponses(("a", "b"), (0.5, 5e6), 1)

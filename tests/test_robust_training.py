@@ -24,7 +24,7 @@ from PIL import Image
 
 from resnet_viz import cli
 from resnet_viz.errors import LoadError
-from resnet_viz.loading import load_checkpoint
+from resnet_viz.checkpoints.read import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 EPOCHS = 20  # long enough that four runs killed within a second of an epoch cannot finish it
@@ -75,7 +75,7 @@ def _resume_state(path: Path) -> tuple[int, int]:
     """(iterations done, log entries) of a resume state; it must be readable whenever it exists."""
     import json
 
-    from resnet_viz.train import _load_resume
+    from resnet_viz.train.loop import _load_resume
 
     state = _load_resume(path)
     return int(state["iteration"]), len(json.loads(state["log"]))
@@ -161,7 +161,7 @@ def test_a_write_interrupted_half_way_keeps_the_last_good_files(failing_write, t
         good = {p.name: p.read_bytes() for p in out.iterdir()}
         assert set(good) == {"resnet20.safetensors", "resnet20.json", "resnet20.resume.pt"}
 
-        from resnet_viz import loading
+        from resnet_viz.checkpoints import write as loading
 
         real_fdopen = os.fdopen
         opened = []

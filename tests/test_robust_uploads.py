@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CJK = re.compile(r"[\u4e00-\u9fff]")
 CASES = {c.name: c for c in IMAGE_CASES}
 UPLOAD_PAGES = [p for p in ("pages/feature_maps.py", "pages/attribution.py", "pages/conv_lab.py",
-                                 "pages/layer_responses.py")
+                                 "pages/figure7.py")
                 if (ROOT / p).is_file()]
 
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from resnet_viz.loading import SHIPPED_DIR, load_checkpoint
-from resnet_viz.zoo import CIFAR10_CLASSES, count_params, get_spec
+from resnet_viz.checkpoints.find import SHIPPED_DIR
+from resnet_viz.checkpoints.read import load_checkpoint
+from resnet_viz.models.registry import CIFAR10_CLASSES, count_params, get_spec
 
 REFERENCE = ("plain20", "plain56", "resnet20", "resnet56", "resnet110")
 SHIPPED = sorted(SHIPPED_DIR.glob("*.safetensors"))
@@ -73,7 +74,7 @@ def _shipped_metas() -> dict[str, dict]:
 def test_the_paper_orderings_the_readme_claims_hold_in_the_shipped_runs():
     """README, section "Shipped checkpoints": Figure 6's degradation and residual learning fixing it, and Table 6's
     accuracy growing with depth, read from the sidecars as the pages read them."""
-    from resnet_viz.curves import collect_runs, depth_comparison, depth_trend, table6
+    from resnet_viz.paper.figure6 import collect_runs, depth_comparison, depth_trend, table6
 
     metas = _shipped_metas()
     runs = [r for r in collect_runs() if r.shipped]
@@ -90,7 +91,7 @@ def test_figure7_claims_hold_in_the_shipped_runs_and_no_few_images_decide_them()
     by the paper's pooled measure and for the median image alike, and no network's pooled value hangs on a few
     images (an earlier, shorter round had three dark images carry 72 % of ResNet-110's variance). Also: the stored
     values are what a live pass computes."""
-    from resnet_viz.responses import concentration, load_npz, median_image_std, response_claims, responses_of, \
+    from resnet_viz.paper.figure7 import concentration, load_npz, median_image_std, response_claims, responses_of, \
         stored_responses
 
     images, _, _ = load_npz()

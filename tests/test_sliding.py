@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 from PIL import Image
 
-from resnet_viz import sliding
+from resnet_viz.lab import sliding
 from resnet_viz.errors import InputError
 from resnet_viz.i18n import has_key
 from tests.conftest import ROOT

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from resnet_viz.errors import InputError
-from resnet_viz import summary as summary_module
-from resnet_viz.summary import block_pair, build_meta, summarize_module, table1
-from resnet_viz.zoo import MODELS
+from resnet_viz.inspect import architecture as summary_module
+from resnet_viz.inspect.architecture import block_pair, build_meta, summarize_module, table1
+from resnet_viz.models.registry import MODELS
 
 summarize = functools.cache(summary_module.summarize)  # summaries are immutable; the machine is small
 
@@ -252,11 +252,11 @@ def test_cli_json_and_table(capsys):
     assert "Try a larger input size" in capsys.readouterr().err
 
 
-# --- Figure 3 layout (resnet_viz.plots.figure3) ---------------------------------------------------
+# --- Figure 3 layout (resnet_viz.render.plots.figure3) ---------------------------------------------------
 
-from resnet_viz.plots.figure3 import (  # noqa: E402
+from resnet_viz.render.plots.figure3 import (  # noqa: E402
     band_positions, box_positions, column_layout, figure3, relative_cost, selected_box, table1_records)
-from resnet_viz.summary import dimension_changes, shortcut_options  # noqa: E402
+from resnet_viz.inspect.architecture import dimension_changes, shortcut_options  # noqa: E402
 
 
 def test_figure3_columns_are_the_papers():

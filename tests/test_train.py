@@ -17,8 +17,8 @@ import pytest
 import torch
 
 from resnet_viz.cli import main as cli_main
-from resnet_viz.loading import load_checkpoint
-from resnet_viz.train import TrainConfig, learning_rate, make_recipe, train
+from resnet_viz.checkpoints.read import load_checkpoint
+from resnet_viz.train.loop import TrainConfig, learning_rate, make_recipe, train
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASSES = ("cat", "dog", "ship")
@@ -202,13 +202,13 @@ def test_resume_repairs_a_checkpoint_pair_from_different_points(tiny_zip, tmp_pa
 
 
 def test_a_full_disk_is_one_clear_line(tiny_zip, tmp_path, monkeypatch, capsys):
-    from resnet_viz import loading
+    from resnet_viz.checkpoints import write as loading
 
     def full(path, data):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(loading, "_atomic_write", full)
-    monkeypatch.setattr("resnet_viz.train._atomic_write", full)
+    monkeypatch.setattr(loading, "atomic_write", full)
+    monkeypatch.setattr("resnet_viz.train.loop.atomic_write", full)
     assert cli_main(["train", "--model", "resnet20", "--data", str(tiny_zip), "--epochs", "1", "--batch-size", "16",
                      "--out", str(tmp_path), "--device", "cpu", "--no-progress"]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]

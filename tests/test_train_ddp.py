@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from resnet_viz.loading import load_checkpoint
+from resnet_viz.checkpoints.read import load_checkpoint
 from tests.test_train import write_tiny_zip
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from resnet_viz.models import PadShortcut
-from resnet_viz.zoo import MODELS, build_model, count_params, get_spec
+from resnet_viz.models.registry import MODELS, build_model, count_params, get_spec
 
 # Copied from the reference sheet; every zoo model is checked.
 PARAMS = {

@@ -19,7 +19,7 @@ from resnet_viz.errors import ImageError
 from resnet_viz.images import (
     MAX_BYTES, MAX_PIXELS, UPLOAD_TYPES, Preprocessed, load_image, load_sample, png_bytes, preprocess,
     sample_images)
-from resnet_viz.loading import LoadedModel
+from resnet_viz.checkpoints.read import LoadedModel
 from ui.common import picture, show_error, tr
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from resnet_viz.loading import load_checkpoint
-from resnet_viz.zoo import count_params
+from resnet_viz.checkpoints.read import load_checkpoint
+from resnet_viz.models.registry import count_params
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from resnet_viz.evaluate import evaluate_checkpoint
+from resnet_viz.train.evaluate import evaluate_checkpoint
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

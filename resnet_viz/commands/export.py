@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from resnet_viz.export import export_half
+from resnet_viz.train.export import export_half
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -7,8 +7,9 @@ import json
 
 import torch
 
-from resnet_viz.loading import find_checkpoints, pretrained_cached
-from resnet_viz.zoo import MODELS, count_params
+from resnet_viz.checkpoints.find import find_checkpoints
+from resnet_viz.checkpoints.pretrained import pretrained_cached
+from resnet_viz.models.registry import MODELS, count_params
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from resnet_viz.loading import load_model
-from resnet_viz.responses import SAMPLE_PATH, responses_of, load_images, store_in_sidecar
+from resnet_viz.checkpoints.find import load_model
+from resnet_viz.paper.figure7 import SAMPLE_PATH, responses_of, load_images, store_in_sidecar
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -6,8 +6,8 @@ import argparse
 import json
 
 from resnet_viz.errors import InputError
-from resnet_viz.summary import Summary, summarize
-from resnet_viz.zoo import MODELS
+from resnet_viz.inspect.architecture import Summary, summarize
+from resnet_viz.models.registry import MODELS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

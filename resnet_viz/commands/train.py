@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from resnet_viz.loading import user_checkpoint_dir
-from resnet_viz.train import RECIPES, TrainConfig, cleanup_distributed, train
-from resnet_viz.zoo import model_names
+from resnet_viz.checkpoints.find import user_checkpoint_dir
+from resnet_viz.train.loop import RECIPES, TrainConfig, cleanup_distributed, train
+from resnet_viz.models.registry import model_names
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -1,0 +1,88 @@
+"""torchvision's pretrained ImageNet weights (weights API, torch hub cache), failing soft when offline."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+
+from resnet_viz.checkpoints.read import LoadedModel, load_state, safe_torch_load
+from resnet_viz.errors import LoadError
+from resnet_viz.models.registry import (
+    ModelSpec,
+    get_spec,
+)
+
+DOWNLOAD_TIMEOUT_S = 5.0
+
+
+def _weights_enum(spec: ModelSpec):
+    from torchvision.models import get_weight
+
+    if not spec.pretrained:
+        raise LoadError("load.no_pretrained", model=spec.name)
+    return get_weight(spec.pretrained)
+
+
+def pretrained_path(name: str) -> Path | None:
+    """Where torch hub caches the pretrained file of ``name`` (None when it has no pretrained weights)."""
+    spec = get_spec(name)
+    if not spec.pretrained:
+        return None
+    url = _weights_enum(spec).url
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
+
+
+def pretrained_cached(name: str) -> bool:
+    path = pretrained_path(name)
+    return path is not None and path.is_file()
+
+
+def offline() -> bool:
+    return os.environ.get("RESNET_VIZ_OFFLINE", "").strip().lower() in ("1", "true", "yes")
+
+
+def _download(url: str, dst: Path, name: str, timeout: float) -> None:
+    if offline():
+        raise LoadError("load.offline", model=name, reason="RESNET_VIZ_OFFLINE is set")
+    host = urlparse(url).hostname or ""
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError as exc:
+        raise LoadError("load.offline", model=name, reason=str(exc) or type(exc).__name__) from None
+    match = torch.hub.HASH_REGEX.search(dst.name)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout * 6)
+    try:
+        torch.hub.download_url_to_file(url, str(dst), match.group(1) if match else None, progress=False)
+    except Exception as exc:  # network errors, hash mismatch, disk full: all the same to the user
+        raise LoadError("load.download_failed", model=name, reason=str(exc) or type(exc).__name__) from None
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def load_pretrained(name: str, *, allow_download: bool = True, timeout: float = DOWNLOAD_TIMEOUT_S) -> LoadedModel:
+    """torchvision's ImageNet weights for ``name``, from the torch hub cache or downloaded once."""
+    spec = get_spec(name)
+    weights = _weights_enum(spec)
+    path = pretrained_path(name)
+    assert path is not None
+    if not path.is_file():
+        if not allow_download:
+            raise LoadError("load.not_cached", model=name)
+        _download(weights.url, path, name, timeout)
+    state = safe_torch_load(path.read_bytes(), path.name)
+    model = spec.build()
+    load_state(model, state, spec.name)
+    transforms = weights.transforms()
+    resize = getattr(transforms, "resize_size", [spec.resize_size])
+    resize_size = int(resize[0] if isinstance(resize, (list, tuple)) else resize)
+    meta = {"weights": str(weights), "accuracy": weights.meta.get("_metrics", {}).get("ImageNet-1K", {}).get("acc@1"),
+            "dataset": "ImageNet-1K", "source": weights.url}
+    return LoadedModel(model.eval(), spec, "pretrained", f"{spec.name} ({weights})", tuple(transforms.mean),
+                       tuple(transforms.std), tuple(weights.meta["categories"]), shortcut=spec.default_shortcut,
+                       resize_size=resize_size, meta=meta)

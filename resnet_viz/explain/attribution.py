@@ -1,0 +1,517 @@
+"""Where is the network looking? Grad-CAM and other attribution methods, through Captum.
+
+Every function takes a model and one preprocessed image ``x`` (1 x 3 x H x W, normalised) and returns
+numpy arrays. The model may come from a cache shared between sessions, so each call runs inside
+``prepared(model)``: eval mode (BN statistics untouched), parameters frozen, and on exit, also on error,
+the previous train/eval mode and ``requires_grad`` flags restored and every hook removed.
+
+- ``explain``: the predictions, Grad-CAM at one layer and the stage strip (Grad-CAM at the end of every
+  stage), all from ONE forward and ONE backward pass;
+- ``grad_cam``: Captum's ``LayerGradCam`` at one layer, with the predictions of the same forward pass;
+- ``guided_grad_cam``, ``integrated_gradients`` (bounded steps, progress callback), ``saliency``,
+  ``occlusion`` (window and stride, progress callback): Captum's methods at input resolution;
+- ``heatmap``, ``overlay``, ``colorize``, ``png_bytes``, ``top_k``: turning attributions into pictures.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from captum.attr import GuidedGradCam, IntegratedGradients, LayerGradCam, Occlusion, Saliency
+from PIL import Image
+from torch import nn
+
+from resnet_viz.inspect.feature_maps import model_lock
+from resnet_viz.errors import InputError
+from resnet_viz.images import png_bytes, zoom  # noqa: F401  (png_bytes: part of this module's picture helpers)
+from resnet_viz.models.registry import ModelSpec
+
+Progress = Callable[[float], None]
+
+METHODS = ("grad_cam", "guided_grad_cam", "integrated_gradients", "saliency", "occlusion")
+# How a signed attribution becomes a heat map: Grad-CAM keeps the positive part (the original method),
+# gradient methods show magnitude by default.
+DEFAULT_SIGN = {"grad_cam": "positive", "guided_grad_cam": "absolute", "integrated_gradients": "absolute",
+                "saliency": "absolute", "occlusion": "positive"}
+SIGNS = ("positive", "negative", "absolute")
+
+MAX_IG_STEPS = 256
+MAX_OCCLUSION_EVALS = 4096  # occluded copies of the image, so one click cannot start an hour of work
+COLORMAPS = ("Jet", "Turbo", "Inferno", "Viridis", "Hot")
+
+
+# ---------------------------------------------------------------- layers by paper name
+
+def target_layers(spec: ModelSpec) -> dict[str, str]:
+    """Paper name -> module path of every layer Grad-CAM can target (stages, then blocks), in forward order.
+
+    The classifier stage ("fc") has no spatial map and is left out; a VGG stage is represented by its
+    last module.
+    """
+    out = {name: paths.split(",")[-1] for name, paths in spec.stages().items() if name != "fc"}
+    out.update(spec.blocks())
+    return out
+
+
+def strip_layers(spec: ModelSpec) -> dict[str, str]:
+    """The ends of the stages the paper's tables name: conv2_x..conv5_x, stage1..stage3, or VGG's conv*_x."""
+    stages = spec.stages()
+    if spec.family == "vgg":
+        names = [n for n in stages if n.startswith("conv")]
+    elif spec.dataset == "cifar10":
+        names = ["stage1", "stage2", "stage3"]
+    else:
+        names = ["conv2_x", "conv3_x", "conv4_x", "conv5_x"]
+    return {n: stages[n].split(",")[-1] for n in names}
+
+
+def default_layer(spec: ModelSpec) -> str:
+    """The paper name of the last stage: conv5_x (ImageNet) or stage3 (CIFAR)."""
+    return list(strip_layers(spec))[-1]
+
+
+def _module(model: nn.Module, layer: str | nn.Module) -> nn.Module:
+    if isinstance(layer, nn.Module):
+        return layer
+    try:
+        return model.get_submodule(layer)
+    except AttributeError:
+        raise InputError("attribution.unknown_layer", layer=layer) from None
+
+
+# ---------------------------------------------------------------- leaving shared models as they were
+
+@contextmanager
+def prepared(model: nn.Module) -> Iterator[nn.Module]:
+    """The model in eval mode with frozen parameters; mode and flags restored on exit, also on error.
+
+    Calls on the same model are serialised with the same per-model lock as ``resnet_viz.inspect.feature_maps``: sessions
+    (and pages) share a cached model, and must neither interleave the save/restore of its flags nor let
+    one call's hooks record another's forward pass.
+    """
+    with model_lock(model):
+        modes = [(m, m.training) for m in model.modules()]
+        flags = [(p, p.requires_grad) for p in model.parameters()]
+        try:
+            model.eval()
+            for p, _ in flags:
+                p.requires_grad_(False)
+            yield model
+        finally:
+            for m, training in modes:
+                m.training = training
+            for p, flag in flags:
+                p.requires_grad_(flag)
+
+
+@contextmanager
+def _hooks(handles: list) -> Iterator[list]:
+    try:
+        yield handles
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _check_input(x: torch.Tensor) -> torch.Tensor:
+    if x.dim() != 4 or x.shape[0] != 1 or x.shape[1] != 3:
+        raise ValueError(f"expected one image as a 1 x 3 x H x W tensor, got shape {tuple(x.shape)}")
+    return x.detach()
+
+
+def _check_target(target: int | None, num_classes: int) -> None:
+    if target is not None and not 0 <= int(target) < num_classes:
+        raise InputError("attribution.bad_target", target=target, num_classes=num_classes)
+
+
+# ---------------------------------------------------------------- results
+
+@dataclass(frozen=True)
+class Prediction:
+    index: int
+    name: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class CamMap:
+    """Grad-CAM at one layer: the raw map at the layer's resolution and its upsampled, normalised version."""
+
+    name: str  # paper name (conv5_x, stage2_1, ...) or module path
+    raw: np.ndarray  # h x w, ReLU(sum_k alpha_k A^k), float32, not normalised
+    heat: np.ndarray  # H x W in [0, 1]: raw upsampled bilinearly to the input and divided by its maximum
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.raw.shape[0]), int(self.raw.shape[1])
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What one forward and one backward pass give: predictions and the Grad-CAM maps."""
+
+    logits: np.ndarray  # num_classes
+    probabilities: np.ndarray  # softmax of logits
+    target: int  # the class explained (the top-1 prediction unless one was asked for)
+    cam: CamMap
+    strip: tuple[CamMap, ...]
+
+    def top_k(self, classes: Sequence[str], k: int = 5) -> list[Prediction]:
+        return top_k(self.logits, classes, k)
+
+
+def top_k(logits: np.ndarray | torch.Tensor, classes: Sequence[str], k: int = 5) -> list[Prediction]:
+    """The ``k`` most probable classes, most probable first."""
+    logits = torch.as_tensor(np.asarray(logits, dtype=np.float32)).flatten()
+    probs = torch.softmax(logits, 0)
+    values, indices = probs.topk(min(k, probs.numel()))
+    return [Prediction(int(i), str(classes[int(i)]) if int(i) < len(classes) else str(int(i)), float(v))
+            for v, i in zip(values, indices)]
+
+
+def upsample(raw: torch.Tensor | np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A low-resolution map bilinearly resized to ``size`` (H, W)."""
+    t = torch.as_tensor(np.asarray(raw, dtype=np.float32))
+    return F.interpolate(t[None, None], size=size, mode="bilinear", align_corners=False)[0, 0].numpy()
+
+
+def _normalise_positive(a: np.ndarray) -> np.ndarray:
+    peak = float(a.max()) if a.size else 0.0
+    return np.clip(a / peak, 0.0, 1.0).astype(np.float32) if peak > 0 else np.zeros_like(a, dtype=np.float32)
+
+
+def _cam_map(name: str, raw: torch.Tensor, size: tuple[int, int]) -> CamMap:
+    raw_np = raw.detach().float().reshape(raw.shape[-2:]).numpy().astype(np.float32)
+    return CamMap(name, raw_np, _normalise_positive(np.clip(upsample(raw_np, size), 0.0, None)))
+
+
+def grad_cam_formula(activation: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
+    """Selvaraju et al.: alpha_k = spatial mean of dy/dA^k; map = ReLU(sum_k alpha_k A^k). Shapes N x h x w."""
+    weights = gradient.mean(dim=(2, 3), keepdim=True)
+    return F.relu((weights * activation).sum(dim=1))
+
+
+# ---------------------------------------------------------------- Grad-CAM in one pass
+
+def explain(model: nn.Module, x: torch.Tensor, *, layer: str = "", target: int | None = None,
+            layers: Mapping[str, str] | None = None, strip: Mapping[str, str] | None = None) -> Explanation:
+    """Predictions, Grad-CAM at ``layer`` and at every layer of ``strip``, from one forward and one backward.
+
+    ``layer`` is a module path (``layer4``) or a paper name found in ``layers`` (paper name -> module path,
+    e.g. ``target_layers(spec)``); ``strip`` maps labels to module paths (e.g. ``strip_layers(spec)``).
+    The target is the top-1 prediction of this same forward pass unless ``target`` names a class.
+    Forward hooks capture the outputs of the layers; one ``torch.autograd.grad`` call takes the
+    gradient of the target's score with respect to all of them at once.
+    """
+    x = _check_input(x)
+    layers = dict(layers or {})
+    strip = dict(strip or {})
+    main_path = layers.get(layer, layer)
+    wanted = {main_path: layer or main_path, **{path: name for name, path in strip.items()}}
+    with prepared(model):
+        modules = {path: _module(model, path) for path in wanted}
+        outputs: dict[str, list[torch.Tensor]] = {path: [] for path in wanted}
+
+        def capture(path: str):
+            def hook(_module: nn.Module, _inputs, output):
+                if not isinstance(output, torch.Tensor) or output.dim() != 4:
+                    raise InputError("attribution.not_spatial", layer=wanted[path])
+                if not output.requires_grad:
+                    output.requires_grad_()  # the graph starts here: nothing earlier needs one
+                outputs[path].append(output)
+            return hook
+
+        with _hooks([modules[p].register_forward_hook(capture(p)) for p in wanted]), torch.enable_grad():
+            logits = model(x)
+            if logits.dim() != 2 or logits.shape[0] != 1:
+                raise ValueError(f"expected 1 x num_classes logits, got shape {tuple(logits.shape)}")
+            _check_target(target, logits.shape[1])
+            chosen = int(logits[0].argmax()) if target is None else int(target)
+            for path, outs in outputs.items():
+                if len(outs) != 1:
+                    raise ValueError(f"module {path!r} ran {len(outs)} times in one forward pass")
+            paths = list(wanted)
+            acts = [outputs[p][0] for p in paths]
+            grads = torch.autograd.grad(logits[0, chosen], acts, allow_unused=True)
+        size = (int(x.shape[2]), int(x.shape[3]))
+        cams = {}
+        for path, act, grad in zip(paths, acts, grads):
+            if grad is None:  # the layer does not reach the output (cannot happen for a stage or block)
+                grad = torch.zeros_like(act)
+            cams[path] = grad_cam_formula(act.detach(), grad)[0]
+        logits_np = logits.detach()[0].float().numpy()
+        return Explanation(
+            logits=logits_np,
+            probabilities=torch.softmax(logits.detach()[0].float(), 0).numpy(),
+            target=chosen,
+            cam=_cam_map(wanted[main_path], cams[main_path], size),
+            strip=tuple(_cam_map(name, cams[path], size) for name, path in strip.items()),
+        )
+
+
+def stage_strip(model: nn.Module, x: torch.Tensor, spec: ModelSpec, *, target: int | None = None) -> Explanation:
+    """Grad-CAM at the end of every stage (coarse to fine is visible side by side), in one forward/backward."""
+    return explain(model, x, layer=default_layer(spec), layers=target_layers(spec), target=target,
+                   strip=strip_layers(spec))
+
+
+class _Recorder(nn.Module):
+    """Wraps a model so that the logits of the very forward pass Captum runs are kept.
+
+    With ``target=None`` it returns the score of the top-1 class of that same pass, so the class to
+    explain is decided without a second forward pass.
+    """
+
+    def __init__(self, model: nn.Module, target: int | None) -> None:
+        super().__init__()
+        self.model = model
+        self.target = target
+        self.logits: torch.Tensor | None = None
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.model(x)
+        self.calls += 1
+        if self.logits is None:
+            self.logits = out.detach()[:1].clone()
+        if self.target is None:
+            self.target = int(out[0].argmax())
+        return out[:, self.target]
+
+
+def grad_cam(model: nn.Module, x: torch.Tensor, layer: str | nn.Module, *, target: int | None = None,
+             name: str | None = None) -> Explanation:
+    """Captum's ``LayerGradCam`` at one layer (positive part), with the predictions of the same forward pass."""
+    x = _check_input(x) if target is None else _validate(model, x, target)
+    with prepared(model):
+        module = _module(model, layer)
+        recorder = _Recorder(model, target)
+        attr = LayerGradCam(recorder, module).attribute(x, relu_attributions=True)
+        assert recorder.logits is not None and recorder.target is not None
+        logits = recorder.logits[0].float()
+        label = name or (layer if isinstance(layer, str) else type(layer).__name__)
+        cam = _cam_map(label, attr.detach()[0, 0], (int(x.shape[2]), int(x.shape[3])))
+        return Explanation(logits.numpy(), torch.softmax(logits, 0).numpy(), recorder.target, cam, ())
+
+
+# ---------------------------------------------------------------- the other Captum methods
+
+@dataclass(frozen=True)
+class Attribution:
+    """An input-resolution attribution (3 x H x W, signed) and what the method reports besides."""
+
+    method: str
+    target: int
+    values: np.ndarray  # 3 x H x W, float32
+    evaluations: int  # forward passes the method ran
+    delta: float | None = None  # integrated gradients: completeness error sum(attr) - (f(x) - f(baseline))
+
+
+def _num_classes(model: nn.Module) -> int | None:
+    """Outputs of the last linear layer (the classifier of every zoo model), None when there is none."""
+    head = None
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            head = m
+    return head.out_features if head is not None else None
+
+
+def _validate(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
+    x = _check_input(x)
+    classes = _num_classes(model)
+    if classes is not None:
+        _check_target(target, classes)
+    elif int(target) < 0:
+        raise InputError("attribution.bad_target", target=target, num_classes="?")
+    return x
+
+
+def guided_grad_cam(model: nn.Module, x: torch.Tensor, layer: str | nn.Module, *, target: int) -> Attribution:
+    """Captum's ``GuidedGradCam``: guided backpropagation times the upsampled Grad-CAM of ``layer``."""
+    x = _validate(model, x, target)
+    with prepared(model), _relus_not_inplace(model):
+        recorder = _Recorder(model, int(target))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU")
+            method = GuidedGradCam(recorder, _module(model, layer))
+            attr = method.attribute(x.clone().requires_grad_(), target=None)
+        return Attribution("guided_grad_cam", int(target), attr.detach()[0].float().numpy(), recorder.calls)
+
+
+@contextmanager
+def _relus_not_inplace(model: nn.Module) -> Iterator[None]:
+    """Guided backprop hooks every ReLU; an in-place ReLU would overwrite the tensor the hook wraps."""
+    changed = [m for m in model.modules() if isinstance(m, nn.ReLU) and m.inplace]
+    try:
+        for m in changed:
+            m.inplace = False
+        yield
+    finally:
+        for m in changed:
+            m.inplace = True
+
+
+def saliency(model: nn.Module, x: torch.Tensor, *, target: int) -> Attribution:
+    """Captum's ``Saliency``: the gradient of the class score with respect to the input pixels."""
+    x = _validate(model, x, target)
+    with prepared(model):
+        recorder = _Recorder(model, int(target))
+        attr = Saliency(recorder).attribute(x.clone().requires_grad_(), target=None, abs=False)
+        return Attribution("saliency", int(target), attr.detach()[0].float().numpy(), recorder.calls)
+
+
+def black_baseline(mean: Sequence[float], std: Sequence[float], like: torch.Tensor) -> torch.Tensor:
+    """A black image in the model's normalised space: (0 - mean) / std per channel."""
+    m = torch.tensor(mean, dtype=like.dtype).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=like.dtype).view(1, -1, 1, 1)
+    return ((0 - m) / s).expand_as(like).contiguous()
+
+
+class _Counter(nn.Module):
+    """Counts forward passes (examples, not calls) and reports the fraction done."""
+
+    def __init__(self, model: nn.Module, target: int, total: int, progress: Progress | None) -> None:
+        super().__init__()
+        self.model, self.target, self.total, self.progress = model, target, max(total, 1), progress
+        self.done = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.model(x)[:, self.target]
+        self.done += x.shape[0]
+        if self.progress is not None:
+            self.progress(min(self.done / self.total, 1.0))
+        return out
+
+
+def integrated_gradients(model: nn.Module, x: torch.Tensor, *, target: int, steps: int = 32,
+                         baseline: torch.Tensor | None = None, batch_size: int = 8,
+                         progress: Progress | None = None) -> Attribution:
+    """Captum's ``IntegratedGradients`` from ``baseline`` (zeros: the dataset's mean colour) to ``x``.
+
+    ``steps`` is bounded (1..MAX_IG_STEPS); the path is evaluated ``batch_size`` images at a time and
+    ``progress`` gets the fraction done after each batch.
+    """
+    x = _validate(model, x, target)
+    if not 1 <= int(steps) <= MAX_IG_STEPS:
+        raise InputError("attribution.bad_steps", steps=steps, max_steps=MAX_IG_STEPS)
+    if baseline is None:
+        baseline = torch.zeros_like(x)
+    with prepared(model):
+        counter = _Counter(model, int(target), int(steps) + 2, progress)  # +2: f(x) and f(baseline)
+        attr, delta = IntegratedGradients(counter).attribute(
+            x.clone(), baselines=baseline, target=None, n_steps=int(steps), method="gausslegendre",
+            internal_batch_size=max(1, int(batch_size)), return_convergence_delta=True)
+        return Attribution("integrated_gradients", int(target), attr.detach()[0].float().numpy(), counter.done,
+                           float(delta.abs().max()))
+
+
+def occlusion_evaluations(size: tuple[int, int], window: int, stride: int) -> int:
+    """How many occluded images Captum's ``Occlusion`` evaluates for a window and stride."""
+    h, w = size
+    return (math.ceil((h - window) / stride) + 1) * (math.ceil((w - window) / stride) + 1)
+
+
+def occlusion(model: nn.Module, x: torch.Tensor, *, target: int, window: int, stride: int,
+              batch_size: int = 16, progress: Progress | None = None) -> Attribution:
+    """Captum's ``Occlusion``: how much the class score drops when a window x window patch is greyed out.
+
+    The patch is replaced by zeros in normalised space (the dataset's mean colour) and slid by ``stride``
+    pixels; ``progress`` gets the fraction of occluded images evaluated so far.
+    """
+    x = _validate(model, x, target)
+    h, w = int(x.shape[2]), int(x.shape[3])
+    if not 1 <= int(window) <= min(h, w):
+        raise InputError("attribution.bad_window", window=window, size=min(h, w))
+    if not 1 <= int(stride) <= int(window):
+        raise InputError("attribution.bad_stride", stride=stride, window=window)
+    total = occlusion_evaluations((h, w), int(window), int(stride))
+    if total > MAX_OCCLUSION_EVALS:
+        raise InputError("attribution.too_many_windows", count=total, limit=MAX_OCCLUSION_EVALS)
+    with prepared(model):
+        counter = _Counter(model, int(target), total + 1, progress)  # +1: the unoccluded image
+        with torch.no_grad():
+            attr = Occlusion(counter).attribute(
+                x.clone(), sliding_window_shapes=(3, int(window), int(window)),
+                strides=(3, int(stride), int(stride)), baselines=0.0, target=None,
+                perturbations_per_eval=max(1, int(batch_size)))
+        return Attribution("occlusion", int(target), attr.detach()[0].float().numpy(), counter.done)
+
+
+# ---------------------------------------------------------------- pictures
+
+def heatmap(values: np.ndarray, *, sign: str = "absolute", percentile: float = 99.0) -> np.ndarray:
+    """A 3 x H x W (or H x W) attribution as an H x W map in [0, 1].
+
+    Channels are summed (signed) for "positive"/"negative" and their absolute values summed for
+    "absolute"; the map is divided by its ``percentile``-th percentile and clipped, so that a few
+    extreme pixels do not turn everything else black.
+    """
+    if sign not in SIGNS:
+        raise ValueError(f"sign must be one of {SIGNS}, got {sign!r}")
+    a = np.asarray(values, dtype=np.float32)
+    if a.ndim == 3:
+        a = np.abs(a).sum(0) if sign == "absolute" else a.sum(0)
+    if sign == "positive":
+        a = np.clip(a, 0.0, None)
+    elif sign == "negative":
+        a = np.clip(-a, 0.0, None)
+    else:
+        a = np.abs(a)
+    nonzero = a[a > 0]
+    scale = float(np.percentile(nonzero, percentile)) if nonzero.size else 0.0
+    return np.clip(a / scale, 0.0, 1.0).astype(np.float32) if scale > 0 else np.zeros_like(a)
+
+
+def _lut(name: str) -> np.ndarray:
+    import plotly.colors as pc
+
+    scale = getattr(pc.sequential, name, None)
+    if scale is None:
+        raise ValueError(f"unknown colour map {name!r}; choose one of {COLORMAPS}")
+    colors = pc.sample_colorscale(pc.make_colorscale(pc.convert_colors_to_same_type(scale, "rgb")[0]),
+                                  np.linspace(0, 1, 256).tolist(), colortype="tuple")
+    return np.clip(np.round(np.asarray(colors, dtype=np.float64) * (1 if max(map(max, colors)) > 1 else 255)),
+                   0, 255).astype(np.uint8)
+
+
+_LUT_CACHE: dict[str, np.ndarray] = {}
+
+
+def colorize(heat: np.ndarray, colormap: str = "Jet") -> np.ndarray:
+    """An H x W map in [0, 1] as an H x W x 3 uint8 RGB image."""
+    lut = _LUT_CACHE.get(colormap)
+    if lut is None:
+        lut = _LUT_CACHE[colormap] = _lut(colormap)
+    idx = np.clip(np.round(np.nan_to_num(np.asarray(heat, dtype=np.float32)) * 255), 0, 255).astype(np.uint8)
+    return lut[idx]
+
+
+def overlay(image: np.ndarray | Image.Image, heat: np.ndarray, *, alpha: float = 0.5,
+            colormap: str = "Jet") -> np.ndarray:
+    """The colourised ``heat`` blended over ``image``: (1 - alpha) * image + alpha * colours, uint8 RGB.
+
+    ``heat`` is resized (bilinearly) when its size differs from the image's.
+    """
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise InputError("attribution.bad_alpha", alpha=alpha)
+    img = np.asarray(image.convert("RGB") if isinstance(image, Image.Image) else image)
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"expected an H x W x 3 RGB image, got shape {img.shape}")
+    heat = np.asarray(heat, dtype=np.float32)
+    if heat.shape != img.shape[:2]:
+        heat = np.clip(upsample(heat, img.shape[:2]), 0.0, 1.0)
+    colours = colorize(heat, colormap).astype(np.float32)
+    out = (1.0 - float(alpha)) * img.astype(np.float32) + float(alpha) * colours
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+def raw_picture(raw: np.ndarray, *, colormap: str = "Jet", scale: int = 1) -> np.ndarray:
+    """The low-resolution map itself, normalised and colourised, each cell ``scale`` pixels wide (no smoothing)."""
+    return zoom(colorize(_normalise_positive(np.clip(np.asarray(raw, dtype=np.float32), 0.0, None)), colormap), scale)

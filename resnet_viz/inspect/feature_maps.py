@@ -1,0 +1,575 @@
+"""What every layer of a network produces for one image, captured in a single forward pass.
+
+``capture`` registers forward hooks inside a context manager (removed on exit, also on error), runs the
+model once and keeps, as numpy arrays:
+
+- the output of every layer a page shows: the stem (``conv1``), the max pool of ImageNet nets, every
+  residual / plain block (by its paper name, ``conv3_1`` or ``stage2_1``), every ReLU of VGG;
+- the anatomy of every residual block: what the shortcut carries (after the projection or the zero
+  padding where there is one), F(x) (the residual branch after its last BN: ``bn2`` of a basic block,
+  ``bn3`` of a bottleneck), from which F(x) + x and ReLU(F(x) + x) follow;
+- per layer: mean, std, fraction of zeros, per-channel means / maxima / where the maximum lies, and the
+  theoretical receptive field of its units.
+
+Arrays are kept in float16 and huge maps are average-pooled down to a bound (``LAYER_CAP`` values per
+array), so one capture of ResNet-152 at 224 x 224 stays near 50 MB. Statistics are computed before that,
+in float32, on the full maps.
+
+``effective_receptive_field`` is separate: a forward pass stopped at the chosen layer and one backward
+pass, run only when asked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import weakref
+from contextlib import contextmanager
+from functools import lru_cache
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from resnet_viz.images import display_scale, zoom
+from resnet_viz.checkpoints.read import FP16_MAX
+from resnet_viz.models.registry import ModelSpec
+
+LAYER_CAP = 1 << 20  # values per stored array (ImageNet conv1: 64 x 112 x 112 = 802,816 fits)
+TOP_K = 5
+
+
+# ---------------------------------------------------------------- hooks and per-model locks
+
+_LOCKS: "weakref.WeakKeyDictionary[nn.Module, threading.Lock]" = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def model_lock(model: nn.Module) -> threading.Lock:
+    """One lock per model object: a cached model is shared by every session, and hooks registered by one
+    session would otherwise also record another session's forward pass."""
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(model)
+        if lock is None:
+            lock = _LOCKS[model] = threading.Lock()
+        return lock
+
+
+@contextmanager
+def forward_hooks(model: nn.Module, hooks: dict[str, Callable]) -> Iterator[None]:
+    """Register ``path -> hook(module, inputs, output)`` on ``model``; all removed on exit, also on error."""
+    modules = dict(model.named_modules())
+    handles = []
+    try:
+        for path, fn in hooks.items():
+            handles.append(modules[path].register_forward_hook(fn))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+_FINGERPRINTS: "weakref.WeakKeyDictionary[nn.Module, str]" = weakref.WeakKeyDictionary()
+
+
+def model_fingerprint(model: nn.Module) -> str:
+    """A hash of the model's weights and buffers (computed once per model object): a cache key that tells
+    two checkpoints of the same architecture apart."""
+    with _LOCKS_GUARD:
+        known = _FINGERPRINTS.get(model)
+    if known:
+        return known
+    h = hashlib.blake2b(digest_size=16)
+    for name, tensor in model.state_dict().items():
+        h.update(name.encode())
+        h.update(str(tuple(tensor.shape)).encode())
+        h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy())
+    digest = type(model).__name__ + ":" + h.hexdigest()
+    with _LOCKS_GUARD:
+        _FINGERPRINTS[model] = digest
+    return digest
+
+
+# ---------------------------------------------------------------- which layers, and their receptive fields
+
+@dataclass(frozen=True)
+class LayerSpec:
+    key: str  # what the page shows: "conv1", "maxpool", "conv3_1", "stage2_3", VGG "conv4_2", "pool3"
+    path: str  # module path whose output is captured
+    stage: str  # paper stage ("conv1", "conv3_x", "stage2", ...)
+    kind: str  # "stem", "pool", "block", "relu"
+
+
+def layer_specs(model: nn.Module, spec: ModelSpec) -> list[LayerSpec]:
+    """The layers a feature-map view offers, in forward order."""
+    modules = dict(model.named_modules())
+    out: list[LayerSpec] = []
+    if spec.family == "vgg":
+        count: dict[str, int] = {}
+        for path, module in modules.items():
+            stage = spec.paper_name(path)
+            if not path.startswith("features.") or stage is None:
+                continue
+            if isinstance(module, nn.ReLU):
+                count[stage] = count.get(stage, 0) + 1
+                out.append(LayerSpec(f"{stage.split('_')[0]}_{count[stage]}", path, stage, "relu"))
+            elif isinstance(module, nn.MaxPool2d):
+                out.append(LayerSpec(stage, path, stage, "pool"))
+        return out
+    out.append(LayerSpec("conv1", "relu", "conv1", "stem"))
+    if isinstance(modules.get("maxpool"), nn.MaxPool2d):
+        out.append(LayerSpec("maxpool", "maxpool", spec.paper_name("layer1") or "conv2_x", "pool"))
+    for key, path in spec.blocks().items():
+        out.append(LayerSpec(key, path, spec.paper_name(path.split(".")[0]) or key, "block"))
+    return out
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """Theoretical receptive field of a layer's units on the input (square kernels, per axis)."""
+
+    size: int  # side in input pixels
+    jump: int  # input pixels between neighbouring units (the product of strides)
+    start: float  # centre of unit 0, in input pixel coordinates (may lie outside the image)
+
+    def centre(self, index: int) -> float:
+        return self.start + index * self.jump
+
+    def box(self, row: int, col: int, height: int, width: int) -> tuple[int, int, int, int]:
+        """(top, left, bottom, right), inclusive, clipped to the input image."""
+        half = (self.size - 1) / 2
+        cy, cx = self.centre(row), self.centre(col)
+        return (max(0, int(np.floor(cy - half))), max(0, int(np.floor(cx - half))),
+                min(height - 1, int(np.ceil(cy + half))), min(width - 1, int(np.ceil(cx + half))))
+
+
+def _pair(v) -> int:
+    return int(v[0] if isinstance(v, (tuple, list)) else v)
+
+
+def receptive_fields(model: nn.Module, layers: list[LayerSpec]) -> dict[str, ReceptiveField]:
+    """Walk the convolutions and pools of the main path (shortcut projections are 1x1 and never widen
+    it) in registration order, which is forward order for every zoo net."""
+    order = {name: i for i, name in enumerate(dict(model.named_modules()))}
+    size, jump, start = 1, 1, 0.0
+    after: list[tuple[int, ReceptiveField]] = []
+    for name, module in model.named_modules():
+        if ".downsample" in f".{name}" or ".shortcut" in f".{name}":
+            continue
+        if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            k, s, p = _pair(module.kernel_size), _pair(module.stride), _pair(module.padding)
+            d = _pair(getattr(module, "dilation", 1))
+            k_eff = d * (k - 1) + 1
+            size += (k_eff - 1) * jump
+            start += ((k_eff - 1) / 2 - p) * jump
+            jump *= s
+            after.append((order[name], ReceptiveField(size, jump, start)))
+    result = {}
+    for layer in layers:
+        last = max(i for n, i in order.items() if n == layer.path or n.startswith(layer.path + "."))
+        rf = ReceptiveField(1, 1, 0.0)
+        for i, value in after:
+            if i <= last:
+                rf = value
+        result[layer.key] = rf
+    return result
+
+
+# ---------------------------------------------------------------- the capture
+
+@dataclass
+class LayerRecord:
+    key: str
+    path: str
+    stage: str
+    kind: str
+    array: np.ndarray  # C x h x w (float16 unless asked otherwise), possibly pooled by ``factor``
+    shape: tuple[int, int, int]  # the full C x H x W
+    factor: int
+    rf: ReceptiveField
+    mean: float
+    std: float
+    zero_fraction: float
+    channel_mean: np.ndarray  # (C,) float32
+    channel_max: np.ndarray  # (C,) float32
+    channel_argmax: np.ndarray  # (C, 2) int: (row, col) of each channel's maximum, full resolution
+    vmin: float = 0.0  # the layer's colour scale (``value_range`` of the stored array)
+    vmax: float = 1.0
+
+
+@dataclass
+class BlockRecord:
+    key: str
+    path: str
+    stage: str
+    input_key: str  # the layer whose output is this block's input x
+    shortcut: str  # "identity", "pad" (option A), "projection" (B/C) or "none" (plain net)
+    shortcut_array: np.ndarray | None  # what the shortcut carries, when it is not x itself
+    residual_array: np.ndarray | None  # F(x), after the branch's last BN (None in a plain net)
+    ratio: float | None  # ||F(x)|| / ||shortcut(x)|| over the whole block (None in a plain net)
+    residual_norm: float | None
+    shortcut_norm: float | None
+
+
+@dataclass
+class Capture:
+    model: str
+    residual: bool
+    input_shape: tuple[int, ...]
+    layers: dict[str, LayerRecord]
+    blocks: dict[str, BlockRecord]
+    probs: np.ndarray  # (num_classes,) softmax of the logits
+    classes: tuple[str, ...]
+    stages: dict[str, str] = field(default_factory=dict)  # stage -> key of its last layer
+
+    def top(self, k: int = TOP_K) -> list[tuple[str, float]]:
+        idx = np.argsort(-self.probs)[:k]
+        return [(self.classes[i] if i < len(self.classes) else str(i), float(self.probs[i])) for i in idx]
+
+    def arrays(self) -> Iterator[np.ndarray]:
+        yield self.probs
+        for r in self.layers.values():
+            yield from (r.array, r.channel_mean, r.channel_max, r.channel_argmax)
+        for b in self.blocks.values():
+            yield from (a for a in (b.shortcut_array, b.residual_array) if a is not None)
+
+    def freeze(self) -> "Capture":
+        """Make every array read-only, so one capture can be shared (cached) between reruns and sessions:
+        a view that tried to modify it in place would raise instead of corrupting what others see."""
+        for a in self.arrays():
+            a.flags.writeable = False
+        return self
+
+    @property
+    def nbytes(self) -> int:
+        total = sum(r.array.nbytes for r in self.layers.values())
+        for b in self.blocks.values():
+            total += sum(a.nbytes for a in (b.shortcut_array, b.residual_array) if a is not None)
+        return total
+
+
+def _shortcut_module(block: nn.Module) -> tuple[str | None, nn.Module | None, str]:
+    """(attribute name, module, kind) of a block's shortcut."""
+    for attr in ("shortcut", "downsample"):
+        if hasattr(block, attr):
+            module = getattr(block, attr)
+            if attr == "shortcut" and module is None:
+                return attr, None, "none"  # CifarBlock of a plain net
+            if module is None or isinstance(module, nn.Identity):
+                return attr, None, "identity"
+            kind = "pad" if type(module).__name__ == "PadShortcut" else "projection"
+            return attr, module, kind
+    return None, None, "none"
+
+
+def _block_kind(block: nn.Module) -> str:
+    attr, _, kind = _shortcut_module(block)
+    if attr == "downsample" and type(block).__name__.startswith("Plain"):
+        return "none"
+    return kind
+
+
+def _last_bn(block: nn.Module) -> str:
+    return "bn3" if isinstance(getattr(block, "bn3", None), nn.BatchNorm2d) else "bn2"
+
+
+def _store(t: torch.Tensor, dtype) -> tuple[np.ndarray, int]:
+    """C x H x W array in ``dtype``, average-pooled by a power of two until it holds at most LAYER_CAP values."""
+    factor = 1
+    x = t
+    while x.numel() > LAYER_CAP and min(x.shape[-2:]) >= 2:
+        x = F.avg_pool2d(x.unsqueeze(0), 2, ceil_mode=True).squeeze(0)
+        factor *= 2
+    if np.dtype(dtype) == np.float16:
+        if x.numel() and float(x.abs().max()) > FP16_MAX:
+            return x.numpy().astype(np.float32, copy=False), factor  # beyond float16: keep values, not inf
+        return x.to(torch.float16).numpy(), factor  # torch converts ~10x faster than numpy's astype
+    return x.numpy().astype(dtype, copy=False), factor
+
+
+def _stats(t: torch.Tensor) -> tuple[float, float, float, np.ndarray, np.ndarray, np.ndarray]:
+    c, h, w = t.shape
+    flat = t.reshape(c, -1)
+    cmean = flat.mean(dim=1)
+    csq = (flat * flat).mean(dim=1)
+    cmax, arg = flat.max(dim=1)
+    argmax = torch.stack([arg // w, arg % w], dim=1)
+    mean = float(cmean.double().mean())
+    var = max(0.0, float(csq.double().mean()) - mean * mean)
+    zeros = 1.0 - float(torch.count_nonzero(flat)) / flat.numel()
+    return (mean, var ** 0.5, zeros, cmean.numpy().astype(np.float32), cmax.numpy().astype(np.float32),
+            argmax.numpy().astype(np.int64))
+
+
+def capture(model: nn.Module, x: torch.Tensor, spec: ModelSpec, *, classes: tuple[str, ...] | None = None,
+            dtype=np.float16) -> Capture:
+    """One forward pass of ``x`` (1 x 3 x H x W) through ``model`` with every layer and block recorded."""
+    if x.dim() != 4 or x.shape[0] != 1:
+        raise ValueError(f"expected one image as a 1 x C x H x W tensor, got {tuple(x.shape)}")
+    layers = layer_specs(model, spec)
+    modules = dict(model.named_modules())
+    raw: dict[str, torch.Tensor] = {}
+
+    def keep(name: str):
+        def hook(module, inputs, output):
+            # Clone: torchvision adds the shortcut into bn's output in place, and ReLUs are in-place.
+            raw[name] = output.detach()[0].float().clone()
+        return hook
+
+    hooks: dict[str, Callable] = {}
+    for layer in layers:
+        hooks[layer.path] = keep(layer.key)
+    block_info: dict[str, tuple[str, nn.Module | None]] = {}
+    for layer in layers:
+        if layer.kind != "block":
+            continue
+        block = modules[layer.path]
+        kind = _block_kind(block)
+        attr, sc_module, _ = _shortcut_module(block)
+        block_info[layer.key] = (kind, sc_module)
+        if kind == "none":
+            continue
+        hooks[f"{layer.path}.{_last_bn(block)}"] = keep(f"{layer.key}/F")
+        if sc_module is not None:
+            hooks[f"{layer.path}.{attr}"] = keep(f"{layer.key}/shortcut")
+
+    with model_lock(model), forward_hooks(model, hooks), torch.no_grad():
+        logits = model(x)
+    probs = torch.softmax(logits.detach().float()[0], dim=0).numpy()
+
+    rfs = receptive_fields(model, layers)
+    records: dict[str, LayerRecord] = {}
+    for layer in layers:
+        t = raw[layer.key]
+        mean, std, zeros, cmean, cmax, argmax = _stats(t)
+        array, factor = _store(t, dtype)
+        vmin, vmax = value_range(array)
+        records[layer.key] = LayerRecord(layer.key, layer.path, layer.stage, layer.kind, array,
+                                         tuple(t.shape), factor, rfs[layer.key], mean, std, zeros, cmean, cmax,
+                                         argmax, vmin, vmax)
+    blocks: dict[str, BlockRecord] = {}
+    previous = None
+    for layer in layers:
+        if layer.kind == "block":
+            kind, _ = block_info[layer.key]
+            input_key = previous or layer.key
+            if kind == "none":
+                blocks[layer.key] = BlockRecord(layer.key, layer.path, layer.stage, input_key, kind,
+                                                None, None, None, None, None)
+            else:
+                f = raw[f"{layer.key}/F"]
+                sc = raw.get(f"{layer.key}/shortcut")
+                carried = sc if sc is not None else raw[input_key]
+                f_norm, sc_norm = float(f.norm()), float(carried.norm())
+                blocks[layer.key] = BlockRecord(
+                    layer.key, layer.path, layer.stage, input_key, kind,
+                    _store(sc, dtype)[0] if sc is not None else None, _store(f, dtype)[0],
+                    f_norm / sc_norm if sc_norm > 0 else float("inf"), f_norm, sc_norm)
+        previous = layer.key
+    stages: dict[str, str] = {}
+    for layer in layers:
+        stages[layer.stage] = layer.key  # the last layer of each stage wins
+    return Capture(spec.name, spec.residual, tuple(x.shape), records, blocks, probs,
+                   tuple(classes or spec.classes), stages).freeze()
+
+
+# ---------------------------------------------------------------- views of a capture
+
+def channel_order(record: LayerRecord, by: str = "mean") -> np.ndarray:
+    """Channel indices: by mean activation (largest first), by maximum, or by index."""
+    if by == "mean":
+        return np.argsort(-record.channel_mean, kind="stable")
+    if by == "max":
+        return np.argsort(-record.channel_max, kind="stable")
+    return np.arange(record.shape[0])
+
+
+def page_of(order: np.ndarray, page: int, per_page: int) -> np.ndarray:
+    pages = max(1, -(-len(order) // per_page))
+    page = min(max(page, 0), pages - 1)
+    return order[page * per_page:(page + 1) * per_page]
+
+
+def value_range(array: np.ndarray, *, symmetric: bool = False, q: float = 99.5) -> tuple[float, float]:
+    """A colour scale for ``array``: [min, high percentile], or +-percentile of |values| when signed."""
+    a = np.asarray(array, dtype=np.float32).ravel()
+    finite = np.isfinite(a)
+    if not finite.all():
+        a = a[finite]
+    if a.size == 0:
+        return 0.0, 1.0
+    if symmetric:
+        bound = float(np.percentile(np.abs(a), q)) or float(np.abs(a).max()) or 1.0
+        return -bound, bound
+    lo = min(0.0, float(a.min()))
+    hi = float(np.percentile(a, q))
+    if hi <= lo:
+        hi = lo + (float(a.max()) - lo if a.max() > lo else 1.0)
+    return lo, hi
+
+
+def channel_mosaic(array: np.ndarray, channels: np.ndarray, cols: int, pad: int = 1) -> np.ndarray:
+    """Channel maps side by side in a grid, separated by NaN gaps (float32)."""
+    _, h, w = array.shape
+    n = len(channels)
+    cols = max(1, min(cols, n))
+    rows = max(1, -(-n // cols))
+    out = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad), np.nan, np.float32)
+    for i, c in enumerate(channels):
+        r, k = divmod(i, cols)
+        out[r * (h + pad):r * (h + pad) + h, k * (w + pad):k * (w + pad) + w] = array[c]
+    return out
+
+
+def anatomy(cap: Capture, block: str, channel: int | None = None) -> dict[str, np.ndarray]:
+    """The four panels of a residual block for one channel (or the mean over channels), float32 H x W:
+    ``x`` (what the shortcut carries), ``f`` (F(x)), ``sum`` (F(x) + x) and ``out`` (ReLU of the sum)."""
+    rec = cap.blocks[block]
+    if rec.residual_array is None:
+        raise ValueError(f"{block} is a plain block: it has no shortcut, so there is no F(x) + x to take apart")
+    f = rec.residual_array.astype(np.float32)
+    x = (rec.shortcut_array if rec.shortcut_array is not None else cap.layers[rec.input_key].array)
+    x = x.astype(np.float32)
+    total = f + x
+    parts = {"x": x, "f": f, "sum": total, "out": np.maximum(total, 0)}
+    if channel is None:
+        return {k: v.mean(axis=0) for k, v in parts.items()}
+    return {k: v[channel] for k, v in parts.items()}
+
+
+def ratios(cap: Capture) -> list[tuple[str, float]]:
+    """(block, ||F(x)|| / ||x||) for every residual block, forward order: the paper's Figure 7 claim that
+    residual functions are small, measured on one image."""
+    return [(k, b.ratio) for k, b in cap.blocks.items() if b.ratio is not None]
+
+
+def channel_ratio(cap: Capture, block: str, channel: int) -> float:
+    panels = anatomy(cap, block, channel)
+    x = float(np.linalg.norm(panels["x"]))
+    return float(np.linalg.norm(panels["f"])) / x if x > 0 else float("inf")
+
+
+def layer_table(cap: Capture) -> list[dict[str, object]]:
+    """One row per captured layer: its size, receptive field and statistics (for the depth strip)."""
+    return [{"layer": r.key, "stage": r.stage, "channels": r.shape[0], "height": r.shape[1], "width": r.shape[2],
+             "rf": r.rf.size, "jump": r.rf.jump, "mean": r.mean, "std": r.std, "zeros": r.zero_fraction}
+            for r in cap.layers.values()]
+
+
+# ---------------------------------------------------------------- effective receptive field
+
+class _Stop(Exception):
+    pass
+
+
+def effective_receptive_field(model: nn.Module, x: torch.Tensor, path: str, *, row: int, col: int,
+                              channel: int | None = None) -> np.ndarray:
+    """|d unit / d input| summed over the colour channels (H x W, float32): how much each input pixel moves
+    the unit at (row, col) of layer ``path`` (one channel, or the sum over channels). The forward pass stops
+    at that layer."""
+    got: dict[str, torch.Tensor] = {}
+
+    def hook(module, inputs, output):
+        got["out"] = output
+        raise _Stop
+
+    inp = x.detach().clone().requires_grad_(True)
+    with model_lock(model), forward_hooks(model, {path: hook}), torch.enable_grad():
+        try:
+            model(inp)
+        except _Stop:
+            pass
+        out = got["out"][0]
+        if not (0 <= row < out.shape[1] and 0 <= col < out.shape[2]):
+            raise ValueError(f"unit ({row}, {col}) is outside the {out.shape[1]} x {out.shape[2]} map of {path}")
+        unit = out[:, row, col].sum() if channel is None else out[channel, row, col]
+        (grad,) = torch.autograd.grad(unit, inp)
+    return grad[0].abs().sum(dim=0).numpy().astype(np.float32)
+
+
+def mass_extent(grad: np.ndarray, centre: tuple[float, float], q: float = 0.9) -> int:
+    """Side of the smallest square around ``centre`` (row, col) that holds a fraction ``q`` of the gradient:
+    the size of the effective receptive field, to compare with the theoretical one."""
+    total = float(grad.sum())
+    if total <= 0:
+        return 0
+    h, w = grad.shape
+    cy, cx = int(round(centre[0])), int(round(centre[1]))
+    cy, cx = min(max(cy, 0), h - 1), min(max(cx, 0), w - 1)
+    csum = np.pad(grad, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+    for half in range(max(h, w)):
+        t, l, b, r = max(0, cy - half), max(0, cx - half), min(h, cy + half + 1), min(w, cx + half + 1)
+        mass = csum[b, r] - csum[t, r] - csum[b, l] + csum[t, l]
+        if mass >= q * total:
+            return 2 * half + 1
+    return max(h, w)
+
+
+# ---------------------------------------------------------------- pictures (numpy in, uint8 RGB out)
+
+@lru_cache(maxsize=8)
+def _lut(cmap: str) -> np.ndarray:
+    from plotly.colors import sample_colorscale, unlabel_rgb
+
+    colours = sample_colorscale(cmap, list(np.linspace(0.0, 1.0, 256)))
+    return np.array([unlabel_rgb(c) for c in colours], dtype=np.float32).round().astype(np.uint8)
+
+
+def colorize(values: np.ndarray, vmin: float, vmax: float, *, cmap: str = "Viridis", scale: int = 1,
+             nan_colour: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
+    """H x W values -> H*scale x W*scale x 3 uint8 through a plotly colour scale (NaN: ``nan_colour``)."""
+    v = np.asarray(values, dtype=np.float32)
+    span = (vmax - vmin) or 1.0
+    idx = np.clip((np.nan_to_num(v, nan=vmin) - vmin) / span * 255.0, 0, 255).astype(np.uint8)
+    rgb = _lut(cmap)[idx]
+    rgb[np.isnan(v)] = nan_colour
+    return zoom(rgb, scale)
+
+
+def overlay(image: np.ndarray, heat: np.ndarray, vmin: float, vmax: float, *, alpha: float = 0.55,
+            cmap: str = "Viridis") -> np.ndarray:
+    """``heat`` stretched over ``image`` (H x W x 3 uint8) and blended: where on the input a map responds."""
+    h, w = image.shape[:2]
+    t = torch.from_numpy(np.nan_to_num(np.asarray(heat, dtype=np.float32)))[None, None]
+    up = F.interpolate(t, size=(h, w), mode="bilinear", align_corners=False)[0, 0].numpy()
+    colour = colorize(up, vmin, vmax, cmap=cmap).astype(np.float32)
+    return np.round((1 - alpha) * image.astype(np.float32) + alpha * colour).astype(np.uint8)
+
+
+def draw_box(image: np.ndarray, box: tuple[int, int, int, int], *, colour: tuple[int, int, int] = (255, 40, 40),
+             width: int = 2, cross: tuple[float, float] | None = None) -> np.ndarray:
+    """A rectangle (top, left, bottom, right; inclusive) and optionally a cross at (row, col), on a copy."""
+    from PIL import Image, ImageDraw
+
+    im = Image.fromarray(np.ascontiguousarray(image))
+    draw = ImageDraw.Draw(im)
+    top, left, bottom, right = box
+    draw.rectangle([left, top, right, bottom], outline=colour, width=width)
+    if cross is not None:
+        r, c = cross
+        size = max(3, width * 2)
+        draw.line([c - size, r, c + size, r], fill=colour, width=width)
+        draw.line([c, r - size, c, r + size], fill=colour, width=width)
+    return np.asarray(im)
+
+
+def mark_unit(picture: np.ndarray, box: tuple[int, int, int, int], centre: tuple[float, float], *,
+              heat: np.ndarray | None = None, vmin: float = 0.0, vmax: float = 1.0, cmap: str = "Viridis",
+              alpha: float = 0.5, target: int = 448) -> np.ndarray:
+    """The input picture (or ``heat`` coloured, when it has the picture's size; or ``heat`` blended over the
+    picture otherwise), zoomed to about ``target`` pixels without blur, with a unit's receptive-field box and
+    a cross at its centre (input pixel coordinates)."""
+    h, w = picture.shape[:2]
+    s = display_scale(h, w, target=target)
+    if heat is not None and heat.shape == (h, w):
+        big = colorize(heat, vmin, vmax, cmap=cmap, scale=s)
+    else:
+        big = zoom(picture, s)
+        if heat is not None:
+            big = overlay(big, heat, vmin, vmax, alpha=alpha, cmap=cmap)
+    top, left, bottom, right = box
+    return draw_box(big, (top * s, left * s, (bottom + 1) * s - 1, (right + 1) * s - 1),
+                    cross=((centre[0] + 0.5) * s, (centre[1] + 0.5) * s), width=max(2, s // 3))

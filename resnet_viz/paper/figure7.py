@@ -1,0 +1,437 @@
+"""The data of the paper's Figure 7: the standard deviation of every 3x3 conv layer's response.
+
+A response is the output of a 3x3 convolution after its BN and before the ReLU / the shortcut addition
+(section 4.2). One std per layer, taken over every value the layer produces for the images (batch,
+channels, positions together), in forward order: ResNet-20 has 19 such layers (the stem conv and the two
+convs of each of its 9 blocks), ResNet-56 has 55.
+
+Images are uint8 (N x 3 x H x W), normalised with the checkpoint's own mean and std; the forward pass is
+batched, without gradients, and the hooks are removed when it ends, also on error.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from resnet_viz.errors import DataError, InputError
+
+from resnet_viz import PROJECT_ROOT  # noqa: E402
+SAMPLE_PATH = PROJECT_ROOT / "assets" / "samples" / "cifar10-test-sample.npz"
+SAMPLE_NAME = "cifar10-test-sample"
+
+
+@dataclass(frozen=True)
+class LayerResponses:
+    """Figure 7 data of one network: ``std[i]`` belongs to the conv at ``layers[i]``."""
+
+    layers: tuple[str, ...]  # module paths of the 3x3 convs, forward order
+    std: tuple[float, ...]
+    images: int
+    per_image: ImageMoments | None = field(default=None, compare=False, repr=False)
+
+    def sorted_desc(self) -> list[float]:
+        """The paper's bottom panel: the same values, largest first."""
+        return sorted(self.std, reverse=True)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.std))
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.std))
+
+    @property
+    def max(self) -> float:
+        return float(np.max(self.std))
+
+    def to_dict(self) -> dict:
+        return {"layers": list(self.layers), "std": list(self.std), "images": self.images}
+
+
+@dataclass(frozen=True)
+class ImageMoments:
+    """Each image's own sums behind Figure 7's pooled std: ``sums[l, i]`` and ``sumsq[l, i]`` over the
+    ``counts[l]`` values image ``i`` gives layer ``l`` (float64). They tell which images drive the pooled std.
+    """
+
+    counts: np.ndarray  # (layers,)
+    sums: np.ndarray  # (layers, images)
+    sumsq: np.ndarray  # (layers, images)
+
+    def pooled_std(self) -> np.ndarray:
+        """(layers,) the std over all images together: the values ``LayerResponses.std`` holds."""
+        n = self.counts * self.sums.shape[1]
+        mean = self.sums.sum(1) / n
+        return np.sqrt(np.maximum(self.sumsq.sum(1) / n - mean * mean, 0.0))
+
+    def image_std(self) -> np.ndarray:
+        """(images,) each image's own response std, averaged over the layers."""
+        n = self.counts[:, None]
+        mean = self.sums / n
+        return np.sqrt(np.maximum(self.sumsq / n - mean * mean, 0.0)).mean(0)
+
+    def variance_share(self) -> np.ndarray:
+        """(images,) each image's share of the pooled variance (its squared deviations from the pooled mean),
+        averaged over the layers; the shares sum to 1. Equal images each hold 1 / images."""
+        mean = (self.sums.sum(1) / (self.counts * self.sums.shape[1]))[:, None]
+        dev = np.maximum(self.sumsq - 2 * mean * self.sums + self.counts[:, None] * mean * mean, 0.0)
+        total = dev.sum(1, keepdims=True)
+        share = np.divide(dev, total, out=np.full_like(dev, 1.0 / dev.shape[1]), where=total > 0)
+        return share.mean(0)
+
+
+def response_layers(model: nn.Module) -> list[tuple[str, nn.BatchNorm2d]]:
+    """(conv path, the BN right after it) for every 3x3 conv, in forward order.
+
+    Every zoo net with BN names the pair ``<prefix>convK`` / ``<prefix>bnK`` (torchvision's names), so the
+    BN is found by name; a 3x3 conv without such a BN (VGG-19 has none) cannot give Figure 7's numbers.
+    """
+    modules = dict(model.named_modules())
+    pairs = []
+    for name, module in model.named_modules():
+        if not (isinstance(module, nn.Conv2d) and tuple(module.kernel_size) == (3, 3)):
+            continue
+        prefix, _, last = name.rpartition(".")
+        bn_name = (prefix + "." if prefix else "") + last.replace("conv", "bn", 1)
+        bn = modules.get(bn_name)
+        if not last.startswith("conv") or not isinstance(bn, nn.BatchNorm2d):
+            raise InputError("figure7.no_bn", layer=name)
+        pairs.append((name, bn))
+    return pairs
+
+
+class _Moments:
+    """Each image's sum and sum of squares of one layer's response, in float64 (exact enough for std over
+    millions of values); the pooled std of Figure 7 follows from them (``ImageMoments.pooled_std``)."""
+
+    def __init__(self) -> None:
+        self.count = 0  # values per image
+        self.sums: list[torch.Tensor] = []
+        self.sumsq: list[torch.Tensor] = []
+
+    def add(self, x: torch.Tensor) -> None:
+        flat = x.detach().double().flatten(1)
+        self.count = flat.shape[1]
+        self.sums.append(flat.sum(1))
+        self.sumsq.append((flat * flat).sum(1))
+
+
+@contextmanager
+def _recording(pairs: Sequence[tuple[str, nn.Module]]) -> Iterator[list[_Moments]]:
+    """Forward hooks on the BNs that add each output to its layer's moments; always removed."""
+    moments = [_Moments() for _ in pairs]
+    handles = []
+    try:
+        for (_, bn), m in zip(pairs, moments):
+            # The statistic is taken inside the hook: the ReLU that follows may work in place.
+            handles.append(bn.register_forward_hook(lambda _mod, _inp, out, m=m: m.add(out)))
+        yield moments
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` intra-op threads (None: leave torch's setting), then restore it.
+
+    Small CIFAR convolutions gain little from several threads, and on a busy machine the threads' spin-waiting
+    costs far more than it gains (see benchmarks/paper_pages.py): the pages pass 1.
+    """
+    if not n:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def normalise(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """uint8 N x 3 x H x W -> float32 normalised with per-channel ``mean`` / ``std`` (0..1 scale)."""
+    m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+    return (images.float() / 255.0 - m) / s
+
+
+def layer_responses(model: nn.Module, images: torch.Tensor, *, mean: Sequence[float], std: Sequence[float],
+                    batch_size: int = 250, threads: int | None = None, per_image: bool = False) -> LayerResponses:
+    """Figure 7 data of ``model`` on uint8 ``images`` (N x 3 x H x W); with ``per_image`` the result also
+    keeps each image's moments (``LayerResponses.per_image``), which the pooled values are computed from.
+
+    The model is put in eval mode (BN uses its running statistics, as at test time) and left in it.
+    """
+    images = check_images(images)
+    pairs = response_layers(model)
+    model.eval()
+    with torch.no_grad(), torch_threads(threads), _recording(pairs) as moments:
+        for start in range(0, len(images), batch_size):
+            model(normalise(images[start:start + batch_size], mean, std))
+    detail = ImageMoments(np.array([m.count for m in moments], dtype=np.float64),
+                          torch.stack([torch.cat(m.sums) for m in moments]).numpy(),
+                          torch.stack([torch.cat(m.sumsq) for m in moments]).numpy())
+    return LayerResponses(tuple(n for n, _ in pairs), tuple(map(float, detail.pooled_std())), len(images),
+                          detail if per_image else None)
+
+
+def responses_of(loaded, images: torch.Tensor, *, batch_size: int = 250, threads: int | None = None,
+                 per_image: bool = False) -> LayerResponses:
+    """``layer_responses`` of a ``LoadedModel`` with its own normalisation."""
+    return layer_responses(loaded.model, images, mean=loaded.mean, std=loaded.std, batch_size=batch_size,
+                           threads=threads, per_image=per_image)
+
+
+def check_images(images: torch.Tensor) -> torch.Tensor:
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3 or len(images) == 0:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise InputError("figure7.bad_images", shape=str(shape))
+    if images.dtype != torch.uint8:
+        raise InputError("figure7.bad_images", shape=f"{tuple(images.shape)} {images.dtype}")
+    return images
+
+
+# ---------------------------------------------------------------- image sources
+
+def load_npz(path: str | Path = SAMPLE_PATH, *, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor,
+                                                                                    tuple[str, ...]]:
+    """(uint8 N x 3 x H x W, int64 labels, class names) of an ``.npz`` like the shipped test sample.
+
+    ``limit`` keeps the first ``limit`` images of a class-balanced order (one of each class in turn), so a
+    small subset still covers every class.
+    """
+    try:
+        with np.load(Path(path), allow_pickle=False) as data:
+            images, labels = data["images"], data["labels"]
+            classes = tuple(str(c) for c in data["classes"]) if "classes" in data.files else ()
+    except (OSError, KeyError, ValueError) as exc:
+        raise DataError("figure7.bad_npz", path=str(path), reason=str(exc)[:200]) from None
+    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8 or len(labels) != len(images):
+        raise DataError("figure7.bad_npz", path=str(path), reason=f"images {images.shape} {images.dtype}")
+    order = balanced_order(labels)
+    if limit is not None:
+        order = order[:max(int(limit), 1)]
+    x = torch.from_numpy(np.ascontiguousarray(images[order].transpose(0, 3, 1, 2)))
+    return x, torch.from_numpy(labels[order].astype(np.int64)), classes
+
+
+def balanced_order(labels: np.ndarray) -> np.ndarray:
+    """Indices that take one image of each class in turn (stable within a class)."""
+    labels = np.asarray(labels)
+    rank = np.zeros(len(labels), dtype=np.int64)
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        rank[idx] = np.arange(len(idx))
+    return np.lexsort((labels, rank))
+
+
+def load_images(source: str | Path, *, split: str = "test", limit: int | None = None) -> tuple[torch.Tensor,
+                                                                                               torch.Tensor,
+                                                                                               tuple[str, ...]]:
+    """Images for Figure 7 from an ``.npz`` sample or any dataset ``resnet_viz.data.load_split`` reads."""
+    if str(source).lower().endswith(".npz"):
+        return load_npz(source, limit=limit)
+    try:
+        from resnet_viz.data import load_split
+    except ImportError:
+        raise DataError("figure7.no_loader", path=str(source)) from None
+    images, labels, classes = load_split(source, split=split)
+    if limit is not None and limit < len(images):
+        order = torch.from_numpy(balanced_order(labels.numpy())[:max(int(limit), 1)])
+        images, labels = images[order], labels[order]
+    return images, labels, tuple(classes)
+
+
+def store_in_sidecar(checkpoint: str | Path, result: LayerResponses, *, sample: str | Path) -> None:
+    """Keep ``result`` in the checkpoint's JSON sidecar under ``"responses"`` (the app shows it without recomputing)."""
+    import json
+    import os
+    import tempfile
+
+    side = Path(checkpoint).with_suffix(".json")
+    data = json.loads(side.read_text(encoding="utf-8"))
+    data["responses"] = {"sample": Path(str(sample)).stem, **result.to_dict()}
+    fd, tmp = tempfile.mkstemp(prefix=f".{side.name}.", suffix=".tmp", dir=side.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+        os.replace(tmp, side)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def stored_responses(meta: dict, *, sample: str = SAMPLE_NAME) -> LayerResponses | None:
+    """The values a sidecar holds for ``sample`` (None when absent or malformed)."""
+    entry = meta.get("responses")
+    if not isinstance(entry, dict) or entry.get("sample") != sample:
+        return None
+    std, layers = entry.get("std"), entry.get("layers")
+    if not isinstance(std, list) or not all(isinstance(v, (int, float)) for v in std):
+        return None
+    layers = layers if isinstance(layers, list) and len(layers) == len(std) else [f"{i + 1}" for i in range(len(std))]
+    return LayerResponses(tuple(map(str, layers)), tuple(map(float, std)), int(entry.get("images") or 0))
+
+
+# The networks of the paper's Figure 7, in its legend's order.
+FIGURE7_MODELS = ("plain20", "plain56", "resnet20", "resnet56", "resnet110")
+
+
+@dataclass(frozen=True)
+class Figure7Source:
+    """A checkpoint Figure 7 can use, with the values its sidecar stores for the shipped sample (if any)."""
+
+    path: str
+    model: str
+    family: str
+    stem: str
+    shipped: bool
+    stored: LayerResponses | None
+
+
+def figure7_sources(infos=None) -> list[Figure7Source]:
+    """CIFAR-10 plain/ResNet checkpoints (shipped first), the paper's five networks first."""
+    from resnet_viz.checkpoints.find import find_checkpoints
+    from resnet_viz.models.registry import get_spec
+
+    out = []
+    for info in find_checkpoints() if infos is None else infos:
+        spec = get_spec(info.model)
+        if spec.dataset == "cifar10" and spec.family in ("plain", "resnet"):
+            out.append(Figure7Source(str(info.path), spec.name, spec.family, info.stem, info.shipped,
+                                     stored_responses(info.meta)))
+    rank = {m: i for i, m in enumerate(FIGURE7_MODELS)}
+    return sorted(out, key=lambda s: (rank.get(s.model, len(rank)), s.family, not s.shipped, s.stem))
+
+
+def default_selection(sources: Sequence[Figure7Source]) -> list[str]:
+    """One checkpoint per Figure 7 network (shipped preferred), else the first five found."""
+    chosen: dict[str, str] = {}
+    for src in sources:
+        if src.model in FIGURE7_MODELS and src.model not in chosen:
+            chosen[src.model] = src.path
+    return list(chosen.values()) or [s.path for s in sources[:5]]
+
+
+def image_to_uint8(image) -> torch.Tensor:
+    """A PIL image (already at the network's input size) as a 1 x 3 x H x W uint8 tensor."""
+    array = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))[None]
+
+
+def wide_range(results: Sequence[LayerResponses], *, factor: float = 1e3) -> bool:
+    """True when the values span more than ``factor`` (a log axis then shows every curve; the paper's is linear)."""
+    values = [v for r in results for v in r.std if v > 0]
+    return bool(values) and max(values) / min(values) > factor
+
+
+@dataclass(frozen=True)
+class ResponseClaims:
+    """Figure 7's two claims checked on the networks shown, each network summarised by one number (its mean
+    std unless ``response_claims`` is given another statistic).
+
+    ``resnets_smaller``: every ResNet's mean is below every plain net's (None without both families).
+    ``deeper_smaller``: the deepest ResNet's mean is below the shallowest one's (None with one ResNet depth).
+    Each side is a ``(label, mean)`` pair; depth is the number of 3x3 conv layers.
+    """
+
+    largest_resnet: tuple[str, float] | None
+    smallest_plain: tuple[str, float] | None
+    shallow_resnet: tuple[str, float] | None
+    deep_resnet: tuple[str, float] | None
+
+    @property
+    def resnets_smaller(self) -> bool | None:
+        if self.largest_resnet is None or self.smallest_plain is None:
+            return None
+        return self.largest_resnet[1] < self.smallest_plain[1]
+
+    @property
+    def deeper_smaller(self) -> bool | None:
+        if self.shallow_resnet is None or self.deep_resnet is None:
+            return None
+        return self.deep_resnet[1] < self.shallow_resnet[1]
+
+
+def response_claims(results: Sequence[tuple[str, str, LayerResponses]],
+                    statistic: Callable[[LayerResponses], float | None] | None = None) -> ResponseClaims:
+    """``results``: (label, family "plain"/"resnet", responses) per network, as Figure 7 plots them.
+
+    ``statistic`` summarises a network (default: its mean std); networks it gives None are left out.
+    """
+    value = statistic or (lambda r: r.mean)
+    scored = [(label, family, r, value(r)) for label, family, r in results if r.std]
+    resnets = [(label, r, v) for label, family, r, v in scored if family == "resnet" and v is not None]
+    plains = [(label, r, v) for label, family, r, v in scored if family == "plain" and v is not None]
+    largest = max(resnets, key=lambda item: item[2], default=None)
+    smallest = min(plains, key=lambda item: item[2], default=None)
+    shallow = deep = None
+    if len({len(r.std) for _, r, _ in resnets}) > 1:
+        shallow = min(resnets, key=lambda item: len(item[1].std))
+        deep = max(resnets, key=lambda item: len(item[1].std))
+
+    def pair(item):
+        return None if item is None else (item[0], float(item[2]))
+
+    return ResponseClaims(pair(largest), pair(smallest), pair(shallow), pair(deep))
+
+
+def median_image_std(result: LayerResponses) -> float | None:
+    """The typical image's response std (median over images of each image's own std, averaged over layers);
+    None without per-image moments."""
+    return None if result.per_image is None else float(np.median(result.per_image.image_std()))
+
+
+@dataclass(frozen=True)
+class Concentration:
+    """How unevenly one network's images share its Figure 7 variance."""
+
+    label: str
+    images: int
+    median_image_std: float
+    top: tuple[int, ...]  # indices (into the images measured) of the largest shares, largest first
+    top_std: tuple[float, ...]  # those images' own response std
+    top_shares: tuple[float, ...]  # their shares of the variance, 0..1
+
+    @property
+    def top_share(self) -> float:
+        return float(sum(self.top_shares))
+
+    @property
+    def even_share(self) -> float:
+        """What the same number of images would hold if every image contributed equally."""
+        return len(self.top) / self.images
+
+    @property
+    def dominated(self) -> bool:
+        """A few images decide the pooled std: they carry a tenth of the variance or more, and ten times
+        what they would if every image contributed equally."""
+        return self.top_share >= max(0.1, 10 * self.even_share)
+
+    @property
+    def outliers(self) -> tuple[int, ...]:
+        """Positions in ``top`` of the images that each carry ten times an even share or more."""
+        return tuple(k for k, share in enumerate(self.top_shares) if share >= 10 / self.images)
+
+
+def concentration(results: Sequence[tuple[str, str, LayerResponses]], *, top: int = 3) -> list[Concentration]:
+    """Per network with per-image moments: its median image's std and the ``top`` images that carry most
+    of its variance, most concentrated network first."""
+    out = []
+    for label, _family, r in results:
+        if r.per_image is None:
+            continue
+        share, image_std = r.per_image.variance_share(), r.per_image.image_std()
+        order = np.argsort(-share, kind="stable")[:max(1, min(top, len(share)))]
+        out.append(Concentration(label, len(share), median_image_std(r), tuple(int(i) for i in order),
+                                 tuple(float(image_std[i]) for i in order), tuple(float(share[i]) for i in order)))
+    return sorted(out, key=lambda c: -c.top_share)

@@ -1,0 +1,166 @@
+"""Gradient flow through plain and residual nets: one batch forward and backward, measured per layer.
+
+For every conv (and the final fc) layer: the norm of the gradient of the loss with respect to its weights.
+For every block: the std of the signal it outputs (forward) and the norm of the gradient that reaches its
+input and its output (backward). A plain block passes back dL/dx = dL/dy * dF/dx; a residual block
+dL/dx = dL/dy * (dF/dx + 1), so the gradient has a path that skips every F.
+
+Networks at initialisation are built fresh (BN in training mode, as in the first step of training); a
+trained model is measured on a private copy, so a cached model is never modified. Hooks are removed when
+the measurement ends, also on error.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from resnet_viz.errors import InputError
+from resnet_viz.models.cifar import cifar_net
+from resnet_viz.paper.figure7 import normalise, torch_threads
+from resnet_viz.models.registry import CIFAR10_MEAN, CIFAR10_STD
+
+MAX_DEPTH = 326  # 6n+2 with n = 54; deeper is possible but no longer "a few seconds" on a CPU
+# The depth slider's stops: every 6n+2 from 20 to 110 (the paper's range), then a few deeper nets.
+DEPTH_CHOICES = tuple(range(20, 111, 6)) + (164, 218, 326)
+BATCH_SIZE = 16
+
+
+@dataclass(frozen=True)
+class GradientFlow:
+    """Per-layer and per-block measurements of one forward/backward pass."""
+
+    model: str
+    residual: bool
+    layers: tuple[str, ...]  # conv/fc module paths, forward order
+    weight_grad_norm: tuple[float, ...]  # ||dL/dW|| of each layer
+    blocks: tuple[str, ...]  # "stem", then every block's module path
+    signal_std: tuple[float, ...]  # std of each block's output over the batch
+    grad_in_norm: tuple[float, ...]  # ||dL/dx|| at each block's input (the stem: at its output)
+    grad_out_norm: tuple[float, ...]  # ||dL/dy|| at each block's output
+    loss: float
+    images: int
+
+    @property
+    def block_gain(self) -> tuple[float, ...]:
+        """||dL/dx|| / ||dL/dy|| of every block after the stem: < 1 shrinks the gradient, > 1 grows it."""
+        return tuple(i / o if o > 0 else math.nan
+                     for i, o in zip(self.grad_in_norm[1:], self.grad_out_norm[1:]))
+
+    @property
+    def median_gain(self) -> float:
+        gains = sorted(g for g in self.block_gain if math.isfinite(g))
+        return gains[len(gains) // 2] if gains else math.nan
+
+    @property
+    def first_to_last_ratio(self) -> float:
+        """||dL/dW|| of the first conv divided by that of the last conv (> 1: the gradient grew on its way back)."""
+        convs = self.weight_grad_norm[:-1]  # the last weight layer is the fc
+        return convs[0] / convs[-1] if convs[-1] > 0 else math.inf
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+def check_depth(depth: int) -> int:
+    depth = int(depth)
+    if depth < 8 or depth > MAX_DEPTH or (depth - 2) % 6:
+        raise InputError("gradient_flow.bad_depth", depth=depth, max_depth=MAX_DEPTH)
+    return depth
+
+
+def _blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The stem's ReLU (its output enters the first block), then every residual/plain block in order."""
+    out = [("stem", model.relu)]
+    for stage in ("layer1", "layer2", "layer3", "layer4"):
+        seq = getattr(model, stage, None)
+        if seq is not None:
+            out += [(f"{stage}.{i}", block) for i, block in enumerate(seq)]
+    return out
+
+
+def _weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+@contextmanager
+def _tracking(blocks: Sequence[tuple[str, nn.Module]]) -> Iterator[dict[str, list]]:
+    """Forward hooks that record each block's output std and hook its gradient; always removed."""
+    rec: dict[str, list] = {"std": [math.nan] * len(blocks), "out": [0.0] * len(blocks), "in": [0.0] * len(blocks)}
+    handles = []
+
+    def forward_hook(i: int):
+        def hook(_module, inputs, output):
+            rec["std"][i] = float(output.detach().float().std())
+            if output.requires_grad:
+                output.register_hook(lambda g: rec["out"].__setitem__(i, float(g.norm())))
+            x = inputs[0]
+            if i > 0 and x.requires_grad:
+                x.register_hook(lambda g: rec["in"].__setitem__(i, float(g.norm())))
+        return hook
+
+    try:
+        for i, (_, module) in enumerate(blocks):
+            handles.append(module.register_forward_hook(forward_hook(i)))
+        yield rec
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def measure(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, *, name: str,
+            residual: bool) -> GradientFlow:
+    """One forward and backward pass of ``model`` (whose mode and weights the caller chose) on a batch."""
+    blocks = _blocks(model)
+    layers = _weight_layers(model)
+    for p in model.parameters():
+        p.grad = None
+    with torch.enable_grad(), _tracking(blocks) as rec:
+        x = inputs.clone().requires_grad_(True)
+        loss = F.cross_entropy(model(x), labels)
+        loss.backward()
+    grads = tuple(float(m.weight.grad.norm()) if m.weight.grad is not None else 0.0 for _, m in layers)
+    rec["in"][0] = rec["out"][0]  # the stem has no block input; its output gradient stands in
+    for p in model.parameters():
+        p.grad = None
+    return GradientFlow(name, residual, tuple(n for n, _ in layers), grads, tuple(n for n, _ in blocks),
+                        tuple(rec["std"]), tuple(rec["in"]), tuple(rec["out"]), float(loss.detach()), len(inputs))
+
+
+def at_init(depth: int, images: torch.Tensor, labels: torch.Tensor, *, residual: bool, seed: int = 0,
+            mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> GradientFlow:
+    """Plain-``depth`` or ResNet-``depth`` (CIFAR, option A) freshly initialised, BN in training mode."""
+    depth = check_depth(depth)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = cifar_net(depth, residual=residual)
+    model.train()
+    x = normalise(images, mean or CIFAR10_MEAN, std or CIFAR10_STD)
+    name = f"{'resnet' if residual else 'plain'}{depth}"
+    return measure(model, x, labels, name=name, residual=residual)
+
+
+def of_checkpoint(loaded, images: torch.Tensor, labels: torch.Tensor, *, threads: int | None = None
+                  ) -> GradientFlow:
+    """The same measurement on a trained model (a private copy in eval mode: BN uses its running statistics)."""
+    model = copy.deepcopy(loaded.model).eval()
+    for p in model.parameters():
+        p.requires_grad_(True)
+    x = normalise(images, loaded.mean, loaded.std)
+    with torch_threads(threads):
+        return measure(model, x, labels, name=loaded.name, residual=loaded.spec.residual)
+
+
+def compare_at_init(depth: int, images: torch.Tensor, labels: torch.Tensor, *, seed: int = 0,
+                    threads: int | None = None) -> tuple[GradientFlow, GradientFlow]:
+    """(plain, residual) at the same depth, on the same batch, from the same seed."""
+    with torch_threads(threads):
+        return (at_init(depth, images, labels, residual=False, seed=seed),
+                at_init(depth, images, labels, residual=True, seed=seed))

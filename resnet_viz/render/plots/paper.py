@@ -1,0 +1,161 @@
+"""Plotly figures of the paper's evidence: Figure 6, Figure 7, Table 6 and gradient flow.
+
+Every builder takes the data computed elsewhere in ``resnet_viz`` and a language; every title, axis label
+and legend entry comes from the i18n catalogue.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from resnet_viz.paper.figure6 import DepthComparison, Run, TableRow
+from resnet_viz.paper.gradient_flow import GradientFlow
+from resnet_viz.i18n import t
+from resnet_viz.paper.figure7 import LayerResponses
+
+PALETTE = qualitative.Plotly
+PLAIN_COLOR, RESNET_COLOR = "#d62728", "#1f77b4"
+
+
+def _color(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def figure6(runs: Sequence[Run], names: dict[str, str], lang: str = "en", *,
+            gaps: Sequence[DepthComparison] = ()) -> go.Figure:
+    """Training error (dashed) and test error (solid) vs iterations; plain nets left, ResNets right, same axes.
+
+    Each of ``gaps`` is drawn as a bar at the end of training between the shallow and the deep net's final
+    training error, labelled with the difference.
+    """
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.05,
+                        subplot_titles=(t("figure6.panel_plain", lang), t("figure6.panel_resnet", lang)))
+    for i, run in enumerate(r for r in runs if r.has_log):
+        col = 1 if run.family == "plain" else 2
+        name = names.get(run.key, run.paper_label)
+        color = _color(i)
+        for errors, dash, key in ((run.train_error, "dash", "figure6.trace_train"), (run.test_error, "solid",
+                                                                                 "figure6.trace_test")):
+            fig.add_trace(go.Scatter(
+                x=list(run.iterations), y=list(errors), mode="lines+markers" if len(errors) < 12 else "lines",
+                line=dict(color=color, dash=dash, width=2 if dash == "solid" else 1.5), legendgroup=run.key,
+                name=t(key, lang, run=name),
+                hovertemplate=t("figure6.hover", lang, run=name) + "<extra></extra>"), row=1, col=col)
+    for gap in gaps:
+        col = 1 if gap.family == "plain" else 2
+        x = max(gap.shallow.iterations[-1], gap.deep.iterations[-1])
+        y0, y1 = gap.shallow.final_train_error, gap.deep.final_train_error
+        fig.add_trace(go.Scatter(x=[x, x], y=[y0, y1], mode="lines+markers", showlegend=False, hoverinfo="skip",
+                                 line=dict(color="black", width=3), marker=dict(symbol="line-ew-open", size=12)),
+                      row=1, col=col)
+        fig.add_annotation(x=x, y=(y0 + y1) / 2, text=t("figure6.gap_annotation", lang, gap=f"{gap.train_gap:+.2f}"),
+                           showarrow=False, xanchor="right", xshift=-8, bgcolor="rgba(255,255,255,0.8)",
+                           row=1, col=col)
+    for col in (1, 2):
+        fig.update_xaxes(title_text=t("figure6.x_axis", lang), row=1, col=col, rangemode="tozero")
+    fig.update_yaxes(title_text=t("figure6.y_axis", lang), row=1, col=1, rangemode="tozero")
+    fig.update_layout(height=460, margin=dict(t=60, b=40, l=60, r=20), legend=dict(orientation="h", y=-0.2),
+                      title=t("figure6.title", lang))
+    return fig
+
+
+def table6_figure(rows: Sequence[TableRow], lang: str = "en") -> go.Figure:
+    """Test error against depth: the paper's ResNets and ours (plain runs as a separate series)."""
+    fig = go.Figure()
+    paper = [r for r in rows if r.paper_error is not None]
+    fig.add_trace(go.Scatter(x=[r.depth for r in paper], y=[r.paper_error for r in paper], mode="lines+markers",
+                             name=t("figure6.table_paper_series", lang), line=dict(color="#7f7f7f", dash="dot")))
+    for family, color, key in (("resnet", RESNET_COLOR, "figure6.table_ours_resnet"),
+                               ("plain", PLAIN_COLOR, "figure6.table_ours_plain")):
+        ours = [r for r in rows if r.family == family and r.our_error is not None]
+        if ours:
+            fig.add_trace(go.Scatter(x=[r.depth for r in ours], y=[r.our_error for r in ours], mode="lines+markers",
+                                     name=t(key, lang), line=dict(color=color)))
+    fig.update_xaxes(title_text=t("figure6.table_x_axis", lang), type="log", tickvals=[20, 32, 44, 56, 110, 1202])
+    fig.update_yaxes(title_text=t("figure6.table_y_axis", lang), rangemode="tozero")
+    fig.update_layout(height=380, margin=dict(t=50, b=40, l=60, r=20), title=t("figure6.table_chart_title", lang))
+    return fig
+
+
+def figure7(results: Sequence[tuple[str, str, LayerResponses]], lang: str = "en", *,
+            title_key: str = "figure7.title", log_y: bool = False) -> go.Figure:
+    """``results``: (label, family, responses). Top: std in layer order; bottom: sorted, largest first."""
+    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.2,
+                        subplot_titles=(t("figure7.panel_order", lang), t("figure7.panel_sorted", lang)))
+    for i, (label, family, res) in enumerate(results):
+        color = _color(i)
+        dash = "dash" if family == "plain" else "solid"
+        xs = list(range(1, len(res.std) + 1))
+        fig.add_trace(go.Scatter(x=xs, y=list(res.std), mode="lines", name=label, legendgroup=label,
+                                 line=dict(color=color, dash=dash), customdata=list(res.layers),
+                                 hovertemplate=t("figure7.hover", lang, run=label) + "<extra></extra>"), row=1, col=1)
+        fig.add_trace(go.Scatter(x=xs, y=res.sorted_desc(), mode="lines", name=label, legendgroup=label,
+                                 showlegend=False, line=dict(color=color, dash=dash),
+                                 hovertemplate=t("figure7.hover_sorted", lang, run=label) + "<extra></extra>"),
+                      row=2, col=1)
+    fig.update_xaxes(title_text=t("figure7.x_order", lang), row=1, col=1)
+    fig.update_xaxes(title_text=t("figure7.x_sorted", lang), row=2, col=1)
+    for row in (1, 2):
+        if log_y:
+            fig.update_yaxes(title_text=t("figure7.y_axis_log", lang), row=row, col=1, type="log",
+                             exponentformat="power")
+        else:
+            fig.update_yaxes(title_text=t("figure7.y_axis", lang), row=row, col=1, rangemode="tozero")
+    fig.update_layout(height=680, margin=dict(t=60, b=40, l=60, r=20), title=t(title_key, lang))
+    return fig
+
+
+def _flows(flows: Sequence[GradientFlow]) -> list[tuple[GradientFlow, str, str]]:
+    return [(f, PLAIN_COLOR if not f.residual else RESNET_COLOR, "dash" if not f.residual else "solid")
+            for f in flows]
+
+
+def _flow_name(flow: GradientFlow, lang: str, label: str | None) -> str:
+    depth = "".join(ch for ch in flow.model if ch.isdigit())
+    return label or t("gradient_flow.series_plain" if not flow.residual else "gradient_flow.series_resnet", lang, depth=depth)
+
+
+def gradient_norms_figure(flows: Sequence[GradientFlow], lang: str = "en",
+                          labels: Sequence[str] | None = None) -> go.Figure:
+    """||dL/dW|| of every conv/fc layer, layer 1 = the stem conv, on a log scale."""
+    fig = go.Figure()
+    for i, (flow, color, dash) in enumerate(_flows(flows)):
+        name = _flow_name(flow, lang, labels[i] if labels else None)
+        fig.add_trace(go.Scatter(x=list(range(1, len(flow.layers) + 1)), y=list(flow.weight_grad_norm),
+                                 mode="lines+markers", marker=dict(size=4), name=name,
+                                 line=dict(color=color if not labels else _color(i), dash=dash),
+                                 customdata=list(flow.layers),
+                                 hovertemplate=t("gradient_flow.hover_layer", lang) + "<extra></extra>"))
+    fig.update_xaxes(title_text=t("gradient_flow.x_layer", lang))
+    fig.update_yaxes(title_text=t("gradient_flow.y_grad", lang), type="log", exponentformat="power")
+    fig.update_layout(height=420, margin=dict(t=50, b=40, l=70, r=20), title=t("gradient_flow.grad_title", lang))
+    return fig
+
+
+def block_figure(flows: Sequence[GradientFlow], what: str, lang: str = "en",
+                 labels: Sequence[str] | None = None) -> go.Figure:
+    """Per block: ``what`` = "signal" (std of the block's output), or "gain" (||dL/dx|| / ||dL/dy||)."""
+    fig = go.Figure()
+    for i, (flow, color, dash) in enumerate(_flows(flows)):
+        name = _flow_name(flow, lang, labels[i] if labels else None)
+        if what == "signal":
+            xs, ys, names = list(range(len(flow.blocks))), list(flow.signal_std), list(flow.blocks)
+        else:
+            xs, ys, names = list(range(1, len(flow.blocks))), list(flow.block_gain), list(flow.blocks[1:])
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", marker=dict(size=4), name=name,
+                                 line=dict(color=color if not labels else _color(i), dash=dash), customdata=names,
+                                 hovertemplate=t("gradient_flow.hover_block", lang) + "<extra></extra>"))
+    fig.update_xaxes(title_text=t("gradient_flow.x_block", lang))
+    if what == "signal":
+        fig.update_yaxes(title_text=t("gradient_flow.y_signal", lang), rangemode="tozero")
+        title = t("gradient_flow.signal_title", lang)
+    else:
+        fig.update_yaxes(title_text=t("gradient_flow.y_gain", lang))
+        fig.add_hline(y=1.0, line=dict(color="#999", dash="dot"))
+        title = t("gradient_flow.gain_title", lang)
+    fig.update_layout(height=360, margin=dict(t=50, b=40, l=70, r=20), title=title)
+    return fig
