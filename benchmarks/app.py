@@ -21,7 +21,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.browser import (  # noqa: E402
-    BUSY_JS, CHROMIUM, CHROMIUM_ARGS, ROOT, chromium_missing_reason, routed_pages, rss_mb, streamlit_server, wait_until_idle)
+    BUSY_JS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    chromium_missing_reason,
+    routed_pages,
+    rss_mb,
+    streamlit_server,
+    wait_until_idle,
+)
 
 UPLOAD_PAGES = ("feature_maps", "attribution")
 PHOTO = ROOT / "assets" / "samples" / "photos" / "chelsea.jpg"

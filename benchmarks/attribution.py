@@ -69,9 +69,9 @@ def main() -> int:
     import torch
     from captum.attr import LayerGradCam
 
+    from resnet_viz.checkpoints.read import load_random
     from resnet_viz.explain import attribution as A
     from resnet_viz.images import load_sample, preprocess, sample_images
-    from resnet_viz.checkpoints.read import load_random
 
     if args.threads:
         torch.set_num_threads(args.threads)

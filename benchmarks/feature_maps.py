@@ -51,11 +51,19 @@ def _timed(fn, repeat: int, name: str = "") -> tuple[float, object]:
 def library(model: str, repeat: int) -> dict[str, float]:
     import numpy as np
 
-    from resnet_viz.inspect.feature_maps import (
-        anatomy, capture, channel_mosaic, channel_order, colorize, display_scale, model_fingerprint, page_of,
-        value_range)
-    from resnet_viz.images import load_sample, preprocess, sample_images
     from resnet_viz.checkpoints.read import load_random
+    from resnet_viz.images import load_sample, preprocess, sample_images
+    from resnet_viz.inspect.feature_maps import (
+        anatomy,
+        capture,
+        channel_mosaic,
+        channel_order,
+        colorize,
+        display_scale,
+        model_fingerprint,
+        page_of,
+        value_range,
+    )
 
     loaded = load_random(model)
     image = load_sample(sample_images(loaded.spec.dataset)["chelsea" if loaded.spec.dataset == "imagenet"

@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from resnet_viz.paper.gradient_flow import BATCH_SIZE, compare_at_init  # noqa: E402
-from resnet_viz.paper.figure7 import layer_responses, load_npz  # noqa: E402
 from resnet_viz.models.registry import CIFAR10_MEAN, CIFAR10_STD, build_model  # noqa: E402
+from resnet_viz.paper.figure7 import layer_responses, load_npz  # noqa: E402
+from resnet_viz.paper.gradient_flow import BATCH_SIZE, compare_at_init  # noqa: E402
 
 
 def best_of(fn, repeat: int) -> tuple[float, float]:

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from resnet_viz.data import BatchLoader, channel_stats, load_split  # noqa: E402
-from resnet_viz.train.evaluate import autocast_context, resolve_device  # noqa: E402
 from resnet_viz.models.registry import build_model  # noqa: E402
+from resnet_viz.train.evaluate import autocast_context, resolve_device  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
 

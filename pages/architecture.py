@@ -7,11 +7,9 @@ import streamlit as st
 
 from resnet_viz.errors import VizError
 from resnet_viz.i18n import t
-from resnet_viz.render.plots.figure3 import (
-    column_layout, figure3, selected_box, spec_title, table1_records)
-from resnet_viz.inspect.architecture import (
-    Summary, block_pair, dimension_changes, shortcut_options, summarize, table1)
+from resnet_viz.inspect.architecture import Summary, block_pair, dimension_changes, shortcut_options, summarize, table1
 from resnet_viz.models.registry import MODELS, get_spec
+from resnet_viz.render.plots.figure3 import column_layout, figure3, selected_box, spec_title, table1_records
 from ui.common import current_language, show_error, tr
 
 lang = current_language()

@@ -4,18 +4,18 @@ side, and plain against residual. Everything shown is computed in resnet_viz.exp
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from resnet_viz.explain import attribution as A
-from resnet_viz.errors import VizError
-from resnet_viz.images import Preprocessed, display_scale, zoom
-from resnet_viz.checkpoints.read import LoadedModel
 from resnet_viz.checkpoints.find import find_checkpoints
 from resnet_viz.checkpoints.pretrained import pretrained_cached
+from resnet_viz.checkpoints.read import LoadedModel
+from resnet_viz.errors import VizError
+from resnet_viz.explain import attribution as A
+from resnet_viz.images import Preprocessed, display_scale, zoom
 from ui.common import current_language, show_error, tr
 from ui.images import image_input, preprocessed
 from ui.models import current_model, load_cached

@@ -10,13 +10,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from resnet_viz.lab import calc
-from resnet_viz.lab import pooling
-from resnet_viz.lab import sliding
 from resnet_viz.errors import InputError
+from resnet_viz.lab import calc, pooling, sliding
 from resnet_viz.models.registry import model_names
 from ui.common import show_error, tr
 from ui.images import image_input
+
 
 def _labels(prefix: str, options) -> dict[str, str]:
     """Option -> label (key ``<prefix><option>``), translated during the script run: pass ``.get`` as a

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from resnet_viz.inspect.feature_maps import (
-    Capture, anatomy, capture, channel_mosaic, channel_order, channel_ratio, colorize,
-    effective_receptive_field, mark_unit, mass_extent, model_fingerprint, page_of, ratios, value_range)
+from resnet_viz.checkpoints.find import find_checkpoints
+from resnet_viz.checkpoints.read import LoadedModel
 from resnet_viz.errors import VizError
 from resnet_viz.images import display_scale, png_bytes
-from resnet_viz.checkpoints.read import LoadedModel
-from resnet_viz.checkpoints.find import find_checkpoints
+from resnet_viz.inspect.feature_maps import (
+    Capture,
+    anatomy,
+    capture,
+    channel_mosaic,
+    channel_order,
+    channel_ratio,
+    colorize,
+    effective_receptive_field,
+    mark_unit,
+    mass_extent,
+    model_fingerprint,
+    page_of,
+    ratios,
+    value_range,
+)
 from ui.common import picture, show_error, tr
 from ui.images import image_input, preprocessed, show_preprocessing
 from ui.models import current_model, load_cached

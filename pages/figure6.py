@@ -2,9 +2,16 @@
 
 import streamlit as st
 
-from resnet_viz.paper.figure6 import (collect_runs, depth_comparison, depth_trend, display_names, fingerprint,
-                               schedule_params, table6)
 from resnet_viz.checkpoints.find import user_checkpoint_dir
+from resnet_viz.paper.figure6 import (
+    collect_runs,
+    depth_comparison,
+    depth_trend,
+    display_names,
+    fingerprint,
+    schedule_params,
+    table6,
+)
 from resnet_viz.render.plots.paper import figure6, table6_figure
 from ui.common import current_language, tr
 

@@ -2,14 +2,23 @@
 
 import streamlit as st
 
-from resnet_viz.paper.figure6 import fingerprint
+from resnet_viz.checkpoints.find import user_checkpoint_dir
 from resnet_viz.errors import VizError
 from resnet_viz.images import display_scale, png_bytes, preprocess, zoom
-from resnet_viz.checkpoints.find import user_checkpoint_dir
-from resnet_viz.render.plots.paper import figure7
-from resnet_viz.paper.figure7 import (concentration, default_selection, figure7_sources, image_to_uint8, load_npz,
-                                  median_image_std, response_claims, responses_of, wide_range)
 from resnet_viz.models.registry import get_spec
+from resnet_viz.paper.figure6 import fingerprint
+from resnet_viz.paper.figure7 import (
+    concentration,
+    default_selection,
+    figure7_sources,
+    image_to_uint8,
+    load_npz,
+    median_image_std,
+    response_claims,
+    responses_of,
+    wide_range,
+)
+from resnet_viz.render.plots.paper import figure7
 from ui.common import current_language, picture, show_error, tr
 from ui.images import image_input
 from ui.models import load_cached

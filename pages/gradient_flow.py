@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from resnet_viz.paper.figure6 import fingerprint
-from resnet_viz.errors import VizError
-from resnet_viz.paper.gradient_flow import BATCH_SIZE, DEPTH_CHOICES, compare_at_init, of_checkpoint
 from resnet_viz.checkpoints.find import user_checkpoint_dir
-from resnet_viz.render.plots.paper import block_figure, gradient_norms_figure
+from resnet_viz.errors import VizError
+from resnet_viz.paper.figure6 import fingerprint
 from resnet_viz.paper.figure7 import figure7_sources, load_npz
+from resnet_viz.paper.gradient_flow import BATCH_SIZE, DEPTH_CHOICES, compare_at_init, of_checkpoint
+from resnet_viz.render.plots.paper import block_figure, gradient_norms_figure
 from ui.common import current_language, show_error, tr
 from ui.models import load_cached
 

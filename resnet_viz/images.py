@@ -20,9 +20,9 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.transforms import functional as TF
 
-from resnet_viz.errors import ImageError
 from resnet_viz import PROJECT_ROOT
 from resnet_viz.checkpoints.read import LoadedModel
+from resnet_viz.errors import ImageError
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
@@ -22,7 +26,7 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("RESNET_VIZ_OFFLINE", "1")
 
 
-def app_page(page: str | None = None, *, lang: str = "en", timeout: float = 120, **session) -> "AppTest":
+def app_page(page: str | None = None, *, lang: str = "en", timeout: float = 120, **session) -> AppTest:
     """An AppTest of app.py, switched to ``page`` (e.g. "pages/architecture.py") and run once.
 
     ``session`` entries are put into st.session_state before the first run.

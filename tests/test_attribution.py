@@ -12,10 +12,9 @@ from captum.attr import GuidedGradCam, LayerGradCam
 from PIL import Image
 from torch import nn
 
-from resnet_viz.explain import attribution as A
 from resnet_viz.errors import InputError
+from resnet_viz.explain import attribution as A
 from resnet_viz.models.registry import get_spec
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -356,8 +355,8 @@ def test_explain_on_vgg_stage_ends_with_in_place_relus():
 
 @pytest.mark.parametrize("name,dataset", [("resnet20", "cifar10"), ("resnet18", "imagenet")])
 def test_every_method_runs_on_every_sample(name, dataset):
-    from resnet_viz.images import load_sample, preprocess, sample_images
     from resnet_viz.checkpoints.read import load_random
+    from resnet_viz.images import load_sample, preprocess, sample_images
 
     loaded = load_random(name)
     spec, model = loaded.spec, loaded.model

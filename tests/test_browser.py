@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from tests.browser import (
-    CHROMIUM, CHROMIUM_ARGS, ROOT, chromium_missing_reason, routed_pages, streamlit_server, wait_until_idle)
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    chromium_missing_reason,
+    routed_pages,
+    streamlit_server,
+    wait_until_idle,
+)
 
 pytestmark = pytest.mark.skipif(chromium_missing_reason() is not None, reason=str(chromium_missing_reason()))
 

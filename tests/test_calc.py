@@ -7,13 +7,14 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
-from resnet_viz.lab import calc
-from resnet_viz.lab.calc import ConvSettings, Layer
 from resnet_viz.errors import InputError
 from resnet_viz.i18n import has_key
+from resnet_viz.lab import calc
+from resnet_viz.lab.calc import ConvSettings, Layer
 
 
 @st.composite

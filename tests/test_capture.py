@@ -8,10 +8,24 @@ import numpy as np
 import pytest
 import torch
 
-from resnet_viz.inspect.feature_maps import (
-    LAYER_CAP, _store, anatomy, capture, channel_mosaic, channel_order, channel_ratio, effective_receptive_field,
-    layer_specs, mass_extent, model_fingerprint, page_of, ratios, receptive_fields, value_range)
 from resnet_viz.checkpoints.read import load_random
+from resnet_viz.inspect.feature_maps import (
+    LAYER_CAP,
+    _store,
+    anatomy,
+    capture,
+    channel_mosaic,
+    channel_order,
+    channel_ratio,
+    effective_receptive_field,
+    layer_specs,
+    mass_extent,
+    model_fingerprint,
+    page_of,
+    ratios,
+    receptive_fields,
+    value_range,
+)
 from resnet_viz.models.registry import get_spec
 
 # captures are frozen (read-only arrays); the tests read them through torch.from_numpy, which warns about that

@@ -6,11 +6,21 @@ import json
 
 import pytest
 
-from resnet_viz.paper.figure6 import (PAPER_TABLE6, cifar_params, collect_runs, depth_comparison, depth_trend, display_names,
-                               fingerprint, run_from_sidecar, schedule_params, table6)
 from resnet_viz.checkpoints.find import find_checkpoints
 from resnet_viz.checkpoints.write import save_checkpoint
 from resnet_viz.models.registry import build_model, count_params
+from resnet_viz.paper.figure6 import (
+    PAPER_TABLE6,
+    cifar_params,
+    collect_runs,
+    depth_comparison,
+    depth_trend,
+    display_names,
+    fingerprint,
+    run_from_sidecar,
+    schedule_params,
+    table6,
+)
 
 
 def log(train_errors, test_errors, per_epoch=100):

@@ -5,11 +5,11 @@ import json
 import pytest
 import torch
 
-from resnet_viz.errors import DataError
-from resnet_viz.train.export import export_half
 from resnet_viz.checkpoints.read import load_checkpoint
 from resnet_viz.checkpoints.write import save_checkpoint
+from resnet_viz.errors import DataError
 from resnet_viz.models.registry import CIFAR10_CLASSES, build_model
+from resnet_viz.train.export import export_half
 from tests.test_train import write_tiny_zip
 
 

@@ -7,12 +7,12 @@ import math
 import pytest
 import torch
 
-from resnet_viz.errors import InputError
-from resnet_viz.paper.gradient_flow import at_init, check_depth, compare_at_init, of_checkpoint
 from resnet_viz.checkpoints.read import load_checkpoint
 from resnet_viz.checkpoints.write import save_checkpoint
-from resnet_viz.paper.figure7 import torch_threads
+from resnet_viz.errors import InputError
 from resnet_viz.models.registry import build_model
+from resnet_viz.paper.figure7 import torch_threads
+from resnet_viz.paper.gradient_flow import at_init, check_depth, compare_at_init, of_checkpoint
 
 
 @pytest.fixture(autouse=True)

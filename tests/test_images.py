@@ -13,11 +13,21 @@ import torch
 from PIL import Image
 from torchvision import transforms as T
 
+from resnet_viz.checkpoints.read import load_random
 from resnet_viz.errors import ImageError
 from resnet_viz.images import (
-    MAX_BYTES, MAX_PIXELS, MAX_SIDE, display_scale, load_image, load_sample, preprocess, sample_images, to_display,
-    to_rgb, zoom)
-from resnet_viz.checkpoints.read import load_random
+    MAX_BYTES,
+    MAX_PIXELS,
+    MAX_SIDE,
+    display_scale,
+    load_image,
+    load_sample,
+    preprocess,
+    sample_images,
+    to_display,
+    to_rgb,
+    zoom,
+)
 
 
 def _encode(im: Image.Image, fmt: str, **kwargs) -> bytes:

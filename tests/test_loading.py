@@ -1,6 +1,5 @@
 """Every weight source: safetensors + sidecar, akamaster-format pickles, uploads, pretrained (offline and cached)."""
 
-import io
 import json
 import socket
 from pathlib import Path
@@ -9,11 +8,11 @@ import pytest
 import torch
 
 from resnet_viz.checkpoints import pretrained as loading
-from resnet_viz.errors import LoadError
 from resnet_viz.checkpoints.find import find_checkpoints, load_model
-from resnet_viz.checkpoints.read import infer_architecture, load_checkpoint, load_checkpoint_bytes
 from resnet_viz.checkpoints.pretrained import load_pretrained
+from resnet_viz.checkpoints.read import infer_architecture, load_checkpoint, load_checkpoint_bytes
 from resnet_viz.checkpoints.write import save_checkpoint
+from resnet_viz.errors import LoadError
 from resnet_viz.models.registry import IMAGENET_MEAN, build_model
 
 

@@ -14,12 +14,12 @@ import pytest
 import torch
 from PIL import Image
 
-from resnet_viz.errors import ImageError
-from resnet_viz.i18n import t
-from resnet_viz.images import load_image
 from resnet_viz.checkpoints.find import SHIPPED_DIR
 from resnet_viz.checkpoints.read import load_random
 from resnet_viz.checkpoints.write import save_checkpoint
+from resnet_viz.errors import ImageError
+from resnet_viz.i18n import t
+from resnet_viz.images import load_image
 from resnet_viz.models.cifar import CifarNet
 from tests.conftest import app_page, assert_no_exception
 

@@ -6,11 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from resnet_viz.i18n import t
 from resnet_viz.checkpoints import find as loading
 from resnet_viz.checkpoints.write import save_checkpoint
-from resnet_viz.paper.figure7 import SAMPLE_PATH, layer_responses, store_in_sidecar, torch_threads
+from resnet_viz.i18n import t
 from resnet_viz.models.registry import build_model
+from resnet_viz.paper.figure7 import SAMPLE_PATH, layer_responses, store_in_sidecar, torch_threads
 from tests.conftest import app_page, assert_no_exception
 from tests.test_curves import write_run
 

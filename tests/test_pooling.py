@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from resnet_viz.lab import pooling
 from resnet_viz.errors import InputError
+from resnet_viz.lab import pooling
 
 NOTES_INPUT = np.array([[1, 4, 2, 8], [3, 9, 5, 7], [2, 6, 4, 1], [5, 3, 7, 2]])
 

@@ -9,14 +9,26 @@ import pytest
 import torch
 from torch import nn
 
-from resnet_viz.cli import main
-from resnet_viz.errors import InputError
 from resnet_viz.checkpoints.read import load_checkpoint, read_sidecar
 from resnet_viz.checkpoints.write import save_checkpoint
-from resnet_viz.paper.figure7 import (ImageMoments, LayerResponses, balanced_order, concentration, layer_responses,
-                                  load_npz, median_image_std, normalise, response_claims, response_layers,
-                                  responses_of, stored_responses, torch_threads)
+from resnet_viz.cli import main
+from resnet_viz.errors import InputError
 from resnet_viz.models.registry import build_model
+from resnet_viz.paper.figure7 import (
+    ImageMoments,
+    LayerResponses,
+    balanced_order,
+    concentration,
+    layer_responses,
+    load_npz,
+    median_image_std,
+    normalise,
+    response_claims,
+    response_layers,
+    responses_of,
+    stored_responses,
+    torch_threads,
+)
 
 MEAN, STD = (0.49, 0.48, 0.45), (0.25, 0.24, 0.26)
 
@@ -191,8 +203,8 @@ def test_figure7_has_both_panels():
 
 
 def test_log_axis_only_for_wide_ranges():
-    from resnet_viz.render.plots.paper import figure7
     from resnet_viz.paper.figure7 import LayerResponses, wide_range
+    from resnet_viz.render.plots.paper import figure7
 
     small = LayerResponses(("a", "b"), (0.5, 1.0), 1)
     huge = LayerResponses(("a", "b"), (0.5, 5e6), 1)

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from resnet_viz import cli
-from resnet_viz.errors import LoadError
-from resnet_viz.checkpoints.read import MAX_CHECKPOINT_BYTES, load_checkpoint, load_checkpoint_bytes
 from resnet_viz.checkpoints.find import SHIPPED_DIR
+from resnet_viz.checkpoints.read import MAX_CHECKPOINT_BYTES, load_checkpoint, load_checkpoint_bytes
 from resnet_viz.checkpoints.write import save_checkpoint
+from resnet_viz.errors import LoadError
 from tests.corpus import CHECKPOINT_CASES, MARKER, deflate_bomb, resnet20_state
 
 # The fallback model: the shipped ResNet-20 checkpoint when there is one, else an untrained ResNet-20.

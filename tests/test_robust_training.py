@@ -23,8 +23,8 @@ import torch
 from PIL import Image
 
 from resnet_viz import cli
-from resnet_viz.errors import LoadError
 from resnet_viz.checkpoints.read import load_checkpoint
+from resnet_viz.errors import LoadError
 
 ROOT = Path(__file__).resolve().parent.parent
 EPOCHS = 20  # long enough that four runs killed within a second of an epoch cannot finish it

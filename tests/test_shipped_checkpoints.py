@@ -91,8 +91,14 @@ def test_figure7_claims_hold_in_the_shipped_runs_and_no_few_images_decide_them()
     by the paper's pooled measure and for the median image alike, and no network's pooled value hangs on a few
     images (an earlier, shorter round had three dark images carry 72 % of ResNet-110's variance). Also: the stored
     values are what a live pass computes."""
-    from resnet_viz.paper.figure7 import concentration, load_npz, median_image_std, response_claims, responses_of, \
-        stored_responses
+    from resnet_viz.paper.figure7 import (
+        concentration,
+        load_npz,
+        median_image_std,
+        response_claims,
+        responses_of,
+        stored_responses,
+    )
 
     images, _, _ = load_npz()
     results = []

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
-from resnet_viz.lab import sliding
 from resnet_viz.errors import InputError
 from resnet_viz.i18n import has_key
+from resnet_viz.lab import sliding
 from tests.conftest import ROOT
 
 

@@ -254,9 +254,16 @@ def test_cli_json_and_table(capsys):
 
 # --- Figure 3 layout (resnet_viz.render.plots.figure3) ---------------------------------------------------
 
-from resnet_viz.render.plots.figure3 import (  # noqa: E402
-    band_positions, box_positions, column_layout, figure3, relative_cost, selected_box, table1_records)
 from resnet_viz.inspect.architecture import dimension_changes, shortcut_options  # noqa: E402
+from resnet_viz.render.plots.figure3 import (  # noqa: E402
+    band_positions,
+    box_positions,
+    column_layout,
+    figure3,
+    relative_cost,
+    selected_box,
+    table1_records,
+)
 
 
 def test_figure3_columns_are_the_papers():

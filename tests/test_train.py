@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from resnet_viz.cli import main as cli_main
 from resnet_viz.checkpoints.read import load_checkpoint
+from resnet_viz.cli import main as cli_main
 from resnet_viz.train.loop import TrainConfig, learning_rate, make_recipe, train
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,11 +10,10 @@ import torch
 from resnet_viz.cli import main as cli_main
 from resnet_viz.data import load_split
 from resnet_viz.errors import DataError
+from resnet_viz.models.registry import CIFAR10_CLASSES, IMAGENET_MEAN, IMAGENET_STD, build_model
 from resnet_viz.train.evaluate import evaluate_checkpoint
 from resnet_viz.train.loop import TrainConfig, train
-from resnet_viz.models.registry import CIFAR10_CLASSES, IMAGENET_MEAN, IMAGENET_STD, build_model
 from tests.test_train import CLASSES, write_tiny_zip
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -15,11 +15,19 @@ import streamlit as st
 from PIL import Image
 from plotly.subplots import make_subplots
 
+from resnet_viz.checkpoints.read import LoadedModel
 from resnet_viz.errors import ImageError
 from resnet_viz.images import (
-    MAX_BYTES, MAX_PIXELS, UPLOAD_TYPES, Preprocessed, load_image, load_sample, png_bytes, preprocess,
-    sample_images)
-from resnet_viz.checkpoints.read import LoadedModel
+    MAX_BYTES,
+    MAX_PIXELS,
+    UPLOAD_TYPES,
+    Preprocessed,
+    load_image,
+    load_sample,
+    png_bytes,
+    preprocess,
+    sample_images,
+)
 from ui.common import picture, show_error, tr
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from resnet_viz.errors import LoadError
-from resnet_viz.i18n import t
-from resnet_viz.checkpoints.read import LoadedModel, load_checkpoint_bytes
 from resnet_viz.checkpoints.find import checkpoint_dirs, find_checkpoints, load_model
 from resnet_viz.checkpoints.pretrained import pretrained_cached
+from resnet_viz.checkpoints.read import LoadedModel, load_checkpoint_bytes
+from resnet_viz.errors import LoadError
+from resnet_viz.i18n import t
 from resnet_viz.models.registry import MODELS
 from ui.common import current_language, show_error, tr
 

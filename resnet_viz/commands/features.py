@@ -6,10 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
-from resnet_viz.inspect.feature_maps import capture, layer_table, ratios
+from resnet_viz.checkpoints.find import load_model
 from resnet_viz.errors import ImageError
 from resnet_viz.images import load_image, preprocess
-from resnet_viz.checkpoints.find import load_model
+from resnet_viz.inspect.feature_maps import capture, layer_table, ratios
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from resnet_viz.checkpoints.find import load_model
-from resnet_viz.paper.figure7 import SAMPLE_PATH, responses_of, load_images, store_in_sidecar
+from resnet_viz.paper.figure7 import SAMPLE_PATH, load_images, responses_of, store_in_sidecar
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -6,8 +6,8 @@ import argparse
 import os
 
 from resnet_viz.checkpoints.find import user_checkpoint_dir
-from resnet_viz.train.loop import RECIPES, TrainConfig, cleanup_distributed, train
 from resnet_viz.models.registry import model_names
+from resnet_viz.train.loop import RECIPES, TrainConfig, cleanup_distributed, train
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

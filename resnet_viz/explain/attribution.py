@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -28,9 +28,9 @@ from captum.attr import GuidedGradCam, IntegratedGradients, LayerGradCam, Occlus
 from PIL import Image
 from torch import nn
 
-from resnet_viz.inspect.feature_maps import model_lock
 from resnet_viz.errors import InputError
 from resnet_viz.images import png_bytes, zoom  # noqa: F401  (png_bytes: part of this module's picture helpers)
+from resnet_viz.inspect.feature_maps import model_lock
 from resnet_viz.models.registry import ModelSpec
 
 Progress = Callable[[float], None]

@@ -8,7 +8,7 @@ whole sentences with named ``{placeholders}``, never fragments to glue together.
 from __future__ import annotations
 
 import tomllib
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 LANGUAGES = ("en", "zh")
@@ -17,7 +17,7 @@ DEFAULT_LANGUAGE = "en"
 _ROOT = Path(__file__).parent
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue(lang: str) -> dict[str, str]:
     """Every key of one language, flattened to ``stem.entry`` -> text."""
     if lang not in LANGUAGES:

@@ -14,10 +14,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from typing import Iterator
 
 import torch
 from torch import nn

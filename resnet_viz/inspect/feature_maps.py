@@ -24,18 +24,18 @@ from __future__ import annotations
 import hashlib
 import threading
 import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from functools import lru_cache
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resnet_viz.images import display_scale, zoom
 from resnet_viz.checkpoints.read import FP16_MAX
+from resnet_viz.images import display_scale, zoom
 from resnet_viz.models.registry import ModelSpec
 
 LAYER_CAP = 1 << 20  # values per stored array (ImageNet conv1: 64 x 112 x 112 = 802,816 fits)
@@ -44,7 +44,7 @@ TOP_K = 5
 
 # ---------------------------------------------------------------- hooks and per-model locks
 
-_LOCKS: "weakref.WeakKeyDictionary[nn.Module, threading.Lock]" = weakref.WeakKeyDictionary()
+_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.Lock] = weakref.WeakKeyDictionary()
 _LOCKS_GUARD = threading.Lock()
 
 
@@ -72,7 +72,7 @@ def forward_hooks(model: nn.Module, hooks: dict[str, Callable]) -> Iterator[None
             handle.remove()
 
 
-_FINGERPRINTS: "weakref.WeakKeyDictionary[nn.Module, str]" = weakref.WeakKeyDictionary()
+_FINGERPRINTS: weakref.WeakKeyDictionary[nn.Module, str] = weakref.WeakKeyDictionary()
 
 
 def model_fingerprint(model: nn.Module) -> str:
@@ -236,7 +236,7 @@ class Capture:
         for b in self.blocks.values():
             yield from (a for a in (b.shortcut_array, b.residual_array) if a is not None)
 
-    def freeze(self) -> "Capture":
+    def freeze(self) -> Capture:
         """Make every array read-only, so one capture can be shared (cached) between reruns and sessions:
         a view that tried to modify it in place would raise instead of corrupting what others see."""
         for a in self.arrays():

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from resnet_viz.lab.calc import MAX_KERNEL, whole
 from resnet_viz.errors import InputError
+from resnet_viz.lab.calc import MAX_KERNEL, whole
 
 MAX_DEMO_SIZE = 16  # input side of the step-by-step demo (a bigger grid is unreadable)
 MAX_DEMO_KERNEL = 7

@@ -10,8 +10,9 @@ paper's, with the parameter counts.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from resnet_viz.checkpoints.find import CheckpointInfo, find_checkpoints
 from resnet_viz.models.registry import MODELS, get_spec

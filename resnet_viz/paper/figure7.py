@@ -11,18 +11,18 @@ batched, without gradients, and the hooks are removed when it ends, also on erro
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from resnet_viz import PROJECT_ROOT  # noqa: E402
 from resnet_viz.errors import DataError, InputError
 
-from resnet_viz import PROJECT_ROOT  # noqa: E402
 SAMPLE_PATH = PROJECT_ROOT / "assets" / "samples" / "cifar10-test-sample.npz"
 SAMPLE_NAME = "cifar10-test-sample"
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -24,8 +24,8 @@ from torch import nn
 
 from resnet_viz.errors import InputError
 from resnet_viz.models.cifar import cifar_net
-from resnet_viz.paper.figure7 import normalise, torch_threads
 from resnet_viz.models.registry import CIFAR10_MEAN, CIFAR10_STD
+from resnet_viz.paper.figure7 import normalise, torch_threads
 
 MAX_DEPTH = 326  # 6n+2 with n = 54; deeper is possible but no longer "a few seconds" on a CPU
 # The depth slider's stops: every 6n+2 from 20 to 110 (the paper's range), then a few deeper nets.

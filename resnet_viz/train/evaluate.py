@@ -102,8 +102,8 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
                         batch_size: int = 500, device: str = "auto", model: str | None = None,
                         limit: int | None = None) -> tuple[EvalResult, dict[str, Any]]:
     """Load a checkpoint (ours or akamaster's) and evaluate it on ``split`` of ``data``."""
-    from resnet_viz.data import dataset_label, load_split
     from resnet_viz.checkpoints.read import load_checkpoint
+    from resnet_viz.data import dataset_label, load_split
 
     loaded = load_checkpoint(checkpoint, model=model)
     images, labels, data_classes = load_split(data, split)

@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from resnet_viz.errors import DataError
 from resnet_viz.checkpoints.read import load_checkpoint
 from resnet_viz.checkpoints.write import save_checkpoint
+from resnet_viz.errors import DataError
 
 
 def export_half(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, *, data: str | os.PathLike | None = None,

@@ -31,20 +31,21 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from resnet_viz.checkpoints.write import atomic_write, save_checkpoint
 from resnet_viz.data import BatchLoader, channel_stats, dataset_label, load_split
 from resnet_viz.errors import InputError, VizError
-from resnet_viz.train.evaluate import autocast_context, confusion_and_loss, resolve_device
-from resnet_viz.checkpoints.write import atomic_write, save_checkpoint
 from resnet_viz.models.registry import get_spec
+from resnet_viz.train.evaluate import autocast_context, confusion_and_loss, resolve_device
 
 RESUME_FORMAT = "resnet_viz-resume/1"
 
@@ -387,7 +388,7 @@ def train(cfg: TrainConfig, *, log_fn: Callable[[str], None] | None = None) -> T
         atomic_write(resume_path, buf.getvalue())  # first: a kill between the two writes loses nothing
         accuracy = final_accuracy if final_accuracy is not None else (100.0 - log[-1]["test_error"] if log else None)
         meta = {**meta_base, "accuracy": None if accuracy is None else round(float(accuracy), 4),
-                "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                 "wall_time_s": round(wall, 2), "complete": complete, "log": log}
         save_checkpoint(model, ckpt_path, meta)
 

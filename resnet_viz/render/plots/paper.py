@@ -6,16 +6,16 @@ and legend entry comes from the i18n catalogue.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from resnet_viz.paper.figure6 import DepthComparison, Run, TableRow
-from resnet_viz.paper.gradient_flow import GradientFlow
 from resnet_viz.i18n import t
+from resnet_viz.paper.figure6 import DepthComparison, Run, TableRow
 from resnet_viz.paper.figure7 import LayerResponses
+from resnet_viz.paper.gradient_flow import GradientFlow
 
 PALETTE = qualitative.Plotly
 PLAIN_COLOR, RESNET_COLOR = "#d62728", "#1f77b4"
