@@ -8,8 +8,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from resnet_viz.runtime import configure_threads
 from ui.common import language_switch, sync_language, tr
 from ui.models import model_picker
+
+configure_threads()  # once per process (later reruns change nothing): torch's threads serve every session
 
 ROOT = Path(__file__).parent
 

@@ -13,17 +13,15 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import torch
 
-import torch  # noqa: E402
-
-from resnet_viz.models.registry import CIFAR10_MEAN, CIFAR10_STD, build_model  # noqa: E402
-from resnet_viz.paper.figure7 import layer_responses, load_npz  # noqa: E402
-from resnet_viz.paper.gradient_flow import BATCH_SIZE, compare_at_init  # noqa: E402
+from resnet_viz.models.registry import CIFAR10_MEAN, CIFAR10_STD, build_model, display_name
+from resnet_viz.paper.figure7 import layer_responses, load_npz
+from resnet_viz.paper.gradient_flow import BATCH_SIZE, compare_at_init
+from resnet_viz.runtime import configure_threads
 
 
 def best_of(fn, repeat: int) -> tuple[float, float]:
@@ -46,7 +44,7 @@ def main() -> int:
     p.add_argument("--images", type=int, default=200)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--threads", type=int, nargs="+", default=[1, torch.get_num_threads()],
-                   help="intra-op thread counts to compare (the pages use 1)")
+                   help="intra-op thread counts to compare (the app uses $RESNET_VIZ_THREADS, else min(2, cores))")
     p.add_argument("--json", help="also write the results to this file")
     args = p.parse_args()
 
@@ -54,17 +52,20 @@ def main() -> int:
                "load_average_before": os.getloadavg(), "gradflow": {}, "responses": {}}
     x, y, _ = load_npz(limit=BATCH_SIZE)
     for threads in args.threads:
+        configure_threads(threads)  # this script is the process: it may set its thread count between runs
         for depth in args.depths:
-            s, cpu = best_of(lambda: compare_at_init(depth, x, y, threads=threads), args.repeat)
+            s, cpu = best_of(lambda depth=depth: compare_at_init(depth, x, y), args.repeat)
             results["gradflow"][f"{depth}/threads={threads}"] = {"wall_s": s, "cpu_s": cpu}
-            print(f"gradient flow at init, plain-{depth} + ResNet-{depth}, batch {BATCH_SIZE}, {threads} thread(s): "
+            nets = f"{display_name(f'plain{depth}')} + {display_name(f'resnet{depth}')}"
+            print(f"gradient flow at init, {nets}, batch {BATCH_SIZE}, {threads} thread(s): "
                   f"{s:.2f} s wall, {cpu:.2f} s CPU", flush=True)
     images, _, _ = load_npz(limit=args.images)
     for threads in args.threads:
+        configure_threads(threads)
         for name in args.nets:
             model = build_model(name)
-            s, cpu = best_of(lambda: layer_responses(model, images, mean=CIFAR10_MEAN, std=CIFAR10_STD,
-                                                     threads=threads), args.repeat)
+            s, cpu = best_of(lambda model=model: layer_responses(model, images, mean=CIFAR10_MEAN, std=CIFAR10_STD),
+                             args.repeat)
             results["responses"][f"{name}/threads={threads}"] = {"wall_s": s, "cpu_s": cpu}
             print(f"Figure 7 responses, {name}, {args.images} images, {threads} thread(s): {s:.2f} s wall, "
                   f"{cpu:.2f} s CPU", flush=True)

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
 
 os.environ.setdefault("RESNET_VIZ_OFFLINE", "1")
+os.environ.setdefault("RESNET_VIZ_THREADS", "1")  # what app.py sets once (resnet_viz.runtime)
 
 
 @pytest.fixture(autouse=True)

@@ -3,18 +3,16 @@ nothing is left behind on a (shared) model: hooks, train/eval mode, requires_gra
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 import torch
 from captum.attr import GuidedGradCam, LayerGradCam
-from PIL import Image
 from torch import nn
 
 from resnet_viz.errors import InputError
 from resnet_viz.explain import attribution as A
 from resnet_viz.models.registry import get_spec
+from resnet_viz.render.colour import SIGNS, heatmap
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -285,46 +283,6 @@ def test_occlusion_evaluation_count_matches_captum():
         assert result.evaluations == A.occlusion_evaluations((30, 30), window, stride) + 1
 
 
-def test_heatmap_signs_and_range():
-    values = np.zeros((3, 2, 2), np.float32)
-    values[0, 0, 0] = 2.0
-    values[1, 1, 1] = -4.0
-    pos = A.heatmap(values, sign="positive")
-    neg = A.heatmap(values, sign="negative")
-    absolute = A.heatmap(values, sign="absolute", percentile=100)
-    assert pos[0, 0] == 1.0 and pos[1, 1] == 0.0
-    assert neg[1, 1] == 1.0 and neg[0, 0] == 0.0
-    assert absolute[1, 1] == 1.0 and absolute[0, 0] == pytest.approx(0.5)
-    assert not A.heatmap(np.zeros((3, 2, 2))).any()
-    with pytest.raises(ValueError):
-        A.heatmap(values, sign="both")
-
-
-def test_overlay_blends_and_png_round_trips():
-    image = np.full((8, 6, 3), 100, np.uint8)
-    heat = np.linspace(0, 1, 48, dtype=np.float32).reshape(8, 6)
-    np.testing.assert_array_equal(A.overlay(image, heat, alpha=0.0), image)
-    np.testing.assert_array_equal(A.overlay(image, heat, alpha=1.0, colormap="Jet"), A.colorize(heat, "Jet"))
-    half = A.overlay(Image.fromarray(image), heat, alpha=0.5, colormap="Viridis")
-    assert half.dtype == np.uint8 and half.shape == (8, 6, 3)
-    small = A.overlay(image, np.ones((2, 2), np.float32), alpha=0.5)  # a low-resolution map is resized
-    assert small.shape == (8, 6, 3)
-    decoded = np.asarray(Image.open(io.BytesIO(A.png_bytes(half))).convert("RGB"))
-    np.testing.assert_array_equal(decoded, half)
-    with pytest.raises(InputError):
-        A.overlay(image, heat, alpha=1.5)
-
-
-def test_colour_maps_run_from_cold_to_hot():
-    ends = A.colorize(np.array([[0.0, 1.0]]), "Jet")[0]
-    assert ends[0, 2] > ends[0, 0] and ends[1, 0] > ends[1, 2]  # blue at 0, red at 1
-    for name in A.COLORMAPS:
-        lut = A.colorize(np.linspace(0, 1, 256)[None], name)
-        assert lut.shape == (1, 256, 3) and lut.dtype == np.uint8
-    raw = A.raw_picture(np.array([[0.0, 2.0], [1.0, -1.0]]), scale=3)
-    assert raw.shape == (6, 6, 3)
-
-
 def test_top_k_is_sorted_and_named():
     logits = np.array([0.0, 3.0, 1.0, 2.0])
     top = A.top_k(logits, ("a", "b", "c", "d"), k=3)
@@ -374,8 +332,8 @@ def test_every_method_runs_on_every_sample(name, dataset):
                         A.occlusion(model, x, target=exp.target, window=size // 2, stride=size // 2)]
         for r in results:
             assert r.values.shape == (3, size, size) and np.isfinite(r.values).all()
-            for sign in A.SIGNS:
-                heat = A.heatmap(r.values, sign=sign)
+            for sign in SIGNS:
+                heat = heatmap(r.values, sign=sign)
                 assert heat.min() >= 0 and heat.max() <= 1
         assert _clean(model)
 
@@ -383,7 +341,7 @@ def test_every_method_runs_on_every_sample(name, dataset):
 def test_shares_the_capture_lock_so_pages_never_interleave_hooks_on_a_cached_model():
     import threading
 
-    from resnet_viz.inspect.feature_maps import model_lock
+    from resnet_viz.inspect.hooks import model_lock
 
     spec = get_spec("resnet20")
     model = _model("resnet20")

@@ -245,23 +245,6 @@ def test_features_command(capsys, tmp_path):
     assert "bad.png" in capsys.readouterr().err
 
 
-def test_mark_unit_zooms_small_pictures_without_blur():
-    from resnet_viz.inspect.feature_maps import mark_unit
-
-    picture = np.zeros((32, 32, 3), np.uint8)
-    picture[10, 20] = 255
-    out = mark_unit(picture, (0, 0, 2, 2), (1, 1), target=448)
-    assert out.shape == (448, 448, 3)
-    assert (out[10 * 14:11 * 14, 20 * 14:21 * 14] == 255).all()  # one input pixel -> a sharp 14 x 14 square
-    assert tuple(out[0, 20]) == (255, 40, 40)  # the box's top edge
-    heat = np.zeros((32, 32), np.float32)
-    heat[5, 5] = 1
-    coloured = mark_unit(picture, (0, 0, 2, 2), (1, 1), heat=heat, cmap="Hot")
-    assert coloured.shape == (448, 448, 3) and coloured[5 * 14 + 7, 5 * 14 + 7].sum() > coloured[300, 300].sum()
-    blended = mark_unit(picture, (0, 0, 2, 2), (1, 1), heat=np.ones((4, 4)), vmin=0, vmax=1)
-    assert blended.shape == (448, 448, 3)
-
-
 def test_a_capture_is_frozen_so_the_page_can_share_it(resnet20):
     """The feature-map page caches one capture per (model, image) for every session: no view may change it."""
     cap = capture(resnet20.model, _x(32), resnet20.spec)

@@ -11,15 +11,10 @@ from resnet_viz.checkpoints.read import load_checkpoint
 from resnet_viz.checkpoints.write import save_checkpoint
 from resnet_viz.errors import InputError
 from resnet_viz.models.registry import build_model
-from resnet_viz.paper.figure7 import torch_threads
 from resnet_viz.paper.gradient_flow import at_init, check_depth, compare_at_init, of_checkpoint
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small CIFAR nets: one intra-op thread is fastest on the shared CPU (and restored after each test)."""
-    with torch_threads(1):
-        yield
+# Small CIFAR nets: one intra-op thread is fastest on the shared CPU (and restored after each test).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _batch(n: int = 8, size: int = 16, seed: int = 0):
@@ -94,7 +89,8 @@ def test_figures_use_a_log_scale_for_gradients():
     assert fig.layout.yaxis.type == "log" and [tr.name for tr in fig.data] == ["plain-14", "ResNet-14"]
     assert list(fig.data[0].y) == list(plain.weight_grad_norm)
     gain = block_figure([plain, res], "gain", "en")
-    assert list(gain.data[1].y) == list(res.block_gain) and gain.layout.yaxis.title.text == t("gradient_flow.y_gain", "en")
+    assert list(gain.data[1].y) == list(res.block_gain)
+    assert gain.layout.yaxis.title.text == t("gradient_flow.y_gain", "en")
 
 
 def test_hooks_are_removed_when_the_pass_fails():
@@ -110,3 +106,24 @@ def test_hooks_are_removed_when_the_pass_fails():
     with pytest.raises(RuntimeError, match="boom"):
         measure(model, x.float() / 255, y, name="resnet20", residual=True)
     assert sum(len(m._forward_hooks) for m in model.modules()) == 0
+
+
+def test_thread_count_is_left_alone_and_the_copy_waits_for_the_models_lock(tmp_path):
+    import threading
+
+    from resnet_viz.inspect.hooks import model_lock
+
+    torch.set_num_threads(2)  # the fixture restores it
+    x, y = _batch(4, 8)
+    compare_at_init(8, x, y)
+    assert torch.get_num_threads() == 2
+    torch.set_num_threads(1)
+    path = save_checkpoint(build_model("resnet20"), tmp_path / "r20", {"model": "resnet20", "shortcut": "A"})
+    loaded = load_checkpoint(path)
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (of_checkpoint(loaded, x, y), done.set()))
+    with model_lock(loaded.model):  # e.g. a capture hooking the cached model: a copy now would copy its hooks
+        worker.start()
+        assert not done.wait(0.3)
+    worker.join(60)
+    assert done.is_set() and torch.get_num_threads() == 1

@@ -161,6 +161,72 @@ def test_offline_pretrained_request_fails_soft(tmp_path, monkeypatch):
     assert info.value.key == "load.no_pretrained"
 
 
+@pytest.fixture
+def weights_server():
+    """A local HTTP server: /good-<sha256 prefix>.pth, /bad-<wrong prefix>.pth, and /stall-0.pth, which sends
+    its headers and a few bytes, then nothing until the test ends."""
+    import hashlib
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = b"weights" * 1000
+    good = hashlib.sha256(body).hexdigest()[:8]
+    release = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.path.startswith("/stall"):
+                self.wfile.write(body[:10])
+                self.wfile.flush()
+                release.wait(30)
+                return
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    yield {"body": body, "good": f"{base}/good-{good}.pth", "bad": f"{base}/bad-{'0' * 8}.pth",
+           "stall": f"{base}/stall-0.pth"}
+    release.set()
+    server.shutdown()
+    server.server_close()
+
+
+def _download(url: str, folder: Path, timeout: float = 2.0) -> Path:
+    dst = folder / url.rsplit("/", 1)[1]
+    loading._download(url, dst, "resnet18", timeout)
+    return dst
+
+
+def test_download_checks_the_hash_with_its_own_timeout(tmp_path, monkeypatch, weights_server):
+    """A per-call timeout (the process-wide socket default is never touched); a wrong or stalled download
+    leaves nothing behind, not even a partial file."""
+    import time
+
+    monkeypatch.delenv("RESNET_VIZ_OFFLINE", raising=False)
+    default = socket.getdefaulttimeout()
+    monkeypatch.setattr(socket, "setdefaulttimeout", lambda *_: pytest.fail("process-wide socket timeout set"))
+    dst = _download(weights_server["good"], tmp_path / "hub")
+    assert dst.read_bytes() == weights_server["body"] and [p.name for p in dst.parent.iterdir()] == [dst.name]
+    with pytest.raises(LoadError) as info:
+        _download(weights_server["bad"], tmp_path / "bad")
+    assert info.value.key == "load.download_failed" and "hash" in str(info.value)
+    assert not any((tmp_path / "bad").iterdir())
+    start = time.perf_counter()
+    with pytest.raises(LoadError) as info:
+        _download(weights_server["stall"], tmp_path / "stall", timeout=0.1)
+    assert info.value.key == "load.download_failed" and time.perf_counter() - start < 10
+    assert not any((tmp_path / "stall").iterdir())
+    assert socket.getdefaulttimeout() == default
+
+
 def test_pretrained_from_torch_hub_cache(tmp_path):
     """A file in the hub cache under torchvision's file name is used without any network access."""
     torch.hub.set_dir(str(tmp_path / "hub"))

@@ -12,6 +12,7 @@ from torch import nn
 from resnet_viz.checkpoints.read import load_checkpoint, read_sidecar
 from resnet_viz.checkpoints.write import save_checkpoint
 from resnet_viz.cli import main
+from resnet_viz.data import normalize
 from resnet_viz.errors import InputError
 from resnet_viz.models.registry import build_model
 from resnet_viz.paper.figure7 import (
@@ -22,22 +23,16 @@ from resnet_viz.paper.figure7 import (
     layer_responses,
     load_npz,
     median_image_std,
-    normalise,
     response_claims,
     response_layers,
     responses_of,
     stored_responses,
-    torch_threads,
 )
 
 MEAN, STD = (0.49, 0.48, 0.45), (0.25, 0.24, 0.26)
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small CIFAR nets: one intra-op thread is fastest on the shared CPU (and restored after each test)."""
-    with torch_threads(1):
-        yield
+# Small CIFAR nets: one intra-op thread is fastest on the shared CPU (and restored after each test).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _images(n: int = 6, size: int = 16, seed: int = 0) -> torch.Tensor:
@@ -79,7 +74,7 @@ def test_matches_a_manual_hook_after_bn_before_the_addition():
     handles = [block.bn2.register_forward_hook(keep("bn2")), block.register_forward_hook(keep("block")),
                model.bn1.register_forward_hook(keep("stem"))]
     with torch.no_grad():
-        model(normalise(images, MEAN, STD))
+        model(normalize(images, MEAN, STD))
     for h in handles:
         h.remove()
 
@@ -183,12 +178,13 @@ def test_cli_bad_data_is_one_line(tmp_path, capsys):
     assert err.startswith("error:") and len(err.strip().splitlines()) == 1
 
 
-def test_thread_setting_is_restored():
-    model = build_model("plain20")
-    with torch_threads(2):
-        one = layer_responses(model, _images(2, 8), mean=MEAN, std=STD, threads=1)
-        assert torch.get_num_threads() == 2
-    np.testing.assert_allclose(one.std, layer_responses(model, _images(2, 8), mean=MEAN, std=STD).std, rtol=1e-5)
+def test_thread_count_and_mode_are_left_alone():
+    """A request never changes a process-wide setting (the thread count), nor the model's mode."""
+    model = build_model("plain20").train()
+    before = torch.get_num_threads()
+    layer_responses(model, _images(2, 8), mean=MEAN, std=STD)
+    assert torch.get_num_threads() == before
+    assert all(m.training for m in model.modules())
 
 
 def test_figure7_has_both_panels():
@@ -250,7 +246,7 @@ def test_per_image_moments_agree_with_the_pooled_values_and_a_manual_hook():
     seen = []
     handle = model.layer3[2].bn2.register_forward_hook(lambda _m, _i, out: seen.append(out.detach().clone()))
     with torch.no_grad():
-        model(normalise(images, MEAN, STD))
+        model(normalize(images, MEAN, STD))
     handle.remove()
 
     plain = layer_responses(model, images, mean=MEAN, std=STD)

@@ -11,6 +11,8 @@ from resnet_viz.checkpoints.find import SHIPPED_DIR
 from resnet_viz.checkpoints.read import load_checkpoint
 from resnet_viz.models.registry import CIFAR10_CLASSES, count_params, get_spec
 
+pytestmark = pytest.mark.slow  # minutes of end-to-end work: outside the inner loop
+
 REFERENCE = ("plain20", "plain56", "resnet20", "resnet56", "resnet110")
 SHIPPED = sorted(SHIPPED_DIR.glob("*.safetensors"))
 SAMPLE = SHIPPED_DIR.parent / "samples" / "cifar10-test-sample.npz"
@@ -86,7 +88,7 @@ def test_the_paper_orderings_the_readme_claims_hold_in_the_shipped_runs():
     assert [r.model for r in resnets] == ["resnet20", "resnet56", "resnet110"] and falls
 
 
-def test_figure7_claims_hold_in_the_shipped_runs_and_no_few_images_decide_them():
+def test_figure7_claims_hold_in_the_shipped_runs_and_no_few_images_decide_them(one_torch_thread):
     """README: every ResNet's responses are smaller than both plain nets', ResNet-110's smaller than ResNet-20's,
     by the paper's pooled measure and for the median image alike, and no network's pooled value hangs on a few
     images (an earlier, shorter round had three dark images carry 72 % of ResNet-110's variance). Also: the stored
@@ -104,7 +106,7 @@ def test_figure7_claims_hold_in_the_shipped_runs_and_no_few_images_decide_them()
     results = []
     for stem in REFERENCE:
         loaded = load_checkpoint(SHIPPED_DIR / f"{stem}.safetensors")
-        live = responses_of(loaded, images, threads=1, per_image=True)
+        live = responses_of(loaded, images, per_image=True)
         np.testing.assert_allclose(live.std, stored_responses(loaded.meta).std, rtol=1e-3)
         results.append((stem, get_spec(stem).family, live))
     for statistic in (None, median_image_std):

@@ -369,3 +369,24 @@ def test_concurrent_summaries_do_not_mix():
     assert {b.shortcut for b in results[1].blocks} == {None}
     template = summary_module._meta_template("resnet20", "A", "")
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in template.modules())
+
+
+def test_summary_and_copies_wait_for_the_templates_lock():
+    """The shared template is hooked and copied under the per-model lock of resnet_viz.inspect.hooks."""
+    import threading
+
+    from resnet_viz.inspect.hooks import model_lock
+
+    template = summary_module._meta_template("resnet20", "A", "")
+    done: list[str] = []
+    workers = [threading.Thread(target=lambda: (summary_module.summarize("resnet20"), done.append("summary"))),
+               threading.Thread(target=lambda: (build_meta("resnet20", shortcut="A"), done.append("copy")))]
+    with model_lock(template):
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(0.3)
+        assert done == []
+    for w in workers:
+        w.join(60)
+    assert sorted(done) == ["copy", "summary"]

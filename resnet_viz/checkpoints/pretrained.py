@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
+import urllib.request
+import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -16,7 +19,9 @@ from resnet_viz.models.registry import (
     get_spec,
 )
 
-DOWNLOAD_TIMEOUT_S = 5.0
+DOWNLOAD_TIMEOUT_S = 5.0  # to connect; a download that stalls for STALL_FACTOR times as long fails
+STALL_FACTOR = 6
+CHUNK_BYTES = 1 << 20
 
 
 def _weights_enum(spec: ModelSpec):
@@ -48,21 +53,38 @@ def offline() -> bool:
 def _download(url: str, dst: Path, name: str, timeout: float) -> None:
     if offline():
         raise LoadError("load.offline", model=name, reason="RESNET_VIZ_OFFLINE is set")
-    host = urlparse(url).hostname or ""
+    parsed = urlparse(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
-        socket.create_connection((host, 443), timeout=timeout).close()
+        socket.create_connection((parsed.hostname or "", port), timeout=timeout).close()
     except OSError as exc:
         raise LoadError("load.offline", model=name, reason=str(exc) or type(exc).__name__) from None
     match = torch.hub.HASH_REGEX.search(dst.name)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout * 6)
     try:
-        torch.hub.download_url_to_file(url, str(dst), match.group(1) if match else None, progress=False)
+        _fetch(url, dst, match.group(1) if match else None, timeout * STALL_FACTOR)
     except Exception as exc:  # network errors, hash mismatch, disk full: all the same to the user
         raise LoadError("load.download_failed", model=name, reason=str(exc) or type(exc).__name__) from None
+
+
+def _fetch(url: str, dst: Path, hash_prefix: str | None, timeout: float) -> None:
+    """Stream ``url`` into a temporary file beside ``dst``, check its sha256 prefix (torch hub's file-name
+    convention), then move it into place: an interrupted or wrong download never becomes ``dst``.
+    ``timeout`` bounds each network operation of this call only (no process-wide socket setting)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.partial")
+    sha256 = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": "resnet-viz"}),
+                                    timeout=timeout) as response, open(tmp, "xb") as f:
+            while chunk := response.read(CHUNK_BYTES):
+                f.write(chunk)
+                sha256.update(chunk)
+        digest = sha256.hexdigest()
+        if hash_prefix and not digest.startswith(hash_prefix):
+            raise RuntimeError(f'invalid hash value (expected "{hash_prefix}", got "{digest}")')
+        os.replace(tmp, dst)
     finally:
-        socket.setdefaulttimeout(previous)
+        tmp.unlink(missing_ok=True)
 
 
 def load_pretrained(name: str, *, allow_download: bool = True, timeout: float = DOWNLOAD_TIMEOUT_S) -> LoadedModel:

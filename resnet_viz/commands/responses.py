@@ -7,6 +7,7 @@ import json
 
 from resnet_viz.checkpoints.find import load_model
 from resnet_viz.paper.figure7 import SAMPLE_PATH, load_images, responses_of, store_in_sidecar
+from resnet_viz.runtime import configure_threads
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -18,18 +19,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="test", help="split of a dataset (default: test)")
     p.add_argument("--limit", type=int, help="use only N images (class-balanced)")
     p.add_argument("--batch-size", type=int, default=250)
-    p.add_argument("--threads", type=int, help="intra-op CPU threads (default: torch's; 1 is fastest on a busy CPU)")
+    p.add_argument("--threads", type=int,
+                   help="intra-op CPU threads of this process (default: torch's; 1 is fastest on a busy CPU)")
     p.add_argument("--store", action="store_true",
                    help="also save the values in each checkpoint's JSON sidecar (key 'responses'), for the app")
     p.add_argument("--json", action="store_true", help="print JSON: per checkpoint a list of per-layer std values")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.threads:
+        configure_threads(args.threads)
     images, _, _ = load_images(args.data, split=args.split, limit=args.limit)
     results = {}
     for source in args.checkpoints:
         loaded = load_model(source)
-        result = responses_of(loaded, images, batch_size=args.batch_size, threads=args.threads)
+        result = responses_of(loaded, images, batch_size=args.batch_size)
         results[source] = result
         if args.store and loaded.meta.get("path"):
             store_in_sidecar(loaded.meta["path"], result, sample=args.data)

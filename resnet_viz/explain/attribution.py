@@ -2,49 +2,46 @@
 
 Every function takes a model and one preprocessed image ``x`` (1 x 3 x H x W, normalised) and returns
 numpy arrays. The model may come from a cache shared between sessions, so each call runs inside
-``prepared(model)``: eval mode (BN statistics untouched), parameters frozen, and on exit, also on error,
-the previous train/eval mode and ``requires_grad`` flags restored and every hook removed.
+``resnet_viz.inspect.hooks.hooked``: under the model's lock, in eval mode (BN statistics untouched), with
+parameters frozen, and on exit, also on error, the previous train/eval mode and ``requires_grad`` flags
+restored and every hook removed (Captum's own hooks too: it removes them, and they are registered under the lock).
 
 - ``explain``: the predictions, Grad-CAM at one layer and the stage strip (Grad-CAM at the end of every
   stage), all from ONE forward and ONE backward pass;
 - ``grad_cam``: Captum's ``LayerGradCam`` at one layer, with the predictions of the same forward pass;
 - ``guided_grad_cam``, ``integrated_gradients`` (bounded steps, progress callback), ``saliency``,
   ``occlusion`` (window and stride, progress callback): Captum's methods at input resolution;
-- ``heatmap``, ``overlay``, ``colorize``, ``png_bytes``, ``top_k``: turning attributions into pictures.
+- ``top_k``: the predictions by name. Pictures of the results: ``resnet_viz.render.colour``.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from captum.attr import GuidedGradCam, IntegratedGradients, LayerGradCam, Occlusion, Saliency
-from PIL import Image
 from torch import nn
 
 from resnet_viz.errors import InputError
-from resnet_viz.images import png_bytes, zoom  # noqa: F401  (png_bytes: part of this module's picture helpers)
-from resnet_viz.inspect.feature_maps import model_lock
+from resnet_viz.inspect.hooks import hooked
 from resnet_viz.models.registry import ModelSpec
+from resnet_viz.render.colour import scale_to_peak, upsample
 
 Progress = Callable[[float], None]
 
 METHODS = ("grad_cam", "guided_grad_cam", "integrated_gradients", "saliency", "occlusion")
-# How a signed attribution becomes a heat map: Grad-CAM keeps the positive part (the original method),
-# gradient methods show magnitude by default.
+# How a signed attribution becomes a heat map (``resnet_viz.render.colour.heatmap``): Grad-CAM keeps the positive
+# part (the original method), gradient methods show magnitude by default.
 DEFAULT_SIGN = {"grad_cam": "positive", "guided_grad_cam": "absolute", "integrated_gradients": "absolute",
                 "saliency": "absolute", "occlusion": "positive"}
-SIGNS = ("positive", "negative", "absolute")
 
 MAX_IG_STEPS = 256
 MAX_OCCLUSION_EVALS = 4096  # occluded copies of the image, so one click cannot start an hour of work
-COLORMAPS = ("Jet", "Turbo", "Inferno", "Viridis", "Hot")
 
 
 # ---------------------------------------------------------------- layers by paper name
@@ -84,40 +81,6 @@ def _module(model: nn.Module, layer: str | nn.Module) -> nn.Module:
         return model.get_submodule(layer)
     except AttributeError:
         raise InputError("attribution.unknown_layer", layer=layer) from None
-
-
-# ---------------------------------------------------------------- leaving shared models as they were
-
-@contextmanager
-def prepared(model: nn.Module) -> Iterator[nn.Module]:
-    """The model in eval mode with frozen parameters; mode and flags restored on exit, also on error.
-
-    Calls on the same model are serialised with the same per-model lock as ``resnet_viz.inspect.feature_maps``: sessions
-    (and pages) share a cached model, and must neither interleave the save/restore of its flags nor let
-    one call's hooks record another's forward pass.
-    """
-    with model_lock(model):
-        modes = [(m, m.training) for m in model.modules()]
-        flags = [(p, p.requires_grad) for p in model.parameters()]
-        try:
-            model.eval()
-            for p, _ in flags:
-                p.requires_grad_(False)
-            yield model
-        finally:
-            for m, training in modes:
-                m.training = training
-            for p, flag in flags:
-                p.requires_grad_(flag)
-
-
-@contextmanager
-def _hooks(handles: list) -> Iterator[list]:
-    try:
-        yield handles
-    finally:
-        for h in handles:
-            h.remove()
 
 
 def _check_input(x: torch.Tensor) -> torch.Tensor:
@@ -176,20 +139,9 @@ def top_k(logits: np.ndarray | torch.Tensor, classes: Sequence[str], k: int = 5)
             for v, i in zip(values, indices)]
 
 
-def upsample(raw: torch.Tensor | np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A low-resolution map bilinearly resized to ``size`` (H, W)."""
-    t = torch.as_tensor(np.asarray(raw, dtype=np.float32))
-    return F.interpolate(t[None, None], size=size, mode="bilinear", align_corners=False)[0, 0].numpy()
-
-
-def _normalise_positive(a: np.ndarray) -> np.ndarray:
-    peak = float(a.max()) if a.size else 0.0
-    return np.clip(a / peak, 0.0, 1.0).astype(np.float32) if peak > 0 else np.zeros_like(a, dtype=np.float32)
-
-
 def _cam_map(name: str, raw: torch.Tensor, size: tuple[int, int]) -> CamMap:
     raw_np = raw.detach().float().reshape(raw.shape[-2:]).numpy().astype(np.float32)
-    return CamMap(name, raw_np, _normalise_positive(np.clip(upsample(raw_np, size), 0.0, None)))
+    return CamMap(name, raw_np, scale_to_peak(np.clip(upsample(raw_np, size), 0.0, None)))
 
 
 def grad_cam_formula(activation: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
@@ -215,20 +167,20 @@ def explain(model: nn.Module, x: torch.Tensor, *, layer: str = "", target: int |
     strip = dict(strip or {})
     main_path = layers.get(layer, layer)
     wanted = {main_path: layer or main_path, **{path: name for name, path in strip.items()}}
-    with prepared(model):
-        modules = {path: _module(model, path) for path in wanted}
-        outputs: dict[str, list[torch.Tensor]] = {path: [] for path in wanted}
+    modules = {path: _module(model, path) for path in wanted}
+    outputs: dict[str, list[torch.Tensor]] = {path: [] for path in wanted}
 
-        def capture(path: str):
-            def hook(_module: nn.Module, _inputs, output):
-                if not isinstance(output, torch.Tensor) or output.dim() != 4:
-                    raise InputError("attribution.not_spatial", layer=wanted[path])
-                if not output.requires_grad:
-                    output.requires_grad_()  # the graph starts here: nothing earlier needs one
-                outputs[path].append(output)
-            return hook
+    def capture(path: str):
+        def hook(_module: nn.Module, _inputs, output):
+            if not isinstance(output, torch.Tensor) or output.dim() != 4:
+                raise InputError("attribution.not_spatial", layer=wanted[path])
+            if not output.requires_grad:
+                output.requires_grad_()  # the graph starts here: nothing earlier needs one
+            outputs[path].append(output)
+        return hook
 
-        with _hooks([modules[p].register_forward_hook(capture(p)) for p in wanted]), torch.enable_grad():
+    with hooked(model, forward=[(modules[p], capture(p)) for p in wanted], requires_grad=False):
+        with torch.enable_grad():
             logits = model(x)
             if logits.dim() != 2 or logits.shape[0] != 1:
                 raise ValueError(f"expected 1 x num_classes logits, got shape {tuple(logits.shape)}")
@@ -290,7 +242,7 @@ def grad_cam(model: nn.Module, x: torch.Tensor, layer: str | nn.Module, *, targe
              name: str | None = None) -> Explanation:
     """Captum's ``LayerGradCam`` at one layer (positive part), with the predictions of the same forward pass."""
     x = _check_input(x) if target is None else _validate(model, x, target)
-    with prepared(model):
+    with hooked(model, requires_grad=False):
         module = _module(model, layer)
         recorder = _Recorder(model, target)
         attr = LayerGradCam(recorder, module).attribute(x, relu_attributions=True)
@@ -336,7 +288,8 @@ def _validate(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
 def guided_grad_cam(model: nn.Module, x: torch.Tensor, layer: str | nn.Module, *, target: int) -> Attribution:
     """Captum's ``GuidedGradCam``: guided backpropagation times the upsampled Grad-CAM of ``layer``."""
     x = _validate(model, x, target)
-    with prepared(model), _relus_not_inplace(model):
+    # Guided backprop hooks every ReLU; an in-place ReLU would overwrite the tensor the hook wraps.
+    with hooked(model, relu_inplace=False, requires_grad=False):
         recorder = _Recorder(model, int(target))
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU")
@@ -345,33 +298,13 @@ def guided_grad_cam(model: nn.Module, x: torch.Tensor, layer: str | nn.Module, *
         return Attribution("guided_grad_cam", int(target), attr.detach()[0].float().numpy(), recorder.calls)
 
 
-@contextmanager
-def _relus_not_inplace(model: nn.Module) -> Iterator[None]:
-    """Guided backprop hooks every ReLU; an in-place ReLU would overwrite the tensor the hook wraps."""
-    changed = [m for m in model.modules() if isinstance(m, nn.ReLU) and m.inplace]
-    try:
-        for m in changed:
-            m.inplace = False
-        yield
-    finally:
-        for m in changed:
-            m.inplace = True
-
-
 def saliency(model: nn.Module, x: torch.Tensor, *, target: int) -> Attribution:
     """Captum's ``Saliency``: the gradient of the class score with respect to the input pixels."""
     x = _validate(model, x, target)
-    with prepared(model):
+    with hooked(model, requires_grad=False):
         recorder = _Recorder(model, int(target))
         attr = Saliency(recorder).attribute(x.clone().requires_grad_(), target=None, abs=False)
         return Attribution("saliency", int(target), attr.detach()[0].float().numpy(), recorder.calls)
-
-
-def black_baseline(mean: Sequence[float], std: Sequence[float], like: torch.Tensor) -> torch.Tensor:
-    """A black image in the model's normalised space: (0 - mean) / std per channel."""
-    m = torch.tensor(mean, dtype=like.dtype).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=like.dtype).view(1, -1, 1, 1)
-    return ((0 - m) / s).expand_as(like).contiguous()
 
 
 class _Counter(nn.Module):
@@ -403,7 +336,7 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, *, target: int, step
         raise InputError("attribution.bad_steps", steps=steps, max_steps=MAX_IG_STEPS)
     if baseline is None:
         baseline = torch.zeros_like(x)
-    with prepared(model):
+    with hooked(model, requires_grad=False):
         counter = _Counter(model, int(target), int(steps) + 2, progress)  # +2: f(x) and f(baseline)
         attr, delta = IntegratedGradients(counter).attribute(
             x.clone(), baselines=baseline, target=None, n_steps=int(steps), method="gausslegendre",
@@ -434,7 +367,7 @@ def occlusion(model: nn.Module, x: torch.Tensor, *, target: int, window: int, st
     total = occlusion_evaluations((h, w), int(window), int(stride))
     if total > MAX_OCCLUSION_EVALS:
         raise InputError("attribution.too_many_windows", count=total, limit=MAX_OCCLUSION_EVALS)
-    with prepared(model):
+    with hooked(model, requires_grad=False):
         counter = _Counter(model, int(target), total + 1, progress)  # +1: the unoccluded image
         with torch.no_grad():
             attr = Occlusion(counter).attribute(
@@ -442,76 +375,3 @@ def occlusion(model: nn.Module, x: torch.Tensor, *, target: int, window: int, st
                 strides=(3, int(stride), int(stride)), baselines=0.0, target=None,
                 perturbations_per_eval=max(1, int(batch_size)))
         return Attribution("occlusion", int(target), attr.detach()[0].float().numpy(), counter.done)
-
-
-# ---------------------------------------------------------------- pictures
-
-def heatmap(values: np.ndarray, *, sign: str = "absolute", percentile: float = 99.0) -> np.ndarray:
-    """A 3 x H x W (or H x W) attribution as an H x W map in [0, 1].
-
-    Channels are summed (signed) for "positive"/"negative" and their absolute values summed for
-    "absolute"; the map is divided by its ``percentile``-th percentile and clipped, so that a few
-    extreme pixels do not turn everything else black.
-    """
-    if sign not in SIGNS:
-        raise ValueError(f"sign must be one of {SIGNS}, got {sign!r}")
-    a = np.asarray(values, dtype=np.float32)
-    if a.ndim == 3:
-        a = np.abs(a).sum(0) if sign == "absolute" else a.sum(0)
-    if sign == "positive":
-        a = np.clip(a, 0.0, None)
-    elif sign == "negative":
-        a = np.clip(-a, 0.0, None)
-    else:
-        a = np.abs(a)
-    nonzero = a[a > 0]
-    scale = float(np.percentile(nonzero, percentile)) if nonzero.size else 0.0
-    return np.clip(a / scale, 0.0, 1.0).astype(np.float32) if scale > 0 else np.zeros_like(a)
-
-
-def _lut(name: str) -> np.ndarray:
-    import plotly.colors as pc
-
-    scale = getattr(pc.sequential, name, None)
-    if scale is None:
-        raise ValueError(f"unknown colour map {name!r}; choose one of {COLORMAPS}")
-    colors = pc.sample_colorscale(pc.make_colorscale(pc.convert_colors_to_same_type(scale, "rgb")[0]),
-                                  np.linspace(0, 1, 256).tolist(), colortype="tuple")
-    return np.clip(np.round(np.asarray(colors, dtype=np.float64) * (1 if max(map(max, colors)) > 1 else 255)),
-                   0, 255).astype(np.uint8)
-
-
-_LUT_CACHE: dict[str, np.ndarray] = {}
-
-
-def colorize(heat: np.ndarray, colormap: str = "Jet") -> np.ndarray:
-    """An H x W map in [0, 1] as an H x W x 3 uint8 RGB image."""
-    lut = _LUT_CACHE.get(colormap)
-    if lut is None:
-        lut = _LUT_CACHE[colormap] = _lut(colormap)
-    idx = np.clip(np.round(np.nan_to_num(np.asarray(heat, dtype=np.float32)) * 255), 0, 255).astype(np.uint8)
-    return lut[idx]
-
-
-def overlay(image: np.ndarray | Image.Image, heat: np.ndarray, *, alpha: float = 0.5,
-            colormap: str = "Jet") -> np.ndarray:
-    """The colourised ``heat`` blended over ``image``: (1 - alpha) * image + alpha * colours, uint8 RGB.
-
-    ``heat`` is resized (bilinearly) when its size differs from the image's.
-    """
-    if not 0.0 <= float(alpha) <= 1.0:
-        raise InputError("attribution.bad_alpha", alpha=alpha)
-    img = np.asarray(image.convert("RGB") if isinstance(image, Image.Image) else image)
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise ValueError(f"expected an H x W x 3 RGB image, got shape {img.shape}")
-    heat = np.asarray(heat, dtype=np.float32)
-    if heat.shape != img.shape[:2]:
-        heat = np.clip(upsample(heat, img.shape[:2]), 0.0, 1.0)
-    colours = colorize(heat, colormap).astype(np.float32)
-    out = (1.0 - float(alpha)) * img.astype(np.float32) + float(alpha) * colours
-    return np.clip(np.round(out), 0, 255).astype(np.uint8)
-
-
-def raw_picture(raw: np.ndarray, *, colormap: str = "Jet", scale: int = 1) -> np.ndarray:
-    """The low-resolution map itself, normalised and colourised, each cell ``scale`` pixels wide (no smoothing)."""
-    return zoom(colorize(_normalise_positive(np.clip(np.asarray(raw, dtype=np.float32), 0.0, None)), colormap), scale)

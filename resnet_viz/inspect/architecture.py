@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import torch
 from torch import nn
@@ -25,8 +25,10 @@ from torch.overrides import TorchFunctionMode
 from torchvision.models import resnet as tv_resnet
 
 from resnet_viz.errors import InputError
-from resnet_viz.models.cifar import CifarBlock, PadShortcut
-from resnet_viz.models.imagenet import PlainBasicBlock, PlainBottleneck
+from resnet_viz.inspect.hooks import hooked, locked
+from resnet_viz.inspect.receptive_field import ReceptiveField, merge, step
+from resnet_viz.models.blocks import shortcut_of
+from resnet_viz.models.cifar import PadShortcut
 from resnet_viz.models.registry import ModelSpec, count_params, get_spec
 
 MIN_INPUT_SIZE = 1
@@ -75,7 +77,7 @@ class BlockInfo:
 
 @dataclass(frozen=True)
 class StageTotal:
-    name: str
+    name: str | None  # None in a summary made without a spec (no stages to assign), e.g. block_pair()
     output_shape: tuple[int, ...]
     layers: int  # weight layers (conv + fc) on the main path, as the paper counts depth
     blocks: int
@@ -150,27 +152,6 @@ def _macs(module: nn.Module, out_shape: tuple[int, ...]) -> int:
     return 0
 
 
-def _shortcut_module(block: nn.Module) -> tuple[str | None, nn.Module | None]:
-    """(kind, module) of a block's shortcut; kind None means a plain block (no addition)."""
-    if isinstance(block, (PlainBasicBlock, PlainBottleneck)):
-        return None, None
-    if isinstance(block, CifarBlock):
-        sc = block.shortcut
-    elif isinstance(block, (tv_resnet.BasicBlock, tv_resnet.Bottleneck)):
-        sc = block.downsample
-        if sc is None:
-            return "identity", None  # torchvision adds x itself
-    else:
-        return None, None
-    if sc is None:
-        return None, None
-    if isinstance(sc, nn.Identity):
-        return "identity", sc
-    if isinstance(sc, PadShortcut):
-        return "pad", sc
-    return "projection", sc
-
-
 class _Tracer:
     """Forward hooks that turn one forward pass into rows, following the graph of residual blocks."""
 
@@ -179,7 +160,7 @@ class _Tracer:
         self.spec = spec
         self.rows: list[LayerRow] = []
         self.calls: dict[str, int] = {}
-        self.state: tuple[int | None, int | None] = (1, 1)  # (rf, jump) of the tensor flowing now
+        self.state: ReceptiveField | None = ReceptiveField()  # of the tensor flowing now; None once flattened
         self.names = {m: n for n, m in model.named_modules()}
         block_paths = spec.blocks() if spec else {}
         self.block_names = {path: paper for paper, path in block_paths.items()}
@@ -187,31 +168,28 @@ class _Tracer:
         self.block_stack: list[dict] = []
         self.blocks: list[BlockInfo] = []
 
-    @contextmanager
-    def hooked(self) -> Iterator[None]:
-        handles = []
-        try:
-            for name, module in self.model.named_modules():
-                if name in self.block_names:
-                    kind, sc = _shortcut_module(module)
-                    handles.append(module.register_forward_pre_hook(self._block_pre))
-                    handles.append(module.register_forward_hook(self._block_post))
-                    if sc is not None:
-                        sc_name = self.names[sc]
-                        self.shortcut_members.update(
-                            [sc_name] + [f"{sc_name}.{n}" for n, _ in sc.named_modules() if n])
-                        handles.append(sc.register_forward_pre_hook(self._shortcut_pre))
-                        handles.append(sc.register_forward_hook(self._shortcut_post))
-                if not any(True for _ in module.children()) or isinstance(module, PadShortcut):
-                    handles.append(module.register_forward_hook(self._leaf, prepend=True))
-            yield
-        finally:
-            for h in handles:
-                h.remove()
+    def hooks(self) -> tuple[list, list]:
+        """(forward-pre, forward) hooks as (module, fn) pairs for ``resnet_viz.inspect.hooks.hooked``. Leaves
+        come first: on a shortcut that is itself a leaf, its row is written before the paths merge."""
+        pre, leaves, post = [], [], []
+        for name, module in self.model.named_modules():
+            if name in self.block_names:
+                sc = shortcut_of(module).module
+                pre.append((module, self._block_pre))
+                post.append((module, self._block_post))
+                if sc is not None:
+                    sc_name = self.names[sc]
+                    self.shortcut_members.update(
+                        [sc_name] + [f"{sc_name}.{n}" for n, _ in sc.named_modules() if n])
+                    pre.append((sc, self._shortcut_pre))
+                    post.append((sc, self._shortcut_post))
+            if not any(True for _ in module.children()) or isinstance(module, PadShortcut):
+                leaves.append((module, self._leaf))
+        return pre, leaves + post
 
     def _block_pre(self, module, args) -> None:
         path = self.names[module]
-        kind, _ = _shortcut_module(module)
+        kind = shortcut_of(module).kind
         self.block_stack.append({"path": path, "kind": kind, "in_state": self.state, "in_shape": _shape(args[0]),
                                  "first_row": len(self.rows), "shortcut_done": False})
 
@@ -241,11 +219,9 @@ class _Tracer:
         self.state = self._merge(frame["main_state"], self.state)
 
     @staticmethod
-    def _merge(main, shortcut):
-        """The sum of two paths sees the union of their (concentric) fields; the main path's jump."""
-        if main[0] is None or shortcut[0] is None:
-            return main
-        return max(main[0], shortcut[0]), main[1]
+    def _merge(main: ReceptiveField | None, shortcut: ReceptiveField | None) -> ReceptiveField | None:
+        """The sum of the two paths (``receptive_field.merge``); a flattened map (None) has no field."""
+        return merge(main, shortcut) if main is not None and shortcut is not None else main
 
     def _leaf(self, module, args, output) -> None:
         name = self.names[module]
@@ -253,13 +229,13 @@ class _Tracer:
         self.calls[name] = call + 1
         in_shape, out_shape = _shape(args[0]) if args else (), _shape(output)
         geometry = _geometry(module, in_shape, out_shape)
-        rf, jump = self.state
+        rf = self.state
         if isinstance(module, nn.Linear) or len(out_shape) != 3:
-            rf, jump = None, None
+            rf = None
         elif geometry is not None and rf is not None:
-            (k, _), (s, _), _, (d, _) = geometry
-            rf, jump = rf + (k - 1) * d * jump, jump * s
-        self.state = (rf, jump)
+            (k, _), (s, _), (p, _), (d, _) = geometry
+            rf = step(rf, k, s, p, d)
+        self.state = rf
         kernel, stride, padding, dilation = geometry or (None, None, None, None)
         block_path = self.block_stack[-1]["path"] if self.block_stack else None
         role = None
@@ -271,7 +247,7 @@ class _Tracer:
             kernel=kernel, stride=stride, padding=padding, dilation=dilation,
             input_shape=in_shape, output_shape=out_shape,
             params=count_params(module) if call == 0 else 0, macs=_macs(module, out_shape),
-            rf=rf, jump=jump, call=call))
+            rf=rf.size if rf is not None else None, jump=rf.jump if rf is not None else None, call=call))
 
 
 def _inside(name: str, prefix: str) -> bool:
@@ -316,7 +292,7 @@ def _assign_stages(rows: list[LayerRow], spec: ModelSpec | None) -> list[LayerRo
 
 def _stage_totals(rows: list[LayerRow], blocks: list[BlockInfo], model: nn.Module) -> list[StageTotal]:
     modules = dict(model.named_modules())
-    order: list[str] = []
+    order: list[str | None] = []
     for r in rows:
         if r.stage not in order:
             order.append(r.stage)
@@ -344,7 +320,7 @@ def _shape_only_norms(module: nn.Module, enabled: bool) -> Iterator[None]:
         if enabled:
             for m in module.modules():
                 if isinstance(m, nn.modules.batchnorm._BatchNorm) and "forward" not in m.__dict__:
-                    m.forward = _same_shape
+                    m.__dict__["forward"] = _same_shape  # shadows the method for this instance
                     patched.append(m)
         yield
     finally:
@@ -361,8 +337,11 @@ def summarize_module(module: nn.Module, input_shape: tuple[int, ...], *, spec: M
     """
     device = next((p.device for p in module.parameters()), torch.device("meta"))
     tracer = _Tracer(module, spec)
+    pre, post = tracer.hooks()
     x = torch.zeros((1, *input_shape), device=device)
-    with tracer.hooked(), _shape_only_norms(module, device.type == "meta"), torch.no_grad():
+    on_meta = device.type == "meta"
+    # The lock first: a cached template is shared, and its norms are patched too.
+    with hooked(module, forward_pre=pre, forward=post, mode=None), _shape_only_norms(module, on_meta), torch.no_grad():
         try:
             module(x)
         except RuntimeError as exc:
@@ -386,7 +365,9 @@ def build_meta(name: str, *, shortcut: str | None = None, variant: str = "") -> 
     spec = get_spec(name)
     if shortcut is not None and not spec.residual:
         shortcut = None
-    return spec, copy.deepcopy(_meta_template(spec.name, shortcut, variant))
+    template = _meta_template(spec.name, shortcut, variant)
+    with locked(template):  # a copy taken while a summary hooks the template would copy its hooks
+        return spec, copy.deepcopy(template)
 
 
 class _NoInitOnMeta(TorchFunctionMode):
@@ -415,11 +396,7 @@ def _meta_template(name: str, shortcut: str | None, variant: str) -> nn.Module:
     elif variant:
         raise ValueError(f"unknown variant {variant!r} (expected '' or 'v1')")
     model.eval()
-    _TEMPLATE_LOCKS[id(model)] = threading.Lock()
     return model
-
-
-_TEMPLATE_LOCKS: dict[int, threading.Lock] = {}  # one per cached template (Streamlit runs sessions in threads)
 
 
 def summarize(name: str, *, input_size: int | None = None, shortcut: str | None = None,
@@ -433,9 +410,8 @@ def summarize(name: str, *, input_size: int | None = None, shortcut: str | None 
         raise InputError("summary.bad_shortcut", shortcut=shortcut)
     option = (str(shortcut).upper() if shortcut else spec.default_shortcut) if spec.residual else None
     model = _meta_template(spec.name, option, variant)
-    with _TEMPLATE_LOCKS[id(model)]:  # hooks go on the shared template: one summary at a time per model
-        return summarize_module(model, (3, size, size), spec=spec, model_name=spec.name, shortcut=option,
-                                variant=variant)
+    return summarize_module(model, (3, size, size), spec=spec, model_name=spec.name, shortcut=option,
+                            variant=variant)
 
 
 # --- Table 1 and Figure 5 -------------------------------------------------------------------------
@@ -473,20 +449,24 @@ def table1(depths: tuple[int, ...] = TABLE1_DEPTHS, *, input_size: int = 224) ->
         v1 = summarize(f"resnet{depth}", input_size=input_size, variant="v1") if depth >= 50 else s
         cells = []
         for stage in s.stages:
+            if stage.name is None:  # never for a zoo model: summarize() assigns every row a stage
+                continue
             rows = [r for r in s.rows if r.stage == stage.name and r.role != "shortcut"]
             conv_rows = [r for r in rows if r.type == "Conv2d"]
             pools = [r for r in rows if r.type in ("MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d")]
             pool = None
-            if pools and pools[0].kernel is not None:
+            if pools and pools[0].kernel is not None and pools[0].stride is not None:  # set together
                 pool = ("max" if "Max" in pools[0].type else "avg", pools[0].kernel[0], pools[0].stride[0])
             blocks = [b for b in s.blocks if b.stage == stage.name]
             first_block = [r for r in rows if blocks and r.block == blocks[0].name] if blocks else rows
-            convs = tuple((r.kernel[0], r.output_shape[0]) for r in first_block if r.type == "Conv2d")
+            convs = tuple((r.kernel[0], r.output_shape[0]) for r in first_block
+                          if r.type == "Conv2d" and r.kernel is not None)
             if not convs and stage.name == "fc":
                 convs = tuple((1, r.output_shape[0]) for r in rows if r.type == "Linear")
             out = stage.output_shape[-1] if len(stage.output_shape) == 3 else 1
             cells.append(Table1Cell(stage=stage.name, output_size=out, convs=convs, repeat=max(len(blocks), 1),
-                                    stride=max((r.stride[0] for r in conv_rows if r in first_block), default=1),
+                                    stride=max((r.stride[0] for r in conv_rows if r in first_block
+                                                and r.stride is not None), default=1),
                                     pool=pool))
         columns.append(Table1Column(model=s.model, depth=depth, cells=tuple(cells), params=s.params, macs=s.macs,
                                     macs_v1=v1.macs))
@@ -508,7 +488,8 @@ def block_pair(width: int = 64, size: int = 56) -> tuple[Summary, Summary]:
 def dimension_changes(s: Summary) -> list[dict]:
     """Where the feature map changes size or width: residual/plain blocks whose output differs from
     their input, and the layers outside blocks that do so (stem, pools, fc), with the shortcut used."""
-    out, previous = [], (3, s.input_size, s.input_size)
+    out: list[dict] = []
+    previous: tuple[int, ...] = (3, s.input_size, s.input_size)
     block_rows = {i for b in s.blocks for i in range(b.first_row, b.last_row + 1)}
     events: list[tuple[int, dict]] = []
     for b in s.blocks:
@@ -533,7 +514,7 @@ def shortcut_options(name: str, *, input_size: int | None = None) -> list[dict]:
     spec = get_spec(name)
     if not spec.residual:
         raise InputError("summary.not_residual", model=name)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for option in ("A", "B", "C"):
         s = summarize(name, input_size=input_size, shortcut=option)
         kinds = [b.shortcut for b in s.blocks]

@@ -25,9 +25,8 @@ import hashlib
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,50 +34,25 @@ import torch.nn.functional as F
 from torch import nn
 
 from resnet_viz.checkpoints.read import FP16_MAX
-from resnet_viz.images import display_scale, zoom
+from resnet_viz.inspect.hooks import hooked
+from resnet_viz.inspect.receptive_field import ReceptiveField, walk
+from resnet_viz.models.blocks import shortcut_of
 from resnet_viz.models.registry import ModelSpec
 
 LAYER_CAP = 1 << 20  # values per stored array (ImageNet conv1: 64 x 112 x 112 = 802,816 fits)
 TOP_K = 5
 
 
-# ---------------------------------------------------------------- hooks and per-model locks
-
-_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.Lock] = weakref.WeakKeyDictionary()
-_LOCKS_GUARD = threading.Lock()
-
-
-def model_lock(model: nn.Module) -> threading.Lock:
-    """One lock per model object: a cached model is shared by every session, and hooks registered by one
-    session would otherwise also record another session's forward pass."""
-    with _LOCKS_GUARD:
-        lock = _LOCKS.get(model)
-        if lock is None:
-            lock = _LOCKS[model] = threading.Lock()
-        return lock
-
-
-@contextmanager
-def forward_hooks(model: nn.Module, hooks: dict[str, Callable]) -> Iterator[None]:
-    """Register ``path -> hook(module, inputs, output)`` on ``model``; all removed on exit, also on error."""
-    modules = dict(model.named_modules())
-    handles = []
-    try:
-        for path, fn in hooks.items():
-            handles.append(modules[path].register_forward_hook(fn))
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
-
+# ---------------------------------------------------------------- model fingerprints
 
 _FINGERPRINTS: weakref.WeakKeyDictionary[nn.Module, str] = weakref.WeakKeyDictionary()
+_FINGERPRINTS_GUARD = threading.Lock()
 
 
 def model_fingerprint(model: nn.Module) -> str:
     """A hash of the model's weights and buffers (computed once per model object): a cache key that tells
     two checkpoints of the same architecture apart."""
-    with _LOCKS_GUARD:
+    with _FINGERPRINTS_GUARD:
         known = _FINGERPRINTS.get(model)
     if known:
         return known
@@ -88,7 +62,7 @@ def model_fingerprint(model: nn.Module) -> str:
         h.update(str(tuple(tensor.shape)).encode())
         h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy())
     digest = type(model).__name__ + ":" + h.hexdigest()
-    with _LOCKS_GUARD:
+    with _FINGERPRINTS_GUARD:
         _FINGERPRINTS[model] = digest
     return digest
 
@@ -127,50 +101,14 @@ def layer_specs(model: nn.Module, spec: ModelSpec) -> list[LayerSpec]:
     return out
 
 
-@dataclass(frozen=True)
-class ReceptiveField:
-    """Theoretical receptive field of a layer's units on the input (square kernels, per axis)."""
-
-    size: int  # side in input pixels
-    jump: int  # input pixels between neighbouring units (the product of strides)
-    start: float  # centre of unit 0, in input pixel coordinates (may lie outside the image)
-
-    def centre(self, index: int) -> float:
-        return self.start + index * self.jump
-
-    def box(self, row: int, col: int, height: int, width: int) -> tuple[int, int, int, int]:
-        """(top, left, bottom, right), inclusive, clipped to the input image."""
-        half = (self.size - 1) / 2
-        cy, cx = self.centre(row), self.centre(col)
-        return (max(0, int(np.floor(cy - half))), max(0, int(np.floor(cx - half))),
-                min(height - 1, int(np.ceil(cy + half))), min(width - 1, int(np.ceil(cx + half))))
-
-
-def _pair(v) -> int:
-    return int(v[0] if isinstance(v, (tuple, list)) else v)
-
-
 def receptive_fields(model: nn.Module, layers: list[LayerSpec]) -> dict[str, ReceptiveField]:
-    """Walk the convolutions and pools of the main path (shortcut projections are 1x1 and never widen
-    it) in registration order, which is forward order for every zoo net."""
+    """The field of each layer's output: that after the last main-path convolution or pool inside it."""
     order = {name: i for i, name in enumerate(dict(model.named_modules()))}
-    size, jump, start = 1, 1, 0.0
-    after: list[tuple[int, ReceptiveField]] = []
-    for name, module in model.named_modules():
-        if ".downsample" in f".{name}" or ".shortcut" in f".{name}":
-            continue
-        if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-            k, s, p = _pair(module.kernel_size), _pair(module.stride), _pair(module.padding)
-            d = _pair(getattr(module, "dilation", 1))
-            k_eff = d * (k - 1) + 1
-            size += (k_eff - 1) * jump
-            start += ((k_eff - 1) / 2 - p) * jump
-            jump *= s
-            after.append((order[name], ReceptiveField(size, jump, start)))
+    after = [(order[name], rf) for name, rf in walk(model)]
     result = {}
     for layer in layers:
         last = max(i for n, i in order.items() if n == layer.path or n.startswith(layer.path + "."))
-        rf = ReceptiveField(1, 1, 0.0)
+        rf = ReceptiveField()  # one input pixel
         for i, value in after:
             if i <= last:
                 rf = value
@@ -251,27 +189,6 @@ class Capture:
         return total
 
 
-def _shortcut_module(block: nn.Module) -> tuple[str | None, nn.Module | None, str]:
-    """(attribute name, module, kind) of a block's shortcut."""
-    for attr in ("shortcut", "downsample"):
-        if hasattr(block, attr):
-            module = getattr(block, attr)
-            if attr == "shortcut" and module is None:
-                return attr, None, "none"  # CifarBlock of a plain net
-            if module is None or isinstance(module, nn.Identity):
-                return attr, None, "identity"
-            kind = "pad" if type(module).__name__ == "PadShortcut" else "projection"
-            return attr, module, kind
-    return None, None, "none"
-
-
-def _block_kind(block: nn.Module) -> str:
-    attr, _, kind = _shortcut_module(block)
-    if attr == "downsample" and type(block).__name__.startswith("Plain"):
-        return "none"
-    return kind
-
-
 def _last_bn(block: nn.Module) -> str:
     return "bn3" if isinstance(getattr(block, "bn3", None), nn.BatchNorm2d) else "bn2"
 
@@ -288,6 +205,11 @@ def _store(t: torch.Tensor, dtype) -> tuple[np.ndarray, int]:
             return x.numpy().astype(np.float32, copy=False), factor  # beyond float16: keep values, not inf
         return x.to(torch.float16).numpy(), factor  # torch converts ~10x faster than numpy's astype
     return x.numpy().astype(dtype, copy=False), factor
+
+
+def _chw(t: torch.Tensor) -> tuple[int, int, int]:
+    c, h, w = t.shape
+    return c, h, w
 
 
 def _stats(t: torch.Tensor) -> tuple[float, float, float, np.ndarray, np.ndarray, np.ndarray]:
@@ -327,8 +249,8 @@ def capture(model: nn.Module, x: torch.Tensor, spec: ModelSpec, *, classes: tupl
         if layer.kind != "block":
             continue
         block = modules[layer.path]
-        kind = _block_kind(block)
-        attr, sc_module, _ = _shortcut_module(block)
+        shortcut = shortcut_of(block)
+        kind, attr, sc_module = shortcut.kind or "none", shortcut.attr, shortcut.transform
         block_info[layer.key] = (kind, sc_module)
         if kind == "none":
             continue
@@ -336,7 +258,7 @@ def capture(model: nn.Module, x: torch.Tensor, spec: ModelSpec, *, classes: tupl
         if sc_module is not None:
             hooks[f"{layer.path}.{attr}"] = keep(f"{layer.key}/shortcut")
 
-    with model_lock(model), forward_hooks(model, hooks), torch.no_grad():
+    with hooked(model, forward=hooks), torch.no_grad():
         logits = model(x)
     probs = torch.softmax(logits.detach().float()[0], dim=0).numpy()
 
@@ -348,7 +270,7 @@ def capture(model: nn.Module, x: torch.Tensor, spec: ModelSpec, *, classes: tupl
         array, factor = _store(t, dtype)
         vmin, vmax = value_range(array)
         records[layer.key] = LayerRecord(layer.key, layer.path, layer.stage, layer.kind, array,
-                                         tuple(t.shape), factor, rfs[layer.key], mean, std, zeros, cmean, cmax,
+                                         _chw(t), factor, rfs[layer.key], mean, std, zeros, cmean, cmax,
                                          argmax, vmin, vmax)
     blocks: dict[str, BlockRecord] = {}
     previous = None
@@ -452,7 +374,7 @@ def channel_ratio(cap: Capture, block: str, channel: int) -> float:
     return float(np.linalg.norm(panels["f"])) / x if x > 0 else float("inf")
 
 
-def layer_table(cap: Capture) -> list[dict[str, object]]:
+def layer_table(cap: Capture) -> list[dict[str, Any]]:
     """One row per captured layer: its size, receptive field and statistics (for the depth strip)."""
     return [{"layer": r.key, "stage": r.stage, "channels": r.shape[0], "height": r.shape[1], "width": r.shape[2],
              "rf": r.rf.size, "jump": r.rf.jump, "mean": r.mean, "std": r.std, "zeros": r.zero_fraction}
@@ -477,7 +399,7 @@ def effective_receptive_field(model: nn.Module, x: torch.Tensor, path: str, *, r
         raise _Stop
 
     inp = x.detach().clone().requires_grad_(True)
-    with model_lock(model), forward_hooks(model, {path: hook}), torch.enable_grad():
+    with hooked(model, forward={path: hook}), torch.enable_grad():
         try:
             model(inp)
         except _Stop:
@@ -501,75 +423,9 @@ def mass_extent(grad: np.ndarray, centre: tuple[float, float], q: float = 0.9) -
     cy, cx = min(max(cy, 0), h - 1), min(max(cx, 0), w - 1)
     csum = np.pad(grad, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
     for half in range(max(h, w)):
-        t, l, b, r = max(0, cy - half), max(0, cx - half), min(h, cy + half + 1), min(w, cx + half + 1)
-        mass = csum[b, r] - csum[t, r] - csum[b, l] + csum[t, l]
+        top, left = max(0, cy - half), max(0, cx - half)
+        bottom, right = min(h, cy + half + 1), min(w, cx + half + 1)
+        mass = csum[bottom, right] - csum[top, right] - csum[bottom, left] + csum[top, left]
         if mass >= q * total:
             return 2 * half + 1
     return max(h, w)
-
-
-# ---------------------------------------------------------------- pictures (numpy in, uint8 RGB out)
-
-@lru_cache(maxsize=8)
-def _lut(cmap: str) -> np.ndarray:
-    from plotly.colors import sample_colorscale, unlabel_rgb
-
-    colours = sample_colorscale(cmap, list(np.linspace(0.0, 1.0, 256)))
-    return np.array([unlabel_rgb(c) for c in colours], dtype=np.float32).round().astype(np.uint8)
-
-
-def colorize(values: np.ndarray, vmin: float, vmax: float, *, cmap: str = "Viridis", scale: int = 1,
-             nan_colour: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
-    """H x W values -> H*scale x W*scale x 3 uint8 through a plotly colour scale (NaN: ``nan_colour``)."""
-    v = np.asarray(values, dtype=np.float32)
-    span = (vmax - vmin) or 1.0
-    idx = np.clip((np.nan_to_num(v, nan=vmin) - vmin) / span * 255.0, 0, 255).astype(np.uint8)
-    rgb = _lut(cmap)[idx]
-    rgb[np.isnan(v)] = nan_colour
-    return zoom(rgb, scale)
-
-
-def overlay(image: np.ndarray, heat: np.ndarray, vmin: float, vmax: float, *, alpha: float = 0.55,
-            cmap: str = "Viridis") -> np.ndarray:
-    """``heat`` stretched over ``image`` (H x W x 3 uint8) and blended: where on the input a map responds."""
-    h, w = image.shape[:2]
-    t = torch.from_numpy(np.nan_to_num(np.asarray(heat, dtype=np.float32)))[None, None]
-    up = F.interpolate(t, size=(h, w), mode="bilinear", align_corners=False)[0, 0].numpy()
-    colour = colorize(up, vmin, vmax, cmap=cmap).astype(np.float32)
-    return np.round((1 - alpha) * image.astype(np.float32) + alpha * colour).astype(np.uint8)
-
-
-def draw_box(image: np.ndarray, box: tuple[int, int, int, int], *, colour: tuple[int, int, int] = (255, 40, 40),
-             width: int = 2, cross: tuple[float, float] | None = None) -> np.ndarray:
-    """A rectangle (top, left, bottom, right; inclusive) and optionally a cross at (row, col), on a copy."""
-    from PIL import Image, ImageDraw
-
-    im = Image.fromarray(np.ascontiguousarray(image))
-    draw = ImageDraw.Draw(im)
-    top, left, bottom, right = box
-    draw.rectangle([left, top, right, bottom], outline=colour, width=width)
-    if cross is not None:
-        r, c = cross
-        size = max(3, width * 2)
-        draw.line([c - size, r, c + size, r], fill=colour, width=width)
-        draw.line([c, r - size, c, r + size], fill=colour, width=width)
-    return np.asarray(im)
-
-
-def mark_unit(picture: np.ndarray, box: tuple[int, int, int, int], centre: tuple[float, float], *,
-              heat: np.ndarray | None = None, vmin: float = 0.0, vmax: float = 1.0, cmap: str = "Viridis",
-              alpha: float = 0.5, target: int = 448) -> np.ndarray:
-    """The input picture (or ``heat`` coloured, when it has the picture's size; or ``heat`` blended over the
-    picture otherwise), zoomed to about ``target`` pixels without blur, with a unit's receptive-field box and
-    a cross at its centre (input pixel coordinates)."""
-    h, w = picture.shape[:2]
-    s = display_scale(h, w, target=target)
-    if heat is not None and heat.shape == (h, w):
-        big = colorize(heat, vmin, vmax, cmap=cmap, scale=s)
-    else:
-        big = zoom(picture, s)
-        if heat is not None:
-            big = overlay(big, heat, vmin, vmax, alpha=alpha, cmap=cmap)
-    top, left, bottom, right = box
-    return draw_box(big, (top * s, left * s, (bottom + 1) * s - 1, (right + 1) * s - 1),
-                    cross=((centre[0] + 0.5) * s, (centre[1] + 0.5) * s), width=max(2, s // 3))

@@ -6,13 +6,13 @@ channels, positions together), in forward order: ResNet-20 has 19 such layers (t
 convs of each of its 9 blocks), ResNet-56 has 55.
 
 Images are uint8 (N x 3 x H x W), normalised with the checkpoint's own mean and std; the forward pass is
-batched, without gradients, and the hooks are removed when it ends, also on error.
+batched, without gradients, under the model's lock (``resnet_viz.inspect.hooks``), and the hooks are removed
+when it ends, also on error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,9 @@ import torch
 from torch import nn
 
 from resnet_viz import PROJECT_ROOT  # noqa: E402
+from resnet_viz.data import normalize
 from resnet_viz.errors import DataError, InputError
+from resnet_viz.inspect.hooks import hooked
 
 SAMPLE_PATH = PROJECT_ROOT / "assets" / "samples" / "cifar10-test-sample.npz"
 SAMPLE_NAME = "cifar10-test-sample"
@@ -124,59 +126,21 @@ class _Moments:
         self.sumsq.append((flat * flat).sum(1))
 
 
-@contextmanager
-def _recording(pairs: Sequence[tuple[str, nn.Module]]) -> Iterator[list[_Moments]]:
-    """Forward hooks on the BNs that add each output to its layer's moments; always removed."""
-    moments = [_Moments() for _ in pairs]
-    handles = []
-    try:
-        for (_, bn), m in zip(pairs, moments):
-            # The statistic is taken inside the hook: the ReLU that follows may work in place.
-            handles.append(bn.register_forward_hook(lambda _mod, _inp, out, m=m: m.add(out)))
-        yield moments
-    finally:
-        for h in handles:
-            h.remove()
-
-
-@contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` intra-op threads (None: leave torch's setting), then restore it.
-
-    Small CIFAR convolutions gain little from several threads, and on a busy machine the threads' spin-waiting
-    costs far more than it gains (see benchmarks/paper_pages.py): the pages pass 1.
-    """
-    if not n:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def normalise(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """uint8 N x 3 x H x W -> float32 normalised with per-channel ``mean`` / ``std`` (0..1 scale)."""
-    m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
-    return (images.float() / 255.0 - m) / s
-
-
 def layer_responses(model: nn.Module, images: torch.Tensor, *, mean: Sequence[float], std: Sequence[float],
-                    batch_size: int = 250, threads: int | None = None, per_image: bool = False) -> LayerResponses:
+                    batch_size: int = 250, per_image: bool = False) -> LayerResponses:
     """Figure 7 data of ``model`` on uint8 ``images`` (N x 3 x H x W); with ``per_image`` the result also
     keeps each image's moments (``LayerResponses.per_image``), which the pooled values are computed from.
 
-    The model is put in eval mode (BN uses its running statistics, as at test time) and left in it.
+    The model runs in eval mode (BN uses its running statistics, as at test time); its mode is restored after.
     """
     images = check_images(images)
     pairs = response_layers(model)
-    model.eval()
-    with torch.no_grad(), torch_threads(threads), _recording(pairs) as moments:
+    moments = [_Moments() for _ in pairs]
+    # The statistic is taken inside the hook: the ReLU that follows may work in place.
+    hooks = [(bn, lambda _mod, _inp, out, m=m: m.add(out)) for (_, bn), m in zip(pairs, moments)]
+    with torch.no_grad(), hooked(model, forward=hooks):
         for start in range(0, len(images), batch_size):
-            model(normalise(images[start:start + batch_size], mean, std))
+            model(normalize(images[start:start + batch_size], mean, std))
     detail = ImageMoments(np.array([m.count for m in moments], dtype=np.float64),
                           torch.stack([torch.cat(m.sums) for m in moments]).numpy(),
                           torch.stack([torch.cat(m.sumsq) for m in moments]).numpy())
@@ -184,11 +148,11 @@ def layer_responses(model: nn.Module, images: torch.Tensor, *, mean: Sequence[fl
                           detail if per_image else None)
 
 
-def responses_of(loaded, images: torch.Tensor, *, batch_size: int = 250, threads: int | None = None,
+def responses_of(loaded, images: torch.Tensor, *, batch_size: int = 250,
                  per_image: bool = False) -> LayerResponses:
     """``layer_responses`` of a ``LoadedModel`` with its own normalisation."""
     return layer_responses(loaded.model, images, mean=loaded.mean, std=loaded.std, batch_size=batch_size,
-                           threads=threads, per_image=per_image)
+                           per_image=per_image)
 
 
 def check_images(images: torch.Tensor) -> torch.Tensor:
@@ -254,20 +218,13 @@ def load_images(source: str | Path, *, split: str = "test", limit: int | None = 
 def store_in_sidecar(checkpoint: str | Path, result: LayerResponses, *, sample: str | Path) -> None:
     """Keep ``result`` in the checkpoint's JSON sidecar under ``"responses"`` (the app shows it without recomputing)."""
     import json
-    import os
-    import tempfile
+
+    from resnet_viz.checkpoints.write import atomic_write
 
     side = Path(checkpoint).with_suffix(".json")
     data = json.loads(side.read_text(encoding="utf-8"))
     data["responses"] = {"sample": Path(str(sample)).stem, **result.to_dict()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{side.name}.", suffix=".tmp", dir=side.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
-        os.replace(tmp, side)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(side, json.dumps(data, indent=1).encode("utf-8"))
 
 
 def stored_responses(meta: dict, *, sample: str = SAMPLE_NAME) -> LayerResponses | None:
@@ -388,7 +345,11 @@ def response_claims(results: Sequence[tuple[str, str, LayerResponses]],
 def median_image_std(result: LayerResponses) -> float | None:
     """The typical image's response std (median over images of each image's own std, averaged over layers);
     None without per-image moments."""
-    return None if result.per_image is None else float(np.median(result.per_image.image_std()))
+    return None if result.per_image is None else _median(result.per_image.image_std())
+
+
+def _median(image_std: np.ndarray) -> float:
+    return float(np.median(image_std))
 
 
 @dataclass(frozen=True)
@@ -432,6 +393,6 @@ def concentration(results: Sequence[tuple[str, str, LayerResponses]], *, top: in
             continue
         share, image_std = r.per_image.variance_share(), r.per_image.image_std()
         order = np.argsort(-share, kind="stable")[:max(1, min(top, len(share)))]
-        out.append(Concentration(label, len(share), median_image_std(r), tuple(int(i) for i in order),
+        out.append(Concentration(label, len(share), _median(image_std), tuple(int(i) for i in order),
                                  tuple(float(image_std[i]) for i in order), tuple(float(share[i]) for i in order)))
     return sorted(out, key=lambda c: -c.top_share)

@@ -6,26 +6,26 @@ input and its output (backward). A plain block passes back dL/dx = dL/dy * dF/dx
 dL/dx = dL/dy * (dF/dx + 1), so the gradient has a path that skips every F.
 
 Networks at initialisation are built fresh (BN in training mode, as in the first step of training); a
-trained model is measured on a private copy, so a cached model is never modified. Hooks are removed when
-the measurement ends, also on error.
+trained model is measured on a private copy (taken under the model's lock), so a cached model is never
+modified. Hooks are removed when the measurement ends, also on error.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from resnet_viz.data import normalize
 from resnet_viz.errors import InputError
+from resnet_viz.inspect.hooks import hooked, locked, on_grad
 from resnet_viz.models.cifar import cifar_net
 from resnet_viz.models.registry import CIFAR10_MEAN, CIFAR10_STD
-from resnet_viz.paper.figure7 import normalise, torch_threads
 
 MAX_DEPTH = 326  # 6n+2 with n = 54; deeper is possible but no longer "a few seconds" on a CPU
 # The depth slider's stops: every 6n+2 from 20 to 110 (the paper's range), then a few deeper nets.
@@ -78,7 +78,7 @@ def check_depth(depth: int) -> int:
 
 def _blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The stem's ReLU (its output enters the first block), then every residual/plain block in order."""
-    out = [("stem", model.relu)]
+    out = [("stem", model.get_submodule("relu"))]
     for stage in ("layer1", "layer2", "layer3", "layer4"):
         seq = getattr(model, stage, None)
         if seq is not None:
@@ -86,33 +86,25 @@ def _blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return out
 
 
-def _weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+def _weight_layers(model: nn.Module) -> list[tuple[str, nn.Conv2d | nn.Linear]]:
     return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
-@contextmanager
-def _tracking(blocks: Sequence[tuple[str, nn.Module]]) -> Iterator[dict[str, list]]:
-    """Forward hooks that record each block's output std and hook its gradient; always removed."""
+def _tracking(blocks: Sequence[tuple[str, nn.Module]]) -> tuple[dict[str, list], list]:
+    """(record, forward hooks that fill it): each block's output std, and hooks on its gradients."""
     rec: dict[str, list] = {"std": [math.nan] * len(blocks), "out": [0.0] * len(blocks), "in": [0.0] * len(blocks)}
-    handles = []
 
     def forward_hook(i: int):
         def hook(_module, inputs, output):
             rec["std"][i] = float(output.detach().float().std())
             if output.requires_grad:
-                output.register_hook(lambda g: rec["out"].__setitem__(i, float(g.norm())))
+                on_grad(output, lambda g: rec["out"].__setitem__(i, float(g.norm())))
             x = inputs[0]
             if i > 0 and x.requires_grad:
-                x.register_hook(lambda g: rec["in"].__setitem__(i, float(g.norm())))
+                on_grad(x, lambda g: rec["in"].__setitem__(i, float(g.norm())))
         return hook
 
-    try:
-        for i, (_, module) in enumerate(blocks):
-            handles.append(module.register_forward_hook(forward_hook(i)))
-        yield rec
-    finally:
-        for h in handles:
-            h.remove()
+    return rec, [(module, forward_hook(i)) for i, (_, module) in enumerate(blocks)]
 
 
 def measure(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, *, name: str,
@@ -120,16 +112,19 @@ def measure(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, *, nam
     """One forward and backward pass of ``model`` (whose mode and weights the caller chose) on a batch."""
     blocks = _blocks(model)
     layers = _weight_layers(model)
-    for p in model.parameters():
-        p.grad = None
-    with torch.enable_grad(), _tracking(blocks) as rec:
-        x = inputs.clone().requires_grad_(True)
-        loss = F.cross_entropy(model(x), labels)
-        loss.backward()
-    grads = tuple(float(m.weight.grad.norm()) if m.weight.grad is not None else 0.0 for _, m in layers)
+    rec, hooks = _tracking(blocks)
+    with torch.enable_grad(), hooked(model, forward=hooks, mode=None):
+        for p in model.parameters():
+            p.grad = None
+        try:
+            x = inputs.clone().requires_grad_(True)
+            loss = F.cross_entropy(model(x), labels)
+            loss.backward()
+            grads = tuple(float(m.weight.grad.norm()) if m.weight.grad is not None else 0.0 for _, m in layers)
+        finally:
+            for p in model.parameters():
+                p.grad = None
     rec["in"][0] = rec["out"][0]  # the stem has no block input; its output gradient stands in
-    for p in model.parameters():
-        p.grad = None
     return GradientFlow(name, residual, tuple(n for n, _ in layers), grads, tuple(n for n, _ in blocks),
                         tuple(rec["std"]), tuple(rec["in"]), tuple(rec["out"]), float(loss.detach()), len(inputs))
 
@@ -142,25 +137,23 @@ def at_init(depth: int, images: torch.Tensor, labels: torch.Tensor, *, residual:
         torch.manual_seed(seed)
         model = cifar_net(depth, residual=residual)
     model.train()
-    x = normalise(images, mean or CIFAR10_MEAN, std or CIFAR10_STD)
+    x = normalize(images, mean or CIFAR10_MEAN, std or CIFAR10_STD)
     name = f"{'resnet' if residual else 'plain'}{depth}"
     return measure(model, x, labels, name=name, residual=residual)
 
 
-def of_checkpoint(loaded, images: torch.Tensor, labels: torch.Tensor, *, threads: int | None = None
-                  ) -> GradientFlow:
+def of_checkpoint(loaded, images: torch.Tensor, labels: torch.Tensor) -> GradientFlow:
     """The same measurement on a trained model (a private copy in eval mode: BN uses its running statistics)."""
-    model = copy.deepcopy(loaded.model).eval()
+    with locked(loaded.model):  # a copy taken while another thread hooks the model would copy its hooks
+        model = copy.deepcopy(loaded.model).eval()
     for p in model.parameters():
         p.requires_grad_(True)
-    x = normalise(images, loaded.mean, loaded.std)
-    with torch_threads(threads):
-        return measure(model, x, labels, name=loaded.name, residual=loaded.spec.residual)
+    x = normalize(images, loaded.mean, loaded.std)
+    return measure(model, x, labels, name=loaded.name, residual=loaded.spec.residual)
 
 
-def compare_at_init(depth: int, images: torch.Tensor, labels: torch.Tensor, *, seed: int = 0,
-                    threads: int | None = None) -> tuple[GradientFlow, GradientFlow]:
+def compare_at_init(depth: int, images: torch.Tensor, labels: torch.Tensor, *, seed: int = 0
+                    ) -> tuple[GradientFlow, GradientFlow]:
     """(plain, residual) at the same depth, on the same batch, from the same seed."""
-    with torch_threads(threads):
-        return (at_init(depth, images, labels, residual=False, seed=seed),
-                at_init(depth, images, labels, residual=True, seed=seed))
+    return (at_init(depth, images, labels, residual=False, seed=seed),
+            at_init(depth, images, labels, residual=True, seed=seed))
