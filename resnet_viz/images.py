@@ -51,7 +51,7 @@ def load_image(data: bytes, filename: str = "upload", *, max_side: int | None = 
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         warnings.simplefilter("ignore", UserWarning)  # e.g. "Corrupt EXIF data": the pixels are still fine
         try:
-            im = Image.open(io.BytesIO(data))  # reads the header only
+            im: Image.Image = Image.open(io.BytesIO(data))  # reads the header only
         except Image.DecompressionBombError as exc:
             raise ImageError("images.too_many_pixels", file=filename, pixels=_bomb_pixels(exc),
                              limit=_mpx(MAX_PIXELS)) from None
@@ -206,40 +206,3 @@ def preprocess(image: Image.Image, loaded: LoadedModel) -> Preprocessed:
     ]
     return Preprocessed(tensor=x.float(), resized=resized, cropped=cropped, steps=steps,
                         mean=tuple(loaded.mean), std=tuple(loaded.std))
-
-
-def to_display(tensor: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
-    """A normalised 1x3xHxW (or 3xHxW) tensor back to an H x W x 3 uint8 picture."""
-    t = tensor[0] if tensor.dim() == 4 else tensor
-    m = torch.tensor(mean, dtype=t.dtype).view(-1, 1, 1)
-    s = torch.tensor(std, dtype=t.dtype).view(-1, 1, 1)
-    arr = (t.detach().cpu() * s + m).clamp(0, 1).permute(1, 2, 0).numpy()
-    return np.round(arr * 255).astype(np.uint8)
-
-
-def display_scale(height: int, width: int, target: int = 448) -> int:
-    """An integer zoom that makes a small map about ``target`` pixels wide (nearest neighbour, no blur)."""
-    return max(1, target // max(height, width, 1))
-
-
-def zoom(picture: np.ndarray, factor: int) -> np.ndarray:
-    """An H x W (x C) picture enlarged ``factor`` times without blur: each pixel becomes a factor x factor block."""
-    return picture.repeat(factor, axis=0).repeat(factor, axis=1) if factor > 1 else picture
-
-
-def png_bytes(picture: np.ndarray | Image.Image, *, max_side: int | None = None) -> bytes:
-    """An H x W (x 3) uint8 array or a PIL image as PNG bytes (fast compression), for display or download.
-
-    With ``max_side`` the picture is reduced (aspect kept) so that its longer side is at most that: a page shows
-    it a few hundred pixels wide, and encoding a 2048 px photo costs ~0.1 s.
-    """
-    if isinstance(picture, Image.Image):
-        im = picture if picture.mode in ("RGB", "L") else picture.convert("RGB")
-    else:
-        im = Image.fromarray(np.ascontiguousarray(np.asarray(picture, dtype=np.uint8)))
-    if max_side is not None and max(im.size) > max_side:
-        scale = max_side / max(im.size)
-        im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.Resampling.BILINEAR)
-    buf = io.BytesIO()
-    im.save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()

@@ -172,7 +172,7 @@ def test_receptive_field_matches_autograd(layers, size):
     n_out, first, end = _field_extent(layers, big, middle)
     box = calc.field_box(rows, middle)
     assert n_out == rows[-1].size_out and (box.first, box.last) == (first, end)
-    assert [r.jump_out for r in rows] == [math.prod(l.stride for l in layers[:i + 1]) for i in range(len(layers))]
+    assert [r.jump_out for r in rows] == [math.prod(x.stride for x in layers[:i + 1]) for i in range(len(layers))]
 
 
 def test_paper_presets():
@@ -190,7 +190,7 @@ def test_paper_presets():
 
 def test_zoo_layers_match_the_model():
     size, layers = calc.zoo_chain_layers("resnet34", until="conv1")
-    assert size == 224 and [(l.kind, l.kernel, l.stride, l.padding) for l in layers] == [
+    assert size == 224 and [(layer.kind, layer.kernel, layer.stride, layer.padding) for layer in layers] == [
         ("conv", 7, 2, 3), ("maxpool", 3, 2, 1)]
     size, layers = calc.zoo_chain_layers("resnet18")
     rows = calc.receptive_field_chain(layers, size)
@@ -222,3 +222,29 @@ def test_fc_vs_conv():
     assert math.isclose(r.ratio, 150_528_000 / 1_728)
     with pytest.raises(InputError):
         calc.fc_vs_conv(units=0)
+
+
+def test_one_receptive_field_walk_for_the_lab_the_feature_maps_and_the_summary():
+    """The three views of a zoo net's fields agree, since they share ``resnet_viz.inspect.receptive_field``."""
+    from resnet_viz.inspect.architecture import summarize
+    from resnet_viz.inspect.feature_maps import layer_specs, receptive_fields
+    from resnet_viz.inspect.receptive_field import ReceptiveField, main_path, merge, step, walk
+    from resnet_viz.models.registry import build_model, get_spec
+
+    assert step(ReceptiveField(), 7, 2, 3) == ReceptiveField(7, 2, 0.0)  # ResNet's stem: 7 pixels, centred on 0
+    assert step(ReceptiveField(7, 2, 0.0), 3, 1, 2, dilation=2) == ReceptiveField(15, 2, 0.0)
+    assert merge(ReceptiveField(11, 4, -1.5), ReceptiveField(13, 8, 0.0)) == ReceptiveField(13, 4, -1.5)
+    for name in ("resnet18", "resnet56", "plain20"):
+        with torch.device("meta"):
+            model = build_model(name, shortcut="C" if name == "resnet56" else None)
+        assert not any(".downsample" in p or ".shortcut" in p for p, _ in main_path(model))  # option C: 1x1s skipped
+        size, layers = calc.zoo_chain_layers(name)
+        rows = calc.receptive_field_chain(layers, size)
+        fields = walk(model)
+        assert [p for p, _ in fields] == [layer.name for layer in layers]
+        assert [(f.size, f.jump, f.start) for _, f in fields] == [(r.rf_out, r.jump_out, r.start_out) for r in rows]
+        last = receptive_fields(model, layer_specs(model, get_spec(name)))
+        summary = summarize(name, shortcut="C" if name == "resnet56" else None)
+        last_conv = [r for r in summary.rows if r.type == "Conv2d" and r.role != "shortcut"][-1]
+        assert (last_conv.rf, last_conv.jump) == (fields[-1][1].size, fields[-1][1].jump) == \
+            (list(last.values())[-1].size, list(last.values())[-1].jump)

@@ -4,7 +4,15 @@ import pytest
 import torch
 
 from resnet_viz.models import PadShortcut
-from resnet_viz.models.registry import MODELS, build_model, count_params, get_spec
+from resnet_viz.models.registry import (
+    IMAGENET_CLASSES,
+    MODELS,
+    build_model,
+    count_params,
+    display_name,
+    get_spec,
+    plain_twin,
+)
 
 # Copied from the reference sheet; every zoo model is checked.
 PARAMS = {
@@ -107,3 +115,54 @@ def test_unknown_names_are_refused_clearly():
         cifar_net(21)
     with pytest.raises(ValueError, match="shortcut option"):
         build_model("resnet20", shortcut="Z")
+
+
+def test_plain_twin_is_the_same_depth_without_shortcuts():
+    assert plain_twin("resnet20") == "plain20" and plain_twin("ResNet56") == "plain56"
+    assert plain_twin("resnet34") == "plain34" and plain_twin("resnet18") == "plain18"
+    for name in ("resnet50", "resnet1202", "plain20", "vgg19", "resnet9000"):  # no plain twin, or not a ResNet
+        assert plain_twin(name) is None, name
+    for name in MODELS:
+        twin = plain_twin(name)
+        if twin is not None:
+            a, b = get_spec(name), get_spec(twin)
+            assert (a.depth, a.dataset, a.family, b.family) == (b.depth, b.dataset, "resnet", "plain")
+
+
+def test_shortcuts_are_told_apart_by_type():
+    from torch import nn
+
+    from resnet_viz.models.blocks import shortcut_of
+
+    def kinds(model) -> list:
+        return [shortcut_of(m).kind for m in model.modules() if shortcut_of(m).attr is not None]
+
+    assert set(kinds(build_model("resnet20"))) == {"identity", "pad"} and kinds(build_model("plain20")) == []
+    assert set(kinds(build_model("resnet20", shortcut="B"))) == {"identity", "projection"}
+    with torch.device("meta"):
+        resnet18, plain18 = build_model("resnet18"), build_model("plain18")
+        option_a = build_model("resnet18", shortcut="A")
+    first, down = shortcut_of(resnet18.layer1[0]), shortcut_of(resnet18.layer2[0])
+    assert (first.kind, first.attr, first.module, first.transform) == ("identity", "downsample", None, None)
+    assert down.kind == "projection" and down.transform is resnet18.layer2[0].downsample
+    assert shortcut_of(option_a.layer2[0]).kind == "pad" and kinds(plain18) == []
+    identity = shortcut_of(build_model("resnet20").layer1[0])
+    assert isinstance(identity.module, nn.Identity) and identity.transform is None
+    assert shortcut_of(resnet18).kind is None and shortcut_of(nn.Conv2d(1, 1, 1)).kind is None
+
+
+def test_paper_names_of_the_nets():
+    assert [display_name(n) for n in ("resnet56", "plain20", "vgg19", "ResNet110", "plain326")] == [
+        "ResNet-56", "plain-20", "VGG-19", "ResNet-110", "plain-326"]  # also depths the zoo does not list
+    assert {display_name(n) for n in MODELS} >= {"ResNet-18", "plain-34", "ResNet-1202"}
+    with pytest.raises(ValueError):
+        display_name("alexnet")
+
+
+def test_one_stage_table_and_the_public_class_names():
+    from resnet_viz.models.imagenet import STAGE_BLOCKS
+
+    for depth, counts in STAGE_BLOCKS.items():
+        assert len(get_spec(f"resnet{depth}").blocks()) == sum(counts)
+        assert sum(counts) * (3 if depth >= 50 else 2) + 2 == depth  # the blocks' convs, the stem and the fc
+    assert len(IMAGENET_CLASSES) == 1000 and IMAGENET_CLASSES[0] == "tench" and IMAGENET_CLASSES[-1] == "toilet tissue"

@@ -18,13 +18,14 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeGuard
 
 import torch
 from safetensors.torch import load as st_load
 from torch import nn
 
 from resnet_viz.errors import LoadError
+from resnet_viz.models.imagenet import STAGE_BLOCKS
 from resnet_viz.models.registry import (
     CIFAR10_CLASSES,
     IMAGENET_MEAN,
@@ -152,7 +153,7 @@ def _read_safetensors(data: bytes, filename: str) -> tuple[dict[str, torch.Tenso
     return tensors, {str(k): str(v) for k, v in meta.items()} if isinstance(meta, dict) else {}
 
 
-def _is_state_dict(obj: Any) -> bool:
+def _is_state_dict(obj: object) -> TypeGuard[Mapping[str, torch.Tensor]]:
     return isinstance(obj, Mapping) and bool(obj) and all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
 
@@ -193,8 +194,7 @@ def infer_architecture(state: Mapping[str, torch.Tensor]) -> tuple[str, str | No
     if "fc.weight" in keys and "layer4.0.conv1.weight" in keys:
         counts = [len({k.split(".")[1] for k in keys if k.startswith(f"layer{i}.")}) for i in (1, 2, 3, 4)]
         bottleneck = "layer1.0.conv3.weight" in keys
-        for depth, layers in ((18, (2, 2, 2, 2)), (34, (3, 4, 6, 3)), (50, (3, 4, 6, 3)), (101, (3, 4, 23, 3)),
-                              (152, (3, 8, 36, 3))):
+        for depth, layers in STAGE_BLOCKS.items():
             if tuple(counts) == layers and bottleneck == (depth >= 50):
                 has_proj = any(".downsample." in k for k in keys)
                 if not has_proj:

@@ -8,7 +8,7 @@ whole sentences with named ``{placeholders}``, never fragments to glue together.
 from __future__ import annotations
 
 import tomllib
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
 LANGUAGES = ("en", "zh")

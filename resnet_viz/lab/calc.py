@@ -12,12 +12,14 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from numbers import Integral, Real
+from typing import SupportsInt
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from resnet_viz.errors import InputError
+from resnet_viz.inspect.receptive_field import ReceptiveField, main_path, step, window
 from resnet_viz.lab.pooling import pool_output_size
 
 MAX_SIZE = 65536  # H, W, padding, stride
@@ -39,18 +41,17 @@ class Note:
 
 def whole(value: object, name: str, *, minimum: int = 1, maximum: int = MAX_SIZE) -> int:
     """``value`` as an int in [minimum, maximum], or an InputError that names the field by its symbol."""
-    if isinstance(value, bool) or not isinstance(value, Real):
+    # Every concrete Real (int, float, Fraction, numpy scalars) has __int__; typeshed's Real does not say so.
+    if isinstance(value, bool) or not isinstance(value, Real) or not isinstance(value, SupportsInt):
         raise InputError("calc.error_not_whole", name=name, value=value)
-    if not isinstance(value, Integral):
-        if not math.isfinite(value) or value != int(value):
-            raise InputError("calc.error_not_whole", name=name, value=value)
-        value = int(value)
-    value = int(value)
-    if value < minimum:
-        raise InputError("calc.error_at_least", name=name, minimum=minimum, value=value)
-    if value > maximum:
-        raise InputError("calc.error_too_large", name=name, value=value, maximum=maximum)
-    return value
+    if not isinstance(value, Integral) and (not math.isfinite(value) or value != int(value)):
+        raise InputError("calc.error_not_whole", name=name, value=value)
+    number = int(value)
+    if number < minimum:
+        raise InputError("calc.error_at_least", name=name, minimum=minimum, value=number)
+    if number > maximum:
+        raise InputError("calc.error_too_large", name=name, value=number, maximum=maximum)
+    return number
 
 
 # --- one convolution -------------------------------------------------------------------------------
@@ -332,7 +333,7 @@ def receptive_field_chain(layers: list[Layer], input_size: int = 224) -> list[Ch
     """
     size = whole(input_size, "H")
     rows: list[ChainRow] = []
-    jump, rf, start = 1, 1, 0.0
+    field = ReceptiveField()
     for index, raw in enumerate(layers):
         layer = _check_layer(raw, index)
         k, s, p = layer.effective_kernel, layer.stride, layer.padding
@@ -342,10 +343,9 @@ def receptive_field_chain(layers: list[Layer], input_size: int = 224) -> list[Ch
             out = pool_output_size(size, k, s, p, ceil_mode=layer.ceil_mode)
         if out < 1:
             raise InputError("calc.error_chain_empty", row=index + 1, size=size, out=out, kernel=k, padding=p)
-        new_rf, new_jump = rf + (k - 1) * jump, jump * s
-        new_start = start + ((k - 1) / 2 - p) * jump
-        rows.append(ChainRow(layer, size, out, jump, new_jump, rf, new_rf, new_start))
-        size, jump, rf, start = out, new_jump, new_rf, new_start
+        after = step(field, layer.kernel, s, p, layer.dilation)
+        rows.append(ChainRow(layer, size, out, field.jump, after.jump, field.size, after.size, after.start))
+        size, field = out, after
     return rows
 
 
@@ -406,28 +406,18 @@ def _zoo_layers(name: str) -> tuple[tuple[str, str | None, Layer], ...]:
     stage_paths = [(stage, path) for stage, paths in spec.stages().items() for path in paths.split(",")]
     out = []
     current: str | None = None
-    for path, module in model.named_modules():
-        parts = path.split(".")
-        if "downsample" in parts or "shortcut" in parts:
-            continue  # a shortcut branch never sees more than the main path beside it
-        for stage, p in stage_paths:
-            if path == p or path.startswith(p + "."):
+    for path, module in main_path(model):
+        for stage, prefix in stage_paths:
+            if path == prefix or path.startswith(prefix + "."):
                 current = stage
+        k, s, p, d = window(module)
         if isinstance(module, nn.Conv2d):
-            layer = Layer("conv", module.kernel_size[0], module.stride[0], _int(module.padding),
-                          module.dilation[0], name=path)
-        elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
-            kind = "maxpool" if isinstance(module, nn.MaxPool2d) else "avgpool"
-            layer = Layer(kind, _int(module.kernel_size), _int(module.stride), _int(module.padding), 1,
-                          bool(module.ceil_mode), path)
+            layer = Layer("conv", k, s, p, d, name=path)
         else:
-            continue
+            kind = "maxpool" if isinstance(module, nn.MaxPool2d) else "avgpool"
+            layer = Layer(kind, k, s, p, 1, bool(module.ceil_mode), path)
         out.append((path, current, layer))
     return tuple(out)
-
-
-def _int(value) -> int:
-    return int(value[0] if isinstance(value, (tuple, list)) else value)
 
 
 def zoo_stages(name: str) -> list[str]:

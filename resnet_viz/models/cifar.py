@@ -80,6 +80,10 @@ class CifarBlock(nn.Module):
 
 
 class CifarNet(nn.Module):
+    layer1: nn.Sequential  # added by name in __init__
+    layer2: nn.Sequential
+    layer3: nn.Sequential
+
     def __init__(self, n: int, *, residual: bool = True, option: str = "A", num_classes: int = 10) -> None:
         super().__init__()
         self.n = n

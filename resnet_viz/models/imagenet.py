@@ -14,7 +14,8 @@ from torchvision.models import resnet as tv_resnet
 
 from resnet_viz.models.cifar import PadShortcut
 
-_LAYERS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
+# Blocks per stage (conv2_x .. conv5_x) of the paper's Table 1, by depth.
+STAGE_BLOCKS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 
 
 class PlainBasicBlock(tv_resnet.BasicBlock):
@@ -73,4 +74,4 @@ def imagenet_resnet(depth: int, *, option: str = "B", num_classes: int = 1000) -
 
 def imagenet_plain(depth: int, *, num_classes: int = 1000) -> tv_resnet.ResNet:
     block = PlainBasicBlock if depth < 50 else PlainBottleneck
-    return tv_resnet.ResNet(block, _LAYERS[depth], num_classes=num_classes)
+    return tv_resnet.ResNet(block, list(STAGE_BLOCKS[depth]), num_classes=num_classes)

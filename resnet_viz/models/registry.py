@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
 from torch import nn
-from torchvision.models import vgg19
-from torchvision.models._meta import _IMAGENET_CATEGORIES
+from torchvision.models import ResNet18_Weights, vgg19
 
 from resnet_viz.models import cifar_net, imagenet_plain, imagenet_resnet
+from resnet_viz.models.imagenet import STAGE_BLOCKS
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-IMAGENET_CLASSES = tuple(_IMAGENET_CATEGORIES)
+IMAGENET_CLASSES = tuple(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])  # metadata only: nothing is downloaded
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # Per-channel statistics of the official CIFAR-10 training split; a checkpoint carries its own.
@@ -51,7 +52,7 @@ class ModelSpec:
 
     def build(self, *, shortcut: str | None = None, num_classes: int | None = None) -> nn.Module:
         """A freshly initialised model; ``shortcut`` picks option A/B/C on residual nets."""
-        kwargs = {}
+        kwargs: dict[str, int | str] = {}
         if num_classes is not None:
             kwargs["num_classes"] = num_classes
         if self.residual:
@@ -77,7 +78,7 @@ class ModelSpec:
         if self.dataset == "cifar10":
             n = (self.depth - 2) // 6
             return {f"stage{s}_{b + 1}": f"layer{s}.{b}" for s in (1, 2, 3) for b in range(n)}
-        counts = _IMAGENET_LAYERS[self.depth]
+        counts = STAGE_BLOCKS[self.depth]
         return {f"conv{s + 2}_{b + 1}": f"layer{s + 1}.{b}" for s, c in enumerate(counts) for b in range(c)}
 
     def paper_name(self, module_path: str) -> str | None:
@@ -91,7 +92,6 @@ class ModelSpec:
         return best
 
 
-_IMAGENET_LAYERS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 # VGG-19 `features` indices between its pooling layers (the paper's Figure 3 left column).
 _VGG_STAGES = (("conv1_x", "features.0,features.1,features.2,features.3"),
                ("pool1", "features.4"),
@@ -152,6 +152,28 @@ def get_spec(name: str) -> ModelSpec:
         return MODELS[name.lower()]
     except KeyError:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(MODELS)}") from None
+
+
+_PAPER_FAMILY = {"resnet": "ResNet", "plain": "plain", "vgg": "VGG"}
+
+
+def display_name(name: str) -> str:
+    """The paper's name of a net: "resnet56" -> "ResNet-56", "plain20" -> "plain-20", "vgg19" -> "VGG-19"
+    (also for depths the zoo does not list, e.g. a gradient-flow net of any 6n+2 depth)."""
+    match = re.fullmatch(r"(resnet|plain|vgg)(\d+)", name.lower())
+    if match is None:
+        raise ValueError(f"not a zoo-style model name: {name!r} (expected resnet<depth>, plain<depth> or vgg<depth>)")
+    return f"{_PAPER_FAMILY[match.group(1)]}-{int(match.group(2))}"
+
+
+def plain_twin(name: str) -> str | None:
+    """The plain net a ResNet is compared with: the same depth without shortcuts (resnet20 -> plain20,
+    resnet34 -> plain34). None for a net that is not a ResNet or whose depth the zoo has no plain net of."""
+    spec = MODELS.get(name.lower())
+    if spec is None or not spec.residual:
+        return None
+    plain = MODELS.get(f"plain{spec.depth}")
+    return plain.name if plain is not None and plain.dataset == spec.dataset else None
 
 
 def build_model(name: str, *, shortcut: str | None = None, num_classes: int | None = None) -> nn.Module:

@@ -13,6 +13,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from resnet_viz.i18n import t
+from resnet_viz.models.registry import display_name
 from resnet_viz.paper.figure6 import DepthComparison, Run, TableRow
 from resnet_viz.paper.figure7 import LayerResponses
 from resnet_viz.paper.gradient_flow import GradientFlow
@@ -36,7 +37,7 @@ def figure6(runs: Sequence[Run], names: dict[str, str], lang: str = "en", *,
                         subplot_titles=(t("figure6.panel_plain", lang), t("figure6.panel_resnet", lang)))
     for i, run in enumerate(r for r in runs if r.has_log):
         col = 1 if run.family == "plain" else 2
-        name = names.get(run.key, run.paper_label)
+        name = names.get(run.key, display_name(run.model))
         color = _color(i)
         for errors, dash, key in ((run.train_error, "dash", "figure6.trace_train"), (run.test_error, "solid",
                                                                                  "figure6.trace_test")):
@@ -48,7 +49,7 @@ def figure6(runs: Sequence[Run], names: dict[str, str], lang: str = "en", *,
     for gap in gaps:
         col = 1 if gap.family == "plain" else 2
         x = max(gap.shallow.iterations[-1], gap.deep.iterations[-1])
-        y0, y1 = gap.shallow.final_train_error, gap.deep.final_train_error
+        y0, y1 = gap.shallow.train_error[-1], gap.deep.train_error[-1]  # a comparison is of logged runs
         fig.add_trace(go.Scatter(x=[x, x], y=[y0, y1], mode="lines+markers", showlegend=False, hoverinfo="skip",
                                  line=dict(color="black", width=3), marker=dict(symbol="line-ew-open", size=12)),
                       row=1, col=col)
@@ -114,17 +115,12 @@ def _flows(flows: Sequence[GradientFlow]) -> list[tuple[GradientFlow, str, str]]
             for f in flows]
 
 
-def _flow_name(flow: GradientFlow, lang: str, label: str | None) -> str:
-    depth = "".join(ch for ch in flow.model if ch.isdigit())
-    return label or t("gradient_flow.series_plain" if not flow.residual else "gradient_flow.series_resnet", lang, depth=depth)
-
-
 def gradient_norms_figure(flows: Sequence[GradientFlow], lang: str = "en",
                           labels: Sequence[str] | None = None) -> go.Figure:
     """||dL/dW|| of every conv/fc layer, layer 1 = the stem conv, on a log scale."""
     fig = go.Figure()
     for i, (flow, color, dash) in enumerate(_flows(flows)):
-        name = _flow_name(flow, lang, labels[i] if labels else None)
+        name = labels[i] if labels else display_name(flow.model)
         fig.add_trace(go.Scatter(x=list(range(1, len(flow.layers) + 1)), y=list(flow.weight_grad_norm),
                                  mode="lines+markers", marker=dict(size=4), name=name,
                                  line=dict(color=color if not labels else _color(i), dash=dash),
@@ -141,7 +137,7 @@ def block_figure(flows: Sequence[GradientFlow], what: str, lang: str = "en",
     """Per block: ``what`` = "signal" (std of the block's output), or "gain" (||dL/dx|| / ||dL/dy||)."""
     fig = go.Figure()
     for i, (flow, color, dash) in enumerate(_flows(flows)):
-        name = _flow_name(flow, lang, labels[i] if labels else None)
+        name = labels[i] if labels else display_name(flow.model)
         if what == "signal":
             xs, ys, names = list(range(len(flow.blocks))), list(flow.signal_std), list(flow.blocks)
         else:
