@@ -15,18 +15,15 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from resnet_viz.data import BatchLoader, channel_stats, load_split  # noqa: E402
-from resnet_viz.models.registry import build_model  # noqa: E402
-from resnet_viz.train.evaluate import autocast_context, resolve_device  # noqa: E402
+from resnet_viz import PROJECT_ROOT as ROOT
+from resnet_viz.data import BatchLoader, channel_stats, load_split
+from resnet_viz.models.registry import build_model
+from resnet_viz.train.evaluate import autocast_context, resolve_device
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
 

@@ -14,6 +14,7 @@ batch there (random crop with zero padding, horizontal flip, normalisation) with
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -21,7 +22,7 @@ import os
 import pickle
 import tarfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -171,7 +172,7 @@ class _Member:
     split: str
     cls: str
     name: str  # the path inside the source, for messages
-    read: object  # () -> bytes
+    read: Callable[[], bytes]
 
 
 def _split_class(rel: str) -> tuple[str, str] | None:
@@ -186,63 +187,62 @@ def _list_members(path: Path, split: str) -> tuple[list[_Member], dict[str, set[
     """The image files of one split of an image-folder source, and the class folders of every split."""
     members: list[_Member] = []
     folders: dict[str, set[str]] = {s: set() for s in SPLITS}
-    name = path.name.lower()
-
-    def add(rel: str, is_dir: bool, reader) -> None:
+    for rel, reader in _source_entries(path, split):
         rel = rel.strip("/")
-        parts = PurePosixPath(rel).parts
-        if is_dir:
+        if reader is None:  # a folder: <split>/<class> names a class even when it holds no file
+            parts = PurePosixPath(rel).parts
             if len(parts) >= 2 and parts[-2] in SPLITS and not parts[-1].startswith("."):
                 folders[parts[-2]].add(parts[-1])
-            return
+            continue
         sc = _split_class(rel)
         if sc is None:
-            return
+            continue
         folders[sc[0]].add(sc[1])
         if sc[0] == split and rel.lower().endswith(IMAGE_SUFFIXES):
             members.append(_Member(sc[0], sc[1], rel, reader))
+    return members, folders
 
+
+def _source_entries(path: Path, split: str) -> Iterator[tuple[str, Callable[[], bytes] | None]]:
+    """(path inside the source, reader of its bytes) of every file of a directory, .zip or .tar(.gz) source;
+    folders come with no reader (an archive's file also names its parent folder, which archives may not list)."""
+    name = path.name.lower()
     if path.is_dir():
         for root, dirs, files in os.walk(path):
             dirs.sort()
             rel_root = Path(root).relative_to(path).as_posix()
             for d in dirs:
-                add(f"{rel_root}/{d}", True, None)
+                yield f"{rel_root}/{d}", None
             for f in sorted(files):
-                full = Path(root) / f
-                add(f"{rel_root}/{f}", False, full.read_bytes)
+                yield f"{rel_root}/{f}", (Path(root) / f).read_bytes
     elif name.endswith(".zip"):
         try:
             zf = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as exc:
             raise DataError("data.unreadable", file=str(path), reason=_short(exc)) from None
         for info in zf.infolist():
-            add(info.filename, info.is_dir(), (lambda n=info.filename: zf.read(n)))
+            yield info.filename, None if info.is_dir() else functools.partial(zf.read, info.filename)
             if not info.is_dir():
-                parent = PurePosixPath(info.filename).parent.as_posix()
-                add(parent, True, None)
+                yield PurePosixPath(info.filename).parent.as_posix(), None
     elif name.endswith((".tar", ".tar.gz", ".tgz")):
         # A streamed read: each file's bytes are kept while listing (a gzip stream cannot seek back).
         try:
             with tarfile.open(path, "r:*") as tf:
-                for info in tf:
-                    if info.isdir():
-                        add(info.name, True, None)
-                    elif info.isfile():
-                        sc = _split_class(info.name.strip("/"))
+                for member in tf:
+                    if member.isdir():
+                        yield member.name, None
+                    elif member.isfile():
+                        sc = _split_class(member.name.strip("/"))
                         if sc is None:
                             continue
-                        data = b""
-                        if sc[0] == split:
-                            f = tf.extractfile(info)
-                            data = f.read() if f is not None else b""
-                        add(info.name, False, (lambda d=data: d))
-                        add(PurePosixPath(info.name).parent.as_posix(), True, None)
+                        stream = tf.extractfile(member) if sc[0] == split else None
+                        data = stream.read() if stream is not None else b""
+                        yield member.name, functools.partial(bytes, data)
+                        yield PurePosixPath(member.name).parent.as_posix(), None
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise DataError("data.unreadable", file=str(path), reason=_short(exc)) from None
     else:
         raise DataError("data.bad_layout", source=str(path))
-    return members, folders
 
 
 def _decode_image_folder(listing: tuple[list[_Member], dict[str, set[str]]], source: str,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from resnet_viz.checkpoints.find import find_checkpoints
+from resnet_viz.checkpoints.find import find_checkpoints, folders_fingerprint
 from resnet_viz.checkpoints.write import save_checkpoint
 from resnet_viz.models.registry import build_model, count_params
 from resnet_viz.paper.figure6 import (
@@ -16,7 +16,6 @@ from resnet_viz.paper.figure6 import (
     depth_comparison,
     depth_trend,
     display_names,
-    fingerprint,
     run_from_sidecar,
     schedule_params,
     table6,
@@ -129,14 +128,30 @@ def test_param_formula_matches_the_built_nets(depth):
 
 
 def test_fingerprint_changes_when_a_run_writes(runs_dir):
-    before = fingerprint()
+    before = folders_fingerprint()
     side = runs_dir / "plain20.json"
     data = json.loads(side.read_text())
     data["log"].append(log([5], [9])[0])
     side.write_text(json.dumps(data))
     import os
     os.utime(side, ns=(side.stat().st_atime_ns, side.stat().st_mtime_ns + 10_000_000))
-    assert fingerprint() != before
+    assert folders_fingerprint() != before
+
+
+def test_fingerprint_sees_new_and_removed_checkpoints_and_nothing_else(runs_dir):
+    before = folders_fingerprint()
+    mine = [entry for entry in before if entry[0].startswith(str(runs_dir))]
+    assert len(mine) == 8 and all(size > 0 for _, size, _ in mine)  # four checkpoints, four sidecars
+    (runs_dir / "notes.txt").write_text("not a checkpoint")
+    (runs_dir / "plain20.resume.pt").write_bytes(b"resume state")
+    (runs_dir / "sub").mkdir()
+    (runs_dir / "sub" / "other.json").write_text("{}")
+    assert folders_fingerprint() == before
+    write_run(runs_dir, "plain44", "plain44", [50, 30], [52, 33])
+    added = folders_fingerprint()
+    assert len(added) == len(before) + 2 and set(before) < set(added)
+    (runs_dir / "plain44.safetensors").unlink()
+    assert folders_fingerprint() not in (before, added)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

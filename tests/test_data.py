@@ -153,7 +153,8 @@ def test_random_crop_is_a_window_of_the_zero_padded_image_and_flip_mirrors():
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
     shifts = set()
     for i in range(len(x)):
-        hits = [(dy, dx) for dy in range(5) for dx in range(5) if torch.equal(out[i], padded[i, :, dy:dy + 6, dx:dx + 6])]
+        hits = [(dy, dx) for dy in range(5) for dx in range(5)
+                if torch.equal(out[i], padded[i, :, dy:dy + 6, dx:dx + 6])]
         assert hits, i
         shifts.add(hits[0])
     assert len(shifts) > 10  # offsets really vary from image to image
@@ -185,6 +186,7 @@ def test_loader_order_depends_only_on_seed_and_epoch_and_ranks_split_each_batch(
     assert len(a) == 5 and len(BatchLoader(x, y, batch_size=16, mean=(0,) * 3, std=(1,) * 3)) == 3
 
 
+@pytest.mark.slow
 def test_shared_cifar10_jpeg_archive(cifar_jpeg_archive):
     x, y, classes = load_split(cifar_jpeg_archive, "test")
     assert x.shape == (10000, 3, 32, 32) and x.dtype == torch.uint8

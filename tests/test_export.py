@@ -28,7 +28,8 @@ def test_export_halves_the_file_and_keeps_the_sidecar(tmp_path):
     assert out.stat().st_size < 0.6 * src.stat().st_size
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["weights_dtype"] == "float16" and side["log"][0]["epoch"] == 1 and side["export"] == record
-    assert abs(record["accuracy_change"]) <= 0.1 and record["fp16_accuracy"] == pytest.approx(record["fp32_accuracy"], abs=0.1)
+    assert abs(record["accuracy_change"]) <= 0.1
+    assert record["fp16_accuracy"] == pytest.approx(record["fp32_accuracy"], abs=0.1)
     assert load_checkpoint(out).name == "resnet20"
 
 

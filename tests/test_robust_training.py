@@ -26,6 +26,8 @@ from resnet_viz import cli
 from resnet_viz.checkpoints.read import load_checkpoint
 from resnet_viz.errors import LoadError
 
+pytestmark = pytest.mark.slow  # minutes of end-to-end work: outside the inner loop
+
 ROOT = Path(__file__).resolve().parent.parent
 EPOCHS = 20  # long enough that four runs killed within a second of an epoch cannot finish it
 STEPS = 3 * 32 // 8  # iterations per epoch: 3 classes x 32 training images, batches of 8

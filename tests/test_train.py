@@ -18,7 +18,8 @@ import torch
 
 from resnet_viz.checkpoints.read import load_checkpoint
 from resnet_viz.cli import main as cli_main
-from resnet_viz.train.loop import TrainConfig, learning_rate, make_recipe, train
+from resnet_viz.train.loop import TrainConfig, train
+from resnet_viz.train.recipes import learning_rate, make_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASSES = ("cat", "dog", "ship")
@@ -126,6 +127,7 @@ def test_existing_run_is_not_overwritten_by_accident(tiny_zip, tmp_path, capsys)
     assert (tmp_path / "resnet20.safetensors").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_kill_9_mid_run_then_resume_gives_a_complete_valid_run(tmp_path):
     data = write_tiny_zip(tmp_path / "tiny.zip", per_class=32)
     out = tmp_path / "out"

@@ -8,8 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from resnet_viz.checkpoints.read import load_checkpoint
 from tests.test_train import write_tiny_zip
+
+pytestmark = pytest.mark.slow  # minutes of end-to-end work: outside the inner loop
 
 ROOT = Path(__file__).resolve().parent.parent
 

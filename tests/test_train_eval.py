@@ -44,8 +44,8 @@ def test_akamaster_checkpoint_is_evaluated_with_its_own_imagenet_normalisation(t
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.5, 2.0)
     path = tmp_path / "resnet20-12fca82f.th"
-    torch.save({"epoch": 200, "best_prec1": 91.73, "state_dict": {f"module.{k}": v for k, v in net.state_dict().items()}},
-               path)
+    state = {f"module.{k}": v for k, v in net.state_dict().items()}
+    torch.save({"epoch": 200, "best_prec1": 91.73, "state_dict": state}, path)
     data = write_tiny_zip(tmp_path / "tiny.zip", per_class=1, test_per_class=6, size=32)
     result, info = evaluate_checkpoint(path, data, device="cpu")
     assert info["format"] == "akamaster" and info["mean"] == pytest.approx(IMAGENET_MEAN)

@@ -32,6 +32,32 @@ def checkpoint_dirs() -> list[Path]:
     return out
 
 
+def file_stamp(path: Path) -> tuple[int, int] | None:
+    """(size, mtime_ns) of a file, None when it cannot be read: changes when the file is written again."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+def folders_fingerprint() -> tuple[tuple[str, int, int], ...]:
+    """(path, size, mtime_ns) of every checkpoint and sidecar in the checkpoint folders.
+
+    A cheap cache key of everything found there: it changes when a training run (or anyone) writes, replaces or
+    removes a checkpoint or a sidecar, and only then.
+    """
+    out = []
+    for folder in checkpoint_dirs():
+        if not folder.is_dir():
+            continue
+        for path in sorted([*folder.glob("*.safetensors"), *folder.glob("*.json")]):
+            stamp = file_stamp(path)
+            if stamp is not None:
+                out.append((str(path), *stamp))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class CheckpointInfo:
     path: Path

@@ -7,7 +7,9 @@ import os
 
 from resnet_viz.checkpoints.find import user_checkpoint_dir
 from resnet_viz.models.registry import model_names
-from resnet_viz.train.loop import RECIPES, TrainConfig, cleanup_distributed, train
+from resnet_viz.runtime import configure_threads
+from resnet_viz.train.loop import TrainConfig, cleanup_distributed, train
+from resnet_viz.train.recipes import RECIPES
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,7 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="file stem of the checkpoint (default: the model name)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last log point")
     p.add_argument("--overwrite", action="store_true", help="start afresh even if --out already holds this run")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model (about a minute of compiling on a CPU, then faster steps)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the model (about a minute of compiling on a CPU, then faster steps)")
     p.add_argument("--threads", type=int, help="CPU threads for this process (torch.set_num_threads)")
     p.add_argument("--stop-after-epochs", type=int, help="leave after this many epochs (resume later)")
     p.add_argument("--eval-every", type=int, help="also evaluate, log and checkpoint every N iterations")
@@ -41,11 +44,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.threads:
+        configure_threads(args.threads)
     cfg = TrainConfig(model=args.model, data=args.data, recipe=args.recipe, epochs=args.epochs,
                       iterations=args.iterations, batch_size=args.batch_size, lr=args.lr, val_split=args.val_split,
                       seed=args.seed, device=args.device, out=args.out or str(user_checkpoint_dir()), name=args.name,
                       shortcut=args.shortcut,
-                      resume=args.resume, overwrite=args.overwrite, compile=args.compile, threads=args.threads,
+                      resume=args.resume, overwrite=args.overwrite, compile=args.compile,
                       progress=not args.no_progress, stop_after_epochs=args.stop_after_epochs,
                       eval_every=args.eval_every, eval_limit=args.eval_limit)
     try:

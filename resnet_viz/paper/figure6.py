@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resnet_viz.checkpoints.find import CheckpointInfo, find_checkpoints
-from resnet_viz.models.registry import MODELS, get_spec
+from resnet_viz.models.registry import MODELS, display_name, get_spec
 
 # He et al. 2015, Table 6: CIFAR-10 test error (%) of ResNets (best of runs; ResNet-110's mean is 6.61).
 PAPER_TABLE6 = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56": 6.97, "resnet110": 6.43,
@@ -56,11 +56,6 @@ class Run:
             return 100.0 - self.accuracy
         return self.test_error[-1] if self.test_error else None
 
-    @property
-    def paper_label(self) -> str:
-        """The paper's way of naming the net: "plain-20", "ResNet-56"."""
-        return f"{'ResNet' if self.family == 'resnet' else 'plain'}-{self.depth}"
-
 
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -89,11 +84,12 @@ def run_from_sidecar(meta: Mapping[str, Any], *, key: str, stem: str, shipped: b
         if it is not None and tr is not None and te is not None:
             points.append((int(it), tr, te))
     points.sort()
-    recipe = meta.get("recipe") if isinstance(meta.get("recipe"), Mapping) else {}
+    recipe = meta.get("recipe")
     complete = meta.get("complete")
     return Run(key=key, stem=stem, model=spec.name, family=spec.family, depth=spec.depth, shipped=shipped,
                dataset=str(meta["dataset"]) if meta.get("dataset") else None, accuracy=_number(meta.get("accuracy")),
-               complete=complete if isinstance(complete, bool) else None, recipe=dict(recipe),
+               complete=complete if isinstance(complete, bool) else None,
+               recipe=dict(recipe) if isinstance(recipe, Mapping) else {},
                iterations=tuple(p[0] for p in points), train_error=tuple(p[1] for p in points),
                test_error=tuple(p[2] for p in points))
 
@@ -114,7 +110,8 @@ def display_names(runs: Iterable[Run]) -> dict[str, str]:
     counts: dict[str, int] = {}
     for r in runs:
         counts[r.model] = counts.get(r.model, 0) + 1
-    return {r.key: r.paper_label if counts[r.model] == 1 else f"{r.paper_label} ({r.stem})" for r in runs}
+    return {r.key: display_name(r.model) if counts[r.model] == 1 else f"{display_name(r.model)} ({r.stem})"
+            for r in runs}
 
 
 @dataclass(frozen=True)
@@ -128,7 +125,7 @@ class DepthComparison:
     @property
     def train_gap(self) -> float:
         """Deep minus shallow final training error (points): > 0 means the deeper net fits its data worse."""
-        return self.deep.final_train_error - self.shallow.final_train_error
+        return self.deep.train_error[-1] - self.shallow.train_error[-1]  # both runs are logged
 
     @property
     def test_gap(self) -> float:
@@ -190,46 +187,30 @@ def table6(runs: Iterable[Run]) -> list[TableRow]:
 
     "Best" follows the paper, which reports the best of several runs (except ResNet-110's mean).
     """
-    best: dict[str, Run] = {}
+    best: dict[str, tuple[float, Run]] = {}  # model -> (its lowest final test error, that run)
     for r in runs:
-        if r.final_test_error is None:
-            continue
-        if r.model not in best or r.final_test_error < best[r.model].final_test_error:
-            best[r.model] = r
+        error = r.final_test_error
+        if error is not None and (r.model not in best or error < best[r.model][0]):
+            best[r.model] = (error, r)
     names = list(PAPER_TABLE6) + sorted((m for m in best if m not in PAPER_TABLE6),
                                         key=lambda m: (get_spec(m).family != "plain", get_spec(m).depth))
     rows = []
     for name in names:
         spec = get_spec(name)
-        run = best.get(name)
-        label = f"{'ResNet' if spec.family == 'resnet' else 'plain'}-{spec.depth}"
-        rows.append(TableRow(name, label, spec.family, spec.depth, cifar_params(spec.depth), PAPER_TABLE6.get(name),
-                             run.final_test_error if run else None, run))
+        error, run = best.get(name, (None, None))
+        rows.append(TableRow(name, display_name(name), spec.family, spec.depth, cifar_params(spec.depth),
+                             PAPER_TABLE6.get(name), error, run))
     return rows
 
 
 def depth_trend(rows: Iterable[TableRow], family: str = "resnet") -> tuple[list[TableRow], bool] | None:
     """Table 6's claim on our runs: the family's rows with a measured error, shallow to deep, and whether the
     error falls at every step. None with fewer than two depths."""
-    ours = sorted((r for r in rows if r.family == family and r.our_error is not None), key=lambda r: r.depth)
+    ours = sorted(((r, r.our_error) for r in rows if r.family == family and r.our_error is not None),
+                  key=lambda pair: pair[0].depth)
     if len(ours) < 2:
         return None
-    return ours, all(b.our_error < a.our_error for a, b in zip(ours, ours[1:]))
-
-
-def fingerprint() -> tuple[tuple[str, int], ...]:
-    """(sidecar path, mtime) of every checkpoint sidecar: a cheap cache key that changes when a run writes."""
-    from resnet_viz.checkpoints.find import checkpoint_dirs
-
-    out = []
-    for d in checkpoint_dirs():
-        if d.is_dir():
-            for side in sorted(d.glob("*.json")):
-                try:
-                    out.append((str(side.resolve()), side.stat().st_mtime_ns))
-                except OSError:
-                    continue
-    return tuple(out)
+    return [r for r, _ in ours], all(b < a for (_, a), (_, b) in zip(ours, ours[1:]))
 
 
 def schedule_params(run: Run) -> dict[str, Any] | None:

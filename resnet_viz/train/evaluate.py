@@ -77,7 +77,7 @@ def evaluate_model(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     from resnet_viz.data import BatchLoader
 
     device = torch.device(device)
-    model = model.to(device, memory_format=torch.channels_last)
+    model = model.to(device, memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs lack it
     loader = BatchLoader(images, labels, batch_size=batch_size, mean=mean, std=std, device=device, train=False,
                          channels_last=True)
     loss_sum, confusion = confusion_and_loss(model, loader, len(classes), device)
