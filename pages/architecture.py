@@ -3,19 +3,28 @@ options and Figure 5's blocks. Every number comes from resnet_viz.inspect.archit
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from resnet_viz.errors import VizError
 from resnet_viz.i18n import t
 from resnet_viz.inspect.architecture import Summary, block_pair, dimension_changes, shortcut_options, summarize, table1
 from resnet_viz.models.registry import MODELS, get_spec
-from resnet_viz.render.plots.figure3 import column_layout, figure3, selected_box, spec_title, table1_records
+from resnet_viz.render.plots.figure3 import (
+    ColumnLayout,
+    column_layout,
+    figure3,
+    selected_box,
+    spec_title,
+    table1_records,
+)
 from ui.common import current_language, show_error, tr
 
-lang = current_language()
 NAMES = list(MODELS)
 RESIDUAL = [n for n, s in MODELS.items() if s.residual]
 DEFAULT_COLUMNS = ("vgg19", "plain34", "resnet34")
+SHORTCUTS = ["default", "A", "B", "C"]
 
 
 @st.cache_data(max_entries=96, show_spinner=False)
@@ -27,6 +36,12 @@ def cached_summary(name: str, input_size: int | None, shortcut: str | None, vari
 @st.cache_data(max_entries=48, show_spinner=False)
 def cached_layout(name: str, shortcut: str | None, collapse: bool, language: str):
     return column_layout(cached_summary(name, None, shortcut), collapse=collapse, lang=language)
+
+
+@st.cache_data(max_entries=48, show_spinner=False)
+def cached_changes(name: str, shortcut: str | None) -> list[dict]:
+    """Where a Figure 3 column's feature map changes size or width (from the cached summary)."""
+    return dimension_changes(cached_summary(name, None, shortcut))
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -44,17 +59,13 @@ def cached_blocks(width: int, size: int):
     return block_pair(width, size)
 
 
-def tl(key: str, /, **params: object) -> str:
-    """``tr`` bound to this run's language: format functions may be called after the run (AppTest)."""
-    return t(key, lang, **params)
+# Format functions take the run's language: AppTest may call them after the run.
+def model_name(name: str, lang: str) -> str:
+    return t("architecture.pick_format", lang, title=spec_title(name, lang), name=name)
 
 
-def model_name(name: str) -> str:
-    return tl("architecture.pick_format", title=spec_title(name, lang), name=name)
-
-
-def option_name(option: str) -> str:
-    return tl("architecture.shortcut_default") if option == "default" else tl(f"architecture.option_{option}")
+def option_name(option: str, lang: str) -> str:
+    return t("architecture.shortcut_default" if option == "default" else f"architecture.option_{option}", lang)
 
 
 def column_shortcut(name: str) -> str | None:
@@ -69,7 +80,8 @@ def fmt_shape(shape) -> str:
 def layer_details(s: Summary, row_index: int) -> None:
     row = s.rows[row_index]
     block = next((b for b in s.blocks if b.first_row <= row_index <= b.last_row), None)
-    rf = tr("architecture.detail_rf_value", rf=row.rf, jump=row.jump) if row.rf is not None else tr("architecture.detail_rf_none")
+    rf = (tr("architecture.detail_rf_value", rf=row.rf, jump=row.jump) if row.rf is not None
+          else tr("architecture.detail_rf_none"))
     geometry = (tr("architecture.detail_geometry_value", k=fmt_shape(row.kernel), s=fmt_shape(row.stride),
                    p=fmt_shape(row.padding), d=fmt_shape(row.dilation)) if row.kernel else "-")
     items = [
@@ -85,83 +97,81 @@ def layer_details(s: Summary, row_index: int) -> None:
     ]
     if block is not None:
         kind = tr(f"architecture.kind_{block.shortcut}") if block.shortcut else tr("architecture.kind_none")
-        items.append((tr("architecture.detail_block"), tr("architecture.detail_block_value", block=block.name, kind=kind,
-                                                  params=f"{block.params:,}", macs=f"{block.macs:,}")))
-    st.table({tr("architecture.detail_field"): [k for k, _ in items], tr("architecture.detail_value"): [v for _, v in items]})
+        items.append((tr("architecture.detail_block"), tr("architecture.detail_block_value", block=block.name,
+                                                          kind=kind, params=f"{block.params:,}",
+                                                          macs=f"{block.macs:,}")))
+    st.table({tr("architecture.detail_field"): [k for k, _ in items],
+              tr("architecture.detail_value"): [v for _, v in items]})
 
 
-st.title(tr("architecture.title"))
-st.markdown(tr("architecture.intro"))
+def _detail_choice(columns: list[ColumnLayout], event) -> str:
+    """The "column:row" of the layer to detail: a click on a box selects it; the select box offers the same
+    choice by keyboard."""
+    options = [f"{c}:{b.row}" for c, column in enumerate(columns) for b in column.boxes]
+    labels = {f"{c}:{b.row}": tr("architecture.detail_option", column=column.title, label=b.label,
+                                 name=column.summary.rows[b.row].name)
+              for c, column in enumerate(columns) for b in column.boxes}
+    try:
+        points = list(event.selection.points) if event else []
+    except AttributeError:
+        points = list((event or {}).get("selection", {}).get("points", []))
+    if not points:
+        st.session_state.pop("_architecture_last_click", None)  # so that clicking the same box again selects it
+    else:
+        hit = selected_box(columns, dict(points[0]))
+        click = f"{hit[0]}:{hit[1]}" if hit else None
+        if click and click in options and click != st.session_state.get("_architecture_last_click"):
+            st.session_state["_architecture_last_click"] = click
+            st.session_state["architecture_detail"] = click
+    if st.session_state.get("architecture_detail") not in options:
+        st.session_state["architecture_detail"] = options[-1]
+    return st.selectbox(tr("architecture.detail_pick"), options, key="architecture_detail", format_func=labels.get,
+                        help=tr("architecture.detail_pick_help"))
 
-tab_fig, tab_table1, tab_options, tab_blocks, tab_layers = st.tabs(
-    [tr("architecture.tab_figure3"), tr("architecture.tab_table1"), tr("architecture.tab_options"), tr("architecture.tab_blocks"),
-     tr("architecture.tab_layers")])
 
-# --- Figure 3 -------------------------------------------------------------------------------------
-with tab_fig:
-    pick_cols = st.columns(3)
+def _changes_tables(columns: list[ColumnLayout], names: list[str]) -> None:
+    with st.expander(tr("architecture.changes_title"), expanded=False):
+        st.markdown(tr("architecture.changes_intro"))
+        for column, name in zip(columns, names):
+            changes = cached_changes(name, column_shortcut(name))
+            st.markdown(f"**{column.title}**")
+            st.table({
+                tr("architecture.changes_where"): [e["name"] for e in changes],
+                tr("architecture.changes_from"): [fmt_shape(e["input_shape"]) for e in changes],
+                tr("architecture.changes_to"): [fmt_shape(e["output_shape"]) for e in changes],
+                tr("architecture.changes_shortcut"): [tr(f"architecture.kind_{e['shortcut']}") if e["shortcut"] else "-"
+                                                      for e in changes],
+            })
+
+
+def figure3_tab(lang: str) -> None:
     names = []
-    for i, col in enumerate(pick_cols):
+    for i, col in enumerate(st.columns(3)):
         key = f"architecture_col_{i}"
         if st.session_state.get(key) not in NAMES:
             st.session_state[key] = DEFAULT_COLUMNS[i]
-        names.append(col.selectbox(tr("architecture.column_pick", n=i + 1), NAMES, key=key, format_func=model_name))
+        names.append(col.selectbox(tr("architecture.column_pick", n=i + 1), NAMES, key=key,
+                                   format_func=partial(model_name, lang=lang)))
     opt_col, collapse_col = st.columns([2, 1])
-    opt_col.radio(tr("architecture.shortcut_pick"), ["default", "A", "B", "C"], key="architecture_shortcut", horizontal=True,
-                  format_func=option_name,
-                  help=tr("architecture.shortcut_help"))
-    collapse = collapse_col.toggle(tr("architecture.collapse"), key="architecture_collapse", help=tr("architecture.collapse_help"))
-
-    columns = []
+    opt_col.radio(tr("architecture.shortcut_pick"), SHORTCUTS, key="architecture_shortcut", horizontal=True,
+                  format_func=partial(option_name, lang=lang), help=tr("architecture.shortcut_help"))
+    collapse = collapse_col.toggle(tr("architecture.collapse"), key="architecture_collapse",
+                                   help=tr("architecture.collapse_help"))
     try:
         columns = [cached_layout(n, column_shortcut(n), collapse, lang) for n in names]
     except VizError as exc:
         show_error(exc)
-    if columns:
-        event = st.plotly_chart(figure3(columns, lang=lang), key="architecture_fig", on_select="rerun",
-                                selection_mode="points", width="stretch", config={"displayModeBar": False})
-        st.caption(tr("architecture.figure_caption"))
+        return
+    event = st.plotly_chart(figure3(columns, lang=lang), key="architecture_fig", on_select="rerun",
+                            selection_mode="points", width="stretch", config={"displayModeBar": False})
+    st.caption(tr("architecture.figure_caption"))
+    c, r = (int(v) for v in _detail_choice(columns, event).split(":"))
+    st.subheader(tr("architecture.detail_title", column=columns[c].title, name=columns[c].summary.rows[r].name))
+    layer_details(columns[c].summary, r)
+    _changes_tables(columns, names)
 
-        # A click on a box selects that layer below; the select box offers the same choice by keyboard.
-        options = [f"{c}:{b.row}" for c, column in enumerate(columns) for b in column.boxes]
-        labels = {f"{c}:{b.row}": tr("architecture.detail_option", column=column.title, label=b.label,
-                                     name=column.summary.rows[b.row].name)
-                  for c, column in enumerate(columns) for b in column.boxes}
-        points = []
-        try:
-            points = list(event.selection.points) if event else []
-        except AttributeError:
-            points = list((event or {}).get("selection", {}).get("points", []))
-        if not points:
-            st.session_state.pop("_architecture_last_click", None)  # so that clicking the same box again selects it
-        else:
-            hit = selected_box(columns, dict(points[0]))
-            click = f"{hit[0]}:{hit[1]}" if hit else None
-            if click and click in options and click != st.session_state.get("_architecture_last_click"):
-                st.session_state["_architecture_last_click"] = click
-                st.session_state["architecture_detail"] = click
-        if st.session_state.get("architecture_detail") not in options:
-            st.session_state["architecture_detail"] = options[-1]
-        choice = st.selectbox(tr("architecture.detail_pick"), options, key="architecture_detail", format_func=labels.get,
-                              help=tr("architecture.detail_pick_help"))
-        c, r = (int(v) for v in choice.split(":"))
-        st.subheader(tr("architecture.detail_title", column=columns[c].title, name=columns[c].summary.rows[r].name))
-        layer_details(columns[c].summary, r)
 
-        with st.expander(tr("architecture.changes_title"), expanded=False):
-            st.markdown(tr("architecture.changes_intro"))
-            for column in columns:
-                st.markdown(f"**{column.title}**")
-                st.table({
-                    tr("architecture.changes_where"): [e["name"] for e in dimension_changes(column.summary)],
-                    tr("architecture.changes_from"): [fmt_shape(e["input_shape"]) for e in dimension_changes(column.summary)],
-                    tr("architecture.changes_to"): [fmt_shape(e["output_shape"]) for e in dimension_changes(column.summary)],
-                    tr("architecture.changes_shortcut"): [tr(f"architecture.kind_{e['shortcut']}") if e["shortcut"] else "-"
-                                                  for e in dimension_changes(column.summary)],
-                })
-
-# --- Table 1 --------------------------------------------------------------------------------------
-with tab_table1:
+def table1_tab(lang: str) -> None:
     st.markdown(tr("architecture.table1_intro"))
     cols = cached_table1()
     header, records = table1_records(cols, lang=lang)
@@ -171,29 +181,33 @@ with tab_table1:
         st.info(tr("architecture.table1_v15", **{f"m{d}": f"{by_depth[d].macs / 1e9:.2f}" for d in (50, 101, 152)},
                    **{f"v{d}": f"{by_depth[d].macs_v1 / 1e9:.2f}" for d in (50, 101, 152)}))
 
-# --- Table 3: shortcut options --------------------------------------------------------------------
-with tab_options:
+
+def options_tab(lang: str) -> None:
+    """Table 3: the shortcut options A, B and C of one residual net."""
     st.markdown(tr("architecture.options_intro"))
     if st.session_state.get("architecture_opt_model") not in RESIDUAL:
         st.session_state["architecture_opt_model"] = "resnet34"
-    opt_model = st.selectbox(tr("architecture.options_model"), RESIDUAL, key="architecture_opt_model", format_func=model_name)
+    opt_model = st.selectbox(tr("architecture.options_model"), RESIDUAL, key="architecture_opt_model",
+                             format_func=partial(model_name, lang=lang))
     try:
         rows = cached_options(opt_model)
-        st.table({
-            tr("architecture.options_option"): [tr(f"architecture.option_{r['option']}") for r in rows],
-            tr("architecture.options_params"): [f"{r['params']:,}" for r in rows],
-            tr("architecture.options_extra_params"): [f"+{r['extra_params']:,}" for r in rows],
-            tr("architecture.options_macs"): [f"{r['macs'] / 1e9:.3f}" for r in rows],
-            tr("architecture.options_extra_macs"): [f"+{r['extra_macs'] / 1e6:.1f}" for r in rows],
-            tr("architecture.options_kinds"): [tr("architecture.options_kinds_value", identity=r["identity"], pad=r["pad"],
-                                          projection=r["projection"]) for r in rows],
-        })
-        st.caption(tr("architecture.options_paper"))
     except VizError as exc:
         show_error(exc)
+        return
+    st.table({
+        tr("architecture.options_option"): [tr(f"architecture.option_{r['option']}") for r in rows],
+        tr("architecture.options_params"): [f"{r['params']:,}" for r in rows],
+        tr("architecture.options_extra_params"): [f"+{r['extra_params']:,}" for r in rows],
+        tr("architecture.options_macs"): [f"{r['macs'] / 1e9:.3f}" for r in rows],
+        tr("architecture.options_extra_macs"): [f"+{r['extra_macs'] / 1e6:.1f}" for r in rows],
+        tr("architecture.options_kinds"): [tr("architecture.options_kinds_value", identity=r["identity"], pad=r["pad"],
+                                              projection=r["projection"]) for r in rows],
+    })
+    st.caption(tr("architecture.options_paper"))
 
-# --- Figure 5: basic block vs bottleneck ----------------------------------------------------------
-with tab_blocks:
+
+def blocks_tab() -> None:
+    """Figure 5: a basic block next to a bottleneck block of the same width."""
     st.markdown(tr("architecture.blocks_intro"))
     w_col, s_col = st.columns(2)
     width = int(w_col.number_input(tr("architecture.blocks_width"), min_value=1, max_value=2048, value=64, step=16,
@@ -201,62 +215,92 @@ with tab_blocks:
     size = int(s_col.number_input(tr("architecture.blocks_size"), min_value=1, max_value=512, value=56, step=1,
                                   key="architecture_block_size"))
     try:
-        basic, bottleneck = cached_blocks(width, size)
-        titles = ("architecture.blocks_basic", "architecture.blocks_bottleneck")
-        for col, s, title_key in zip(st.columns(2), (basic, bottleneck), titles):
-            with col:
-                st.markdown(f"**{tr(title_key, w=width, w4=4 * width)}**")
-                convs = [r for r in s.rows if r.type == "Conv2d"]
-                st.table({
-                    tr("architecture.blocks_layer"): [tr("architecture.box_conv", k=r.kernel[0], c=r.output_shape[0]) for r in convs],
-                    tr("architecture.detail_params"): [f"{r.params:,}" for r in convs],
-                    tr("architecture.detail_macs"): [f"{r.macs:,}" for r in convs],
-                })
-                st.metric(tr("architecture.blocks_params"), f"{s.params:,}")
-                st.metric(tr("architecture.blocks_macs"), f"{s.macs / 1e6:.1f} M")
-        st.caption(tr("architecture.blocks_caption"))
+        blocks = cached_blocks(width, size)
     except VizError as exc:
         show_error(exc)
+        return
+    titles = ("architecture.blocks_basic", "architecture.blocks_bottleneck")
+    for col, s, title_key in zip(st.columns(2), blocks, titles):
+        with col:
+            st.markdown(f"**{tr(title_key, w=width, w4=4 * width)}**")
+            convs = [r for r in s.rows if r.type == "Conv2d"]
+            st.table({
+                tr("architecture.blocks_layer"): [tr("architecture.box_conv", k=r.kernel[0], c=r.output_shape[0])
+                                                  for r in convs],
+                tr("architecture.detail_params"): [f"{r.params:,}" for r in convs],
+                tr("architecture.detail_macs"): [f"{r.macs:,}" for r in convs],
+            })
+            st.metric(tr("architecture.blocks_params"), f"{s.params:,}")
+            st.metric(tr("architecture.blocks_macs"), f"{s.macs / 1e6:.1f} M")
+    st.caption(tr("architecture.blocks_caption"))
 
-# --- Every layer ----------------------------------------------------------------------------------
-with tab_layers:
+
+def _layer_tables(s: Summary) -> None:
+    st.markdown(tr("architecture.layers_totals", params=f"{s.params:,}", gmacs=f"{s.macs / 1e9:.3f}",
+                   layers=s.weight_layers, size=s.input_size))
+    st.dataframe({
+        tr("architecture.col_name"): [r.name + (f" #{r.call + 1}" if r.call else "") for r in s.rows],
+        tr("architecture.col_paper"): [r.block or r.stage or "" for r in s.rows],
+        tr("architecture.col_type"): [r.type for r in s.rows],
+        tr("architecture.col_kernel"): [fmt_shape(r.kernel) if r.kernel else "" for r in s.rows],
+        tr("architecture.col_stride"): [fmt_shape(r.stride) if r.stride else "" for r in s.rows],
+        tr("architecture.col_output"): [fmt_shape(r.output_shape) for r in s.rows],
+        tr("architecture.col_params"): [r.params for r in s.rows],
+        tr("architecture.col_macs"): [r.macs for r in s.rows],
+        tr("architecture.col_rf"): [r.rf for r in s.rows],
+        tr("architecture.col_jump"): [r.jump for r in s.rows],
+    }, hide_index=True, height=360, width="stretch")
+    st.markdown(f"**{tr('architecture.stages_title')}**")
+    st.table({
+        tr("architecture.col_stage"): [x.name for x in s.stages],
+        tr("architecture.col_output"): [fmt_shape(x.output_shape) for x in s.stages],
+        tr("architecture.col_layers"): [x.layers for x in s.stages],
+        tr("architecture.col_blocks"): [x.blocks for x in s.stages],
+        tr("architecture.col_params"): [f"{x.params:,}" for x in s.stages],
+        tr("architecture.col_macs"): [f"{x.macs:,}" for x in s.stages],
+    })
+
+
+def layers_tab(lang: str) -> None:
+    """Every layer of one model, at any input size and shortcut option."""
     st.markdown(tr("architecture.layers_intro"))
     m_col, size_col, sc_col = st.columns(3)
     if st.session_state.get("architecture_tbl_model") not in NAMES:
         st.session_state["architecture_tbl_model"] = "resnet34"
-    tbl_model = m_col.selectbox(tr("architecture.layers_model"), NAMES, key="architecture_tbl_model", format_func=model_name)
+    tbl_model = m_col.selectbox(tr("architecture.layers_model"), NAMES, key="architecture_tbl_model",
+                                format_func=partial(model_name, lang=lang))
     spec = get_spec(tbl_model)
     tbl_size = size_col.number_input(tr("architecture.layers_size"), min_value=1, max_value=1024, value=None, step=1,
-                                     key="architecture_tbl_size", placeholder=tr("architecture.layers_size_default",
-                                                                         size=spec.input_size))
-    tbl_shortcut = sc_col.selectbox(tr("architecture.shortcut_pick"), ["default", "A", "B", "C"], key="architecture_tbl_shortcut",
-                                    disabled=not spec.residual,
-                                    format_func=option_name)
+                                     key="architecture_tbl_size",
+                                     placeholder=tr("architecture.layers_size_default", size=spec.input_size))
+    tbl_shortcut = sc_col.selectbox(tr("architecture.shortcut_pick"), SHORTCUTS, key="architecture_tbl_shortcut",
+                                    disabled=not spec.residual, format_func=partial(option_name, lang=lang))
     try:
         s = cached_summary(tbl_model, int(tbl_size) if tbl_size else None,
                            None if tbl_shortcut == "default" or not spec.residual else tbl_shortcut)
-        st.markdown(tr("architecture.layers_totals", params=f"{s.params:,}", gmacs=f"{s.macs / 1e9:.3f}",
-                       layers=s.weight_layers, size=s.input_size))
-        st.dataframe({
-            tr("architecture.col_name"): [r.name + (f" #{r.call + 1}" if r.call else "") for r in s.rows],
-            tr("architecture.col_paper"): [r.block or r.stage or "" for r in s.rows],
-            tr("architecture.col_type"): [r.type for r in s.rows],
-            tr("architecture.col_kernel"): [fmt_shape(r.kernel) if r.kernel else "" for r in s.rows],
-            tr("architecture.col_stride"): [fmt_shape(r.stride) if r.stride else "" for r in s.rows],
-            tr("architecture.col_output"): [fmt_shape(r.output_shape) for r in s.rows],
-            tr("architecture.col_params"): [r.params for r in s.rows],
-            tr("architecture.col_macs"): [r.macs for r in s.rows],
-            tr("architecture.col_rf"): [r.rf for r in s.rows],
-            tr("architecture.col_jump"): [r.jump for r in s.rows],
-        }, hide_index=True, height=360, width="stretch")
-        st.markdown(f"**{tr('architecture.stages_title')}**")
-        st.table({
-            tr("architecture.col_stage"): [x.name for x in s.stages],
-            tr("architecture.col_output"): [fmt_shape(x.output_shape) for x in s.stages],
-            tr("architecture.col_layers"): [x.layers for x in s.stages],
-            tr("architecture.col_blocks"): [x.blocks for x in s.stages],
-            tr("architecture.col_params"): [f"{x.params:,}" for x in s.stages],
-            tr("architecture.col_macs"): [f"{x.macs:,}" for x in s.stages],
-        })
     except VizError as exc:
         show_error(exc)
+        return
+    _layer_tables(s)
+
+
+def main() -> None:
+    lang = current_language()
+    st.title(tr("architecture.title"))
+    st.markdown(tr("architecture.intro"))
+    tab_fig, tab_table1, tab_options, tab_blocks, tab_layers = st.tabs(
+        [tr("architecture.tab_figure3"), tr("architecture.tab_table1"), tr("architecture.tab_options"),
+         tr("architecture.tab_blocks"), tr("architecture.tab_layers")])
+    with tab_fig:
+        figure3_tab(lang)
+    with tab_table1:
+        table1_tab(lang)
+    with tab_options:
+        options_tab(lang)
+    with tab_blocks:
+        blocks_tab()
+    with tab_layers:
+        layers_tab(lang)
+
+
+main()

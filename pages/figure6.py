@@ -2,13 +2,14 @@
 
 import streamlit as st
 
-from resnet_viz.checkpoints.find import user_checkpoint_dir
+from resnet_viz.checkpoints.find import folders_fingerprint, user_checkpoint_dir
 from resnet_viz.paper.figure6 import (
+    Run,
+    TableRow,
     collect_runs,
     depth_comparison,
     depth_trend,
     display_names,
-    fingerprint,
     schedule_params,
     table6,
 )
@@ -21,32 +22,22 @@ def _runs(fingerprint_key: tuple, user_dir: str):
     return collect_runs()
 
 
-lang = current_language()
-st.title(tr("figure6.page_title"))
-st.markdown(tr("figure6.intro"))
-
-runs = _runs(fingerprint(), str(user_checkpoint_dir()))
-logged = [r for r in runs if r.has_log]
-names = display_names(runs)
-
-if not runs:
-    st.info(tr("paper.no_checkpoints", user_dir=str(user_checkpoint_dir())))
-elif not logged:
-    st.info(tr("figure6.no_logs"))
-else:
+def _chosen_runs(logged: list[Run], names: dict[str, str]) -> list[Run]:
+    """The logged runs picked in the multiselect; runs that appeared since the last visit are added to it."""
     keys = [r.key for r in logged]
     if "figure6_runs" in st.session_state:  # keep the choices that still exist, add runs that appeared since
         known = st.session_state.get("figure6_known", keys)
         st.session_state["figure6_runs"] = ([k for k in st.session_state["figure6_runs"] if k in keys]
-                                         + [k for k in keys if k not in known])
+                                            + [k for k in keys if k not in known])
     st.session_state["figure6_known"] = keys
     default = None if "figure6_runs" in st.session_state else keys
-    chosen = st.multiselect(tr("figure6.runs"), keys, default=default, format_func=names.get, key="figure6_runs",
-                            help=tr("figure6.runs_help"))
-    shown = [r for r in logged if r.key in chosen]
-    comparisons = {family: depth_comparison(shown, family) for family in ("plain", "resnet")}
-    st.plotly_chart(figure6(shown, names, lang, gaps=[c for c in comparisons.values() if c]), width="stretch")
+    chosen = st.multiselect(tr("figure6.runs"), keys, default=default, format_func=names.__getitem__,
+                            key="figure6_runs", help=tr("figure6.runs_help"))
+    return [r for r in logged if r.key in chosen]
 
+
+def _gap_sentences(comparisons: dict, names: dict[str, str]) -> None:
+    """Per family: does the deeper net train worse than the shallower one (with a warning when unfair)?"""
     st.subheader(tr("figure6.gap_header"))
     for family, worse_key, better_key in (("plain", "figure6.plain_worse", "figure6.plain_not_worse"),
                                           ("resnet", "figure6.resnet_not_better", "figure6.resnet_better")):
@@ -59,37 +50,70 @@ else:
                       shallow_train=f"{cmp.shallow.final_train_error:.2f}", gap=f"{abs(cmp.train_gap):.2f}")
         st.markdown(tr(worse_key if cmp.deeper_is_worse else better_key, **params))
         if not cmp.same_schedule:
-            st.caption(tr("figure6.unfair", shallow_iters=cmp.shallow.iterations[-1], deep_iters=cmp.deep.iterations[-1],
-                          shallow_recipe=cmp.shallow.recipe.get("name", "?"),
+            st.caption(tr("figure6.unfair", shallow_iters=cmp.shallow.iterations[-1],
+                          deep_iters=cmp.deep.iterations[-1], shallow_recipe=cmp.shallow.recipe.get("name", "?"),
                           deep_recipe=cmp.deep.recipe.get("name", "?")))
+
+
+def _curves_section(runs: list[Run], lang: str) -> None:
+    """Figure 6 itself: the chosen runs' training and test error, and what the gaps between depths say."""
+    logged = [r for r in runs if r.has_log]
+    if not runs:
+        st.info(tr("paper.no_checkpoints", user_dir=str(user_checkpoint_dir())))
+        return
+    if not logged:
+        st.info(tr("figure6.no_logs"))
+        return
+    names = display_names(runs)
+    shown = _chosen_runs(logged, names)
+    comparisons = {family: depth_comparison(shown, family) for family in ("plain", "resnet")}
+    st.plotly_chart(figure6(shown, names, lang, gaps=[c for c in comparisons.values() if c]), width="stretch")
+    _gap_sentences(comparisons, names)
     unfinished = [names[r.key] for r in shown if r.complete is False]
     if unfinished:
         st.caption(tr("figure6.incomplete", runs=", ".join(unfinished)))
 
-with st.expander(tr("paper.what_to_notice"), expanded=True):
-    st.markdown(tr("figure6.notice"))
 
-st.header(tr("figure6.table_header"))
-st.markdown(tr("figure6.table_intro"))
-rows = table6(runs)
-st.dataframe(
-    [{tr("figure6.col_model"): row.label,
-      tr("figure6.col_params"): f"{row.params:,}",
-      tr("figure6.col_paper"): row.paper_error,
-      tr("figure6.col_ours"): None if row.our_error is None else round(row.our_error, 2),
-      tr("figure6.col_diff"): None if row.difference is None else round(row.difference, 2),
-      tr("figure6.col_recipe"): (tr("figure6.schedule", **schedule_params(row.run))
-                              if row.run and schedule_params(row.run) else tr("figure6.schedule_unknown")) if row.run
-      else None,
-      tr("figure6.col_dataset"): (row.run.dataset or tr("figure6.dataset_unknown")) if row.run else None,
-      tr("figure6.col_file"): (f"{row.run.stem} · {tr('paper.shipped') if row.run.shipped else tr('paper.user')}"
-                            if row.run else None)}
-     for row in rows],
-    hide_index=True, width="stretch")
-st.plotly_chart(table6_figure(rows, lang), width="stretch")
-trend = depth_trend(rows)
-if trend is not None:
-    ours, falls = trend
-    errors = tr("figure6.trend_sep").join(f"{row.label} {row.our_error:.2f} %" for row in ours)
-    st.markdown(tr("figure6.trend_falls" if falls else "figure6.trend_not", errors=errors))
-st.caption(tr("figure6.table_notice"))
+def _table_row(row: TableRow) -> dict:
+    """One row of Table 6 with the column names of the session's language."""
+    run = row.run
+    schedule = schedule_params(run) if run else None
+    recipe = tr("figure6.schedule", **schedule) if schedule else tr("figure6.schedule_unknown")
+    return {tr("figure6.col_model"): row.label,
+            tr("figure6.col_params"): f"{row.params:,}",
+            tr("figure6.col_paper"): row.paper_error,
+            tr("figure6.col_ours"): None if row.our_error is None else round(row.our_error, 2),
+            tr("figure6.col_diff"): None if row.difference is None else round(row.difference, 2),
+            tr("figure6.col_recipe"): recipe if run else None,
+            tr("figure6.col_dataset"): (run.dataset or tr("figure6.dataset_unknown")) if run else None,
+            tr("figure6.col_file"): (f"{run.stem} · {tr('paper.shipped') if run.shipped else tr('paper.user')}"
+                                     if run else None)}
+
+
+def _table_section(runs: list[Run], lang: str) -> None:
+    """Table 6: the paper's CIFAR-10 test errors next to ours, as a table and a chart, and the depth trend."""
+    st.header(tr("figure6.table_header"))
+    st.markdown(tr("figure6.table_intro"))
+    rows = table6(runs)
+    st.dataframe([_table_row(row) for row in rows], hide_index=True, width="stretch")
+    st.plotly_chart(table6_figure(rows, lang), width="stretch")
+    trend = depth_trend(rows)
+    if trend is not None:
+        ours, falls = trend
+        errors = tr("figure6.trend_sep").join(f"{row.label} {row.our_error:.2f} %" for row in ours)
+        st.markdown(tr("figure6.trend_falls" if falls else "figure6.trend_not", errors=errors))
+    st.caption(tr("figure6.table_notice"))
+
+
+def main() -> None:
+    lang = current_language()
+    st.title(tr("figure6.page_title"))
+    st.markdown(tr("figure6.intro"))
+    runs = _runs(folders_fingerprint(), str(user_checkpoint_dir()))
+    _curves_section(runs, lang)
+    with st.expander(tr("paper.what_to_notice"), expanded=True):
+        st.markdown(tr("figure6.notice"))
+    _table_section(runs, lang)
+
+
+main()

@@ -2,11 +2,10 @@
 
 import streamlit as st
 
-from resnet_viz.checkpoints.find import user_checkpoint_dir
+from resnet_viz.checkpoints.find import folders_fingerprint, user_checkpoint_dir
 from resnet_viz.errors import VizError
-from resnet_viz.images import display_scale, png_bytes, preprocess, zoom
-from resnet_viz.models.registry import get_spec
-from resnet_viz.paper.figure6 import fingerprint
+from resnet_viz.images import preprocess
+from resnet_viz.models.registry import display_name
 from resnet_viz.paper.figure7 import (
     concentration,
     default_selection,
@@ -18,15 +17,15 @@ from resnet_viz.paper.figure7 import (
     responses_of,
     wide_range,
 )
+from resnet_viz.render.colour import display_scale, png_bytes, zoom
 from resnet_viz.render.plots.paper import figure7
-from ui.common import current_language, picture, show_error, tr
+from ui.common import current_language, keep_valid, picture, show_error, tr
 from ui.images import image_input
 from ui.models import load_cached
 
 SAMPLE_SIZES = [100, 200, 500, 1000]
 TOP_IMAGES = 3
 THUMB_SIDE = 96
-THREADS = 1  # small CIFAR convs: one thread is much faster on a busy CPU (benchmarks/paper_pages.py)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -42,14 +41,14 @@ def _sample(limit: int):
 @st.cache_data(max_entries=32, show_spinner=False)
 def _on_sample(source: str, fingerprint_key: tuple, limit: int):
     images, _, _ = _sample(limit)
-    return responses_of(load_cached(source), images, threads=THREADS, per_image=True)
+    return responses_of(load_cached(source), images, per_image=True)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _thumbnail(limit: int, index: int) -> bytes:
     images, _, _ = _sample(limit)
     picture_hwc = images[index].permute(1, 2, 0).numpy()
-    return png_bytes(zoom(picture_hwc, display_scale(*picture_hwc.shape[:2], target=THUMB_SIDE)))
+    return png_bytes(zoom(picture_hwc, display_scale(picture_hwc.shape[0], picture_hwc.shape[1], target=THUMB_SIDE)))
 
 
 def _claim_sentences(claims, prefix: str, value: str) -> None:
@@ -87,76 +86,82 @@ def _spread(results, limit: int) -> None:
             index = worst.top[k]
             cls = classes[int(labels[index])] if classes else str(int(labels[index]))
             picture(_thumbnail(limit, index), where=col, caption=tr(
-                "figure7.thumb_caption", cls=cls, std=f"{worst.top_std[k]:.2f}", share=f"{100 * worst.top_shares[k]:.0f} %"))
+                "figure7.thumb_caption", cls=cls, std=f"{worst.top_std[k]:.2f}",
+                share=f"{100 * worst.top_shares[k]:.0f} %"))
     _claim_sentences(response_claims(results, median_image_std), "figure7.typical", ".3f")
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _on_image(source: str, fingerprint_key: tuple, image_id: str, _image):
     loaded = load_cached(source)
-    return responses_of(loaded, image_to_uint8(preprocess(_image, loaded).cropped), threads=THREADS)
+    return responses_of(loaded, image_to_uint8(preprocess(_image, loaded).cropped))
 
 
 def _label(src, names_count):
-    base = f"{'ResNet' if src.family == 'resnet' else 'plain'}-{get_spec(src.model).depth}"
+    base = display_name(src.model)
     return base if names_count[src.model] == 1 else f"{base} ({src.stem})"
 
 
-lang = current_language()
-if st.session_state.get("figure7_images") not in SAMPLE_SIZES:  # first visit, or a value from elsewhere
-    st.session_state["figure7_images"] = 100
-st.title(tr("figure7.page_title"))
-st.markdown(tr("figure7.intro"))
+def _family(path: str, by_path: dict) -> str:
+    src = by_path.get(path)
+    return src.family if src else ("resnet" if "resnet" in path else "plain")
 
-fp = fingerprint()
-sources = _sources(fp, str(user_checkpoint_dir()))
-counts = {}
-for s in sources:
-    counts[s.model] = counts.get(s.model, 0) + 1
-by_path = {s.path: s for s in sources}
-labels = {s.path: _label(s, counts) for s in sources}
 
-if sources:
+def _chosen_nets(sources: list) -> tuple[list[str], dict[str, str]]:
+    """The nets picked (their sources) and every label; two untrained nets when there are no checkpoints."""
+    if not sources:
+        st.info(tr("paper.no_checkpoints", user_dir=str(user_checkpoint_dir())))
+        st.caption(tr("figure7.untrained"))
+        return ["random:plain20", "random:resnet20"], {
+            "random:plain20": tr("figure7.untrained_label", net=display_name("plain20")),
+            "random:resnet20": tr("figure7.untrained_label", net=display_name("resnet20"))}
+    counts: dict[str, int] = {}
+    for s in sources:
+        counts[s.model] = counts.get(s.model, 0) + 1
+    labels = {s.path: _label(s, counts) for s in sources}
     if "figure7_nets" in st.session_state:  # keep only choices that still exist
-        st.session_state["figure7_nets"] = [k for k in st.session_state["figure7_nets"] if k in by_path]
+        st.session_state["figure7_nets"] = [k for k in st.session_state["figure7_nets"] if k in labels]
     default = None if "figure7_nets" in st.session_state else default_selection(sources)
-    chosen = st.multiselect(tr("figure7.choose"), list(by_path), default=default,
-                            format_func=labels.get, key="figure7_nets", help=tr("figure7.choose_help"))
-else:
-    st.info(tr("paper.no_checkpoints", user_dir=str(user_checkpoint_dir())))
-    st.caption(tr("figure7.untrained"))
-    chosen = ["random:plain20", "random:resnet20"]
-    labels = {"random:plain20": tr("figure7.untrained_label", net="plain-20"),
-              "random:resnet20": tr("figure7.untrained_label", net="ResNet-20")}
+    chosen = st.multiselect(tr("figure7.choose"), list(labels), default=default, format_func=labels.__getitem__,
+                            key="figure7_nets", help=tr("figure7.choose_help"))
+    return chosen, labels
 
-col_n, col_button = st.columns([3, 1], vertical_alignment="bottom")
-limit = col_n.select_slider(tr("figure7.images"), SAMPLE_SIZES, key="figure7_images",
-                            help=tr("figure7.images_help"))
-if col_button.button(tr("figure7.recompute"), help=tr("figure7.recompute_help"), key="figure7_recompute"):
-    st.session_state["figure7_live"] = True
-live = st.session_state.get("figure7_live", False)
 
-results, rows = [], []
-with st.spinner(tr("paper.computing")):
-    for path in chosen:
-        src = by_path.get(path)
-        family = src.family if src else ("resnet" if "resnet" in path else "plain")
-        try:
-            if src is not None and src.stored is not None and not live:
-                res, source_text = src.stored, tr("figure7.source_stored", images=src.stored.images)
-            else:
-                res = _on_sample(path, fp, limit)
-                source_text = tr("figure7.source_live", images=res.images)
-        except VizError as exc:
-            show_error(exc)
-            st.caption(tr("figure7.load_failed", net=labels.get(path, path)))
-            continue
-        results.append((labels.get(path, path), family, res))
-        rows.append({tr("figure7.col_net"): labels.get(path, path), tr("figure7.col_layers"): len(res.std),
-                     tr("figure7.col_mean"): f"{res.mean:.4g}", tr("figure7.col_median"): f"{res.median:.4g}",
-                     tr("figure7.col_max"): f"{res.max:.4g}", tr("figure7.col_source"): source_text})
+def _responses(chosen: list[str], by_path: dict, labels: dict[str, str], fp: tuple, limit: int,
+               live: bool) -> tuple[list, list[dict]]:
+    """Each chosen net's responses (stored with its checkpoint unless ``live``) and its row of the table."""
+    results, rows = [], []
+    with st.spinner(tr("paper.computing")):
+        for path in chosen:
+            src = by_path.get(path)
+            try:
+                if src is not None and src.stored is not None and not live:
+                    res, source_text = src.stored, tr("figure7.source_stored", images=src.stored.images)
+                else:
+                    res = _on_sample(path, fp, limit)
+                    source_text = tr("figure7.source_live", images=res.images)
+            except VizError as exc:
+                show_error(exc)
+                st.caption(tr("figure7.load_failed", net=labels.get(path, path)))
+                continue
+            results.append((labels.get(path, path), _family(path, by_path), res))
+            rows.append({tr("figure7.col_net"): labels.get(path, path), tr("figure7.col_layers"): len(res.std),
+                         tr("figure7.col_mean"): f"{res.mean:.4g}", tr("figure7.col_median"): f"{res.median:.4g}",
+                         tr("figure7.col_max"): f"{res.max:.4g}", tr("figure7.col_source"): source_text})
+    return results, rows
 
-if results:
+
+def _sample_section(sources: list, chosen: list[str], labels: dict[str, str], fp: tuple, lang: str) -> None:
+    """Figure 7 on the CIFAR-10 test sample: the chart, the table, the paper's claims and which images drive them."""
+    col_n, col_button = st.columns([3, 1], vertical_alignment="bottom")
+    limit = col_n.select_slider(tr("figure7.images"), SAMPLE_SIZES, key="figure7_images",
+                                help=tr("figure7.images_help"))
+    if col_button.button(tr("figure7.recompute"), help=tr("figure7.recompute_help"), key="figure7_recompute"):
+        st.session_state["figure7_live"] = True
+    live = st.session_state.get("figure7_live", False)
+    results, rows = _responses(chosen, {s.path: s for s in sources}, labels, fp, limit, live)
+    if not results:
+        return
     log_y = st.toggle(tr("figure7.log_axis"), value=wide_range([r for _, _, r in results]), key="figure7_log",
                       help=tr("figure7.log_axis_help"))
     st.plotly_chart(figure7(results, lang, log_y=log_y), width="stretch")
@@ -166,14 +171,16 @@ if results:
         st.subheader(tr("figure7.spread_header"))
         _spread(results, limit)
 
-with st.expander(tr("paper.what_to_notice"), expanded=True):
-    st.markdown(tr("figure7.notice"))
 
-st.subheader(tr("figure7.upload_header"))
-st.caption(tr("figure7.upload_intro"))
-picked = image_input("figure7_image", "cifar10")
-if picked is not None and chosen:
+def _upload_section(sources: list, chosen: list[str], labels: dict[str, str], fp: tuple, lang: str) -> None:
+    """The same curves for one picture of the user's."""
+    st.subheader(tr("figure7.upload_header"))
+    st.caption(tr("figure7.upload_intro"))
+    picked = image_input("figure7_image", "cifar10")
+    if picked is None or not chosen:
+        return
     image, image_id = picked
+    by_path = {s.path: s for s in sources}
     one = []
     for path in chosen:
         try:
@@ -181,8 +188,24 @@ if picked is not None and chosen:
         except VizError as exc:
             show_error(exc)
             continue
-        src = by_path.get(path)
-        one.append((labels.get(path, path), src.family if src else ("resnet" if "resnet" in path else "plain"), res))
+        one.append((labels.get(path, path), _family(path, by_path), res))
     if one:
         st.plotly_chart(figure7(one, lang, title_key="figure7.upload_title", log_y=wide_range([r for _, _, r in one])),
                         width="stretch")
+
+
+def main() -> None:
+    lang = current_language()
+    keep_valid("figure7_images", SAMPLE_SIZES, 100)  # first visit, or a value from elsewhere
+    st.title(tr("figure7.page_title"))
+    st.markdown(tr("figure7.intro"))
+    fp = folders_fingerprint()
+    sources = _sources(fp, str(user_checkpoint_dir()))
+    chosen, labels = _chosen_nets(sources)
+    _sample_section(sources, chosen, labels, fp, lang)
+    with st.expander(tr("paper.what_to_notice"), expanded=True):
+        st.markdown(tr("figure7.notice"))
+    _upload_section(sources, chosen, labels, fp, lang)
+
+
+main()

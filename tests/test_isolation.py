@@ -103,6 +103,7 @@ def _main_text(page) -> str:
     return page.locator('[data-testid="stMain"]').text_content() or ""
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(_browser_skip_reason() is not None, reason=str(_browser_skip_reason()))
 def test_two_browsers_upload_at_the_same_time(tmp_path):
     """Two people on one server upload different pictures (same file name) within milliseconds of each

@@ -65,7 +65,8 @@ def test_change_one_column_recomputes_only_that_column(monkeypatch):
 
 def test_chinese_and_bad_inputs_show_messages():
     # Values go in before the first run: after AppTest.switch_page a rerun does not keep ?lang=zh.
-    at = app_page(PAGE, lang="zh", architecture_tbl_model="vgg19", architecture_tbl_size=16, architecture_opt_model="resnet56")
+    at = app_page(PAGE, lang="zh", architecture_tbl_model="vgg19", architecture_tbl_size=16,
+                  architecture_opt_model="resnet56")
     assert_no_exception(at)
     assert at.title[0].value == "网络结构浏览器：论文图 3"
     assert any("更大的输入尺寸" in e.value for e in at.error)  # VGG-19 cannot run on 16x16, said in Chinese

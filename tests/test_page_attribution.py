@@ -101,12 +101,16 @@ def test_every_method_target_and_layer():
     assert "The raw map at stage2_1: 16 × 16 cells" in _texts(at)
 
 
-def test_plain_against_residual_with_checkpoints():
+def _save_pair() -> None:
     user_dir = Path(os.environ["RESNET_VIZ_CHECKPOINTS"])
     for name in ("plain20", "resnet20"):
         torch.manual_seed(0)
         save_checkpoint(get_spec(name).build(), user_dir / name,
                         {"model": name, "dataset": "CIFAR-10 (JPEG q75 copy)", "accuracy": 50.0})
+
+
+def test_plain_against_residual_with_checkpoints():
+    _save_pair()
     at = app_page(PAGE)
     assert_no_exception(at)
     assert not at.error
@@ -115,6 +119,33 @@ def test_plain_against_residual_with_checkpoints():
     assert "resnet20 (resnet20.safetensors): probability of" in text
     assert "test accuracy 50.0% on CIFAR-10 (JPEG q75 copy)" in text
     assert len(_images(at)) == 10
+
+
+def test_the_default_view_explains_in_two_passes(monkeypatch):
+    """ResNet-20 (with its stage strip) and plain-20: the pair's ResNet-20 is the explanation already made."""
+    import streamlit as st
+
+    from resnet_viz.explain import attribution
+
+    _save_pair()
+    real, calls = attribution.explain, []
+
+    def counting(model, *args, **kwargs):
+        calls.append(type(model).__name__)
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(attribution, "explain", counting)
+    st.cache_data.clear()
+    at = app_page(PAGE)
+    assert_no_exception(at)
+    text = _texts(at)
+    assert "plain20 (plain20.safetensors): probability of" in text
+    assert "resnet20 (resnet20.safetensors): probability of" in text
+    assert len(calls) == 2, calls
+    at.selectbox(key="attribution_layer").set_value("stage2_1").run()  # another layer: one pass, the pair's kept
+    assert_no_exception(at)
+    assert len(calls) == 3, calls
+    assert "resnet20 (resnet20.safetensors): probability of" in _texts(at)
 
 
 def test_the_shared_model_is_left_as_found():

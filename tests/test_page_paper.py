@@ -10,7 +10,7 @@ from resnet_viz.checkpoints import find as loading
 from resnet_viz.checkpoints.write import save_checkpoint
 from resnet_viz.i18n import t
 from resnet_viz.models.registry import build_model
-from resnet_viz.paper.figure7 import SAMPLE_PATH, layer_responses, store_in_sidecar, torch_threads
+from resnet_viz.paper.figure7 import SAMPLE_PATH, layer_responses, store_in_sidecar
 from tests.conftest import app_page, assert_no_exception
 from tests.test_curves import write_run
 
@@ -23,10 +23,8 @@ def _no_shipped_checkpoints(tmp_path, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
+def _one_thread(one_torch_thread):
     """Small CIFAR nets: one intra-op thread is fastest on the shared CPU (and restored after each test)."""
-    with torch_threads(1):
-        yield
 
 
 def _texts(at) -> str:
@@ -108,7 +106,8 @@ def test_figure7_stored_then_live(user_dir):
     assert sources["plain-20"] == t("figure7.source_live", "en", images=100)
     assert table[t("figure7.col_layers", "en")].tolist() == [19, 19]
     means = dict(zip(table[t("figure7.col_net", "en")], table[t("figure7.col_mean", "en")]))
-    key = "figure7.claim_smaller_yes" if float(means["ResNet-20"]) < float(means["plain-20"]) else "figure7.claim_smaller_no"
+    smaller = float(means["ResNet-20"]) < float(means["plain-20"])
+    key = "figure7.claim_smaller_yes" if smaller else "figure7.claim_smaller_no"
     claims = [m.value for m in at.markdown if m.value.startswith(t(key, "en").split(":")[0])]
     assert len(claims) == 1 and "ResNet-20" in claims[0] and "plain-20" in claims[0]
     deeper = t("figure7.claim_deeper_yes", "en").split(":")[0], t("figure7.claim_deeper_no", "en").split(":")[0]
@@ -150,7 +149,8 @@ def test_figure7_show_the_images_that_dominate(user_dir, monkeypatch):
     captions = [c for image in at.get("image") for c in image.captions]
     classes = responses.load_npz(limit=100)[2]
     labels = responses.load_npz(limit=100)[1]
-    assert t("figure7.thumb_caption", "zh", cls=classes[int(labels[7])], std="25.00", share="50 %") in captions, captions
+    caption = t("figure7.thumb_caption", "zh", cls=classes[int(labels[7])], std="25.00", share="50 %")
+    assert caption in captions, captions
     assert len(captions) == 2 and "9.00" in captions[1]  # the third image holds an ordinary share: not shown
 
 
@@ -160,7 +160,7 @@ def test_figure7_without_checkpoints_in_chinese(user_dir):
     assert_no_exception(at)
     assert str(user_dir) in _texts(at) and t("figure7.untrained", "zh") in _texts(at)
     names = at.dataframe[0].value[t("figure7.col_net", "zh")].tolist()
-    assert names == [t("figure7.untrained_label", "zh", net="plain-20"), t("figure7.untrained_label", "zh", net="ResNet-20")]
+    assert names == [t("figure7.untrained_label", "zh", net=net) for net in ("plain-20", "ResNet-20")]
     assert not any(m.value.startswith("ResNet ") for m in at.markdown)  # untrained nets support no claim
 
 
@@ -199,4 +199,5 @@ def test_a_new_run_appears_without_restarting(user_dir):
     write_run(user_dir, "plain32", "plain32", [45, 28, 16], [47, 30, 19])
     at.run()
     assert_no_exception(at)
-    assert "plain-32" in _texts(at) and t("figure6.one_depth", "en", family=t("figure6.family_plain", "en")) not in _texts(at)
+    one_depth = t("figure6.one_depth", "en", family=t("figure6.family_plain", "en"))
+    assert "plain-32" in _texts(at) and one_depth not in _texts(at)

@@ -27,3 +27,51 @@ def test_default_pick_loads():
     at.run()
     assert not at.exception and not at.error
     assert any(m.value.startswith("loaded:resnet20") for m in at.markdown)
+
+
+def test_model_key_tells_weights_and_preprocessing_apart():
+    from dataclasses import replace
+
+    from resnet_viz.checkpoints.read import load_random
+    from ui.models import model_key
+
+    a, same, other = load_random("resnet20", seed=0), load_random("resnet20", seed=0), load_random("resnet20", seed=1)
+    assert model_key(a) == model_key(same)  # two objects, the same weights: results can be shared
+    assert model_key(a) != model_key(other)
+    for change in ({"mean": (0.5, 0.5, 0.5)}, {"std": (0.2, 0.2, 0.2)}, {"resize_size": 36},
+                   {"classes": a.classes[:5]}):
+        assert model_key(replace(a, **change)) != model_key(a), change
+
+
+def test_a_cached_model_is_hashed_once_when_loaded(monkeypatch):
+    from resnet_viz.checkpoints.read import load_random
+    from ui.models import _load_cached, load_cached, model_key
+
+    _load_cached.clear()
+    loaded = load_cached("random:plain20")
+
+    def no_second_hash(*args, **kwargs):
+        raise AssertionError("the weights were hashed after loading")
+
+    monkeypatch.setattr(loaded.model, "state_dict", no_second_hash)
+    assert model_key(loaded) == model_key(load_cached("random:plain20")) == model_key(load_random("plain20"))
+
+
+def test_twin_checkpoints_and_weights_sources(tmp_path, monkeypatch):
+    import os
+    from pathlib import Path
+
+    from resnet_viz.checkpoints import find
+    from resnet_viz.checkpoints.read import load_random
+    from resnet_viz.checkpoints.write import save_checkpoint
+    from ui.models import twin_checkpoints, weights_source
+
+    monkeypatch.setattr(find, "SHIPPED_DIR", tmp_path / "shipped")  # only what this test writes
+    user_dir = Path(os.environ["RESNET_VIZ_CHECKPOINTS"])
+    paths = {name: str(save_checkpoint(load_random(name).model, user_dir / name, {"model": name}))
+             for name in ("resnet56", "plain56", "resnet20", "plain20", "resnet32")}
+    assert twin_checkpoints() == [("plain20", paths["plain20"], "resnet20", paths["resnet20"]),
+                                  ("plain56", paths["plain56"], "resnet56", paths["resnet56"])]
+    assert weights_source("resnet32") == paths["resnet32"]
+    assert weights_source("plain32") is None  # no checkpoint, and the zoo has no pretrained plain net
+    assert weights_source("resnet34") is None  # offline, nothing downloaded

@@ -1,11 +1,17 @@
-"""Language state and message helpers."""
+"""Language state, message helpers and small widget-state helpers shared by the pages."""
 
 from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from typing import TypeVar
 
 import streamlit as st
 
 from resnet_viz.errors import VizError
 from resnet_viz.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES, normalize_language, t
+
+T = TypeVar("T")
 
 _STATE_KEY = "lang"  # plain session state (not a widget's), so it survives runs that draw no sidebar
 _SWITCH_KEY = "lang_switch"
@@ -62,6 +68,29 @@ def show_error(exc: BaseException) -> None:
         st.error(exc.message(current_language()))
     else:
         st.error(tr("common.unexpected_error", kind=type(exc).__name__, detail=str(exc)[:300]))
+
+
+def keep_valid(key: str, options: Sequence[object], default: object) -> None:
+    """Set a widget's state to ``default`` when it holds none of ``options`` (first visit, or a value left by
+    another model or page), before the widget is drawn."""
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = default
+
+
+def session_memo(name: str, key: Hashable, compute: Callable[[], T], *, entries: int) -> T:
+    """``compute()`` kept in this session's state under ``name`` (the ``entries`` last used keys).
+
+    For work that draws on the page while it runs (a progress bar): st.cache_data could not replay that on a hit.
+    """
+    memo = st.session_state.setdefault(name, OrderedDict())
+    if key in memo:
+        memo.move_to_end(key)
+        return memo[key]
+    value = compute()
+    memo[key] = value
+    while len(memo) > entries:
+        memo.popitem(last=False)
+    return value
 
 
 def picture(png: bytes, *, caption: str | None = None, where=None) -> None:

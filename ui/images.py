@@ -8,12 +8,11 @@ never written to disk. The caches below hold only derived images/tensors, keyed 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Hashable
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
-from plotly.subplots import make_subplots
 
 from resnet_viz.checkpoints.read import LoadedModel
 from resnet_viz.errors import ImageError
@@ -24,11 +23,12 @@ from resnet_viz.images import (
     Preprocessed,
     load_image,
     load_sample,
-    png_bytes,
     preprocess,
     sample_images,
 )
-from ui.common import picture, show_error, tr
+from resnet_viz.render.colour import png_bytes
+from resnet_viz.render.plots.images import tensor_figure
+from ui.common import current_language, picture, show_error, tr
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -117,24 +117,12 @@ def show_preprocessing(image: Image.Image, image_id: str, pre: Preprocessed, *,
         picture(_preview(image_id, key, img.size, img), caption=tr(key, width=w, height=h), where=col)
     for step_key, params in pre.steps:
         st.markdown(f"- {tr(step_key, **params)}")
-    st.plotly_chart(tensor_figure(pre), width="stretch")
+    st.plotly_chart(tensor_figure(pre, current_language()), width="stretch")
     st.caption(tr("images.tensor_caption"))
 
 
-def tensor_figure(pre: Preprocessed) -> go.Figure:
-    """The normalised input as three heat maps on one shared colour scale (hover shows the values)."""
-    x = pre.tensor[0].numpy().astype(np.float32)
-    bound = float(np.abs(x).max()) or 1.0
-    names = ("R", "G", "B")
-    ranges = pre.channel_ranges()
-    titles = [tr("images.channel_range", channel=n, low=f"{lo:.2f}", high=f"{hi:.2f}")
-              for n, (lo, hi) in zip(names, ranges)]
-    fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.03)
-    for i in range(3):
-        fig.add_trace(go.Heatmap(z=x[i], zmin=-bound, zmax=bound, colorscale="RdBu_r", showscale=i == 2,
-                                 hovertemplate="x=%{x} y=%{y}: %{z:.3f}<extra></extra>"), row=1, col=i + 1)
-        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{i + 1 if i else ''}", showticklabels=False,
-                         row=1, col=i + 1)
-        fig.update_xaxes(showticklabels=False, row=1, col=i + 1)
-    fig.update_layout(height=260, margin=dict(l=0, r=0, t=30, b=0))
-    return fig
+@st.cache_data(max_entries=96, show_spinner=False)
+def cached_png(key: Hashable, _make: Callable[[], np.ndarray]) -> bytes:
+    """The picture ``_make()`` encoded once per ``key`` (a tuple naming everything it depends on): a rerun for
+    another widget neither colours nor encodes it again."""
+    return png_bytes(_make())

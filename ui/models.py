@@ -1,4 +1,9 @@
-"""The shared sidebar model picker and the process-wide model cache."""
+"""The shared sidebar model picker, the process-wide model cache and the one cache key of a model.
+
+A cached model is one object shared by every session's thread, never copied: its forward passes are serialised
+by ``model_lock(model)``, whose key is the model object itself, so the lock comes with the model and needs
+nothing kept here.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from resnet_viz.checkpoints.find import checkpoint_dirs, find_checkpoints, load_model
+from resnet_viz.checkpoints.find import file_stamp, find_checkpoints, folders_fingerprint, load_model
 from resnet_viz.checkpoints.pretrained import pretrained_cached
 from resnet_viz.checkpoints.read import LoadedModel, load_checkpoint_bytes
 from resnet_viz.errors import LoadError
 from resnet_viz.i18n import t
-from resnet_viz.models.registry import MODELS
+from resnet_viz.inspect.feature_maps import model_fingerprint
+from resnet_viz.models.registry import MODELS, get_spec, plain_twin
 from ui.common import current_language, show_error, tr
 
 _CHOICE_KEY = "model_source"
@@ -22,7 +28,9 @@ UPLOAD_LIMIT_BYTES = 200 * 1024 * 1024
 
 @st.cache_resource(max_entries=6, show_spinner=False)
 def _load_cached(source: str, stamp: tuple[int, int] | None) -> LoadedModel:
-    return load_model(source)
+    loaded = load_model(source)
+    model_key(loaded)  # hash the weights once, here, next to the model: no page pays for it on a rerun
+    return loaded
 
 
 def load_cached(source: str) -> LoadedModel:
@@ -30,24 +38,18 @@ def load_cached(source: str) -> LoadedModel:
 
     A checkpoint file rewritten in place (a training run that goes on) is loaded again.
     """
-    return _load_cached(source, _stamp(Path(source)) if ":" not in source.split("/")[0] else None)
+    return _load_cached(source, file_stamp(Path(source)) if ":" not in source.split("/")[0] else None)
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_mtime_ns, stat.st_size
+def model_key(loaded: LoadedModel) -> str:
+    """The cache key of everything a page computes from a model: its weights' hash and its preprocessing.
 
-
-def _fingerprint() -> tuple:
-    """Path, mtime and size of every file in the checkpoint folders: a cheap scan on every run."""
-    files = []
-    for folder in checkpoint_dirs():
-        if folder.is_dir():
-            files += [(str(p), _stamp(p)) for p in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.json"))]
-    return tuple(files)
+    Two checkpoints that differ in weights, mean, std, resize, crop or class count never share a result, and a
+    model loaded after another was evicted never inherits its results (as a key made of ``id(model)`` could).
+    The hash is computed once per model object (``model_fingerprint`` keeps it; the loaders above compute it).
+    """
+    return ":".join(str(v) for v in (loaded.spec.name, model_fingerprint(loaded.model), loaded.mean, loaded.std,
+                                     loaded.resize_size, loaded.input_size, len(loaded.classes)))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -63,7 +65,34 @@ def _checkpoint_sources(fingerprint: tuple, lang: str) -> dict[str, str]:
 
 def checkpoint_sources() -> dict[str, str]:
     """source -> label of every checkpoint found (shipped first), in the session's language."""
-    return _checkpoint_sources(_fingerprint(), current_language())
+    return _checkpoint_sources(folders_fingerprint(), current_language())
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _checkpoints_by_model(fingerprint: tuple) -> dict[str, str]:
+    """zoo model name -> path of its first checkpoint (shipped ones come first)."""
+    found: dict[str, str] = {}
+    for info in find_checkpoints():
+        found.setdefault(info.model, str(info.path))
+    return found
+
+
+def weights_source(name: str) -> str | None:
+    """Where trained weights of zoo model ``name`` are: its checkpoint, else the downloaded pretrained ones."""
+    path = _checkpoints_by_model(folders_fingerprint()).get(name)
+    return path or (f"pretrained:{name}" if pretrained_cached(name) else None)
+
+
+def twin_checkpoints() -> list[tuple[str, str, str, str]]:
+    """(plain name, plain path, resnet name, resnet path) for every ResNet whose plain twin has a checkpoint too,
+    shallowest first."""
+    found = _checkpoints_by_model(folders_fingerprint())
+    pairs = []
+    for name, path in found.items():
+        plain = plain_twin(name)
+        if plain is not None and plain in found:
+            pairs.append((plain, found[plain], name, path))
+    return sorted(pairs, key=lambda p: get_spec(p[2]).depth)
 
 
 def sources() -> dict[str, str]:
@@ -93,7 +122,7 @@ def model_picker() -> None:
     options = sources()
     if st.session_state.get(_CHOICE_KEY) not in options:
         st.session_state[_CHOICE_KEY] = default_source()
-    st.sidebar.selectbox(tr("models.picker"), list(options), format_func=options.get, key=_CHOICE_KEY,
+    st.sidebar.selectbox(tr("models.picker"), list(options), format_func=options.__getitem__, key=_CHOICE_KEY,
                          help=tr("models.picker_help"))
     if st.session_state[_CHOICE_KEY] == _UPLOAD:
         st.sidebar.file_uploader(tr("models.upload_label"), type=["safetensors", "pt", "pth", "th"],
@@ -110,6 +139,7 @@ def _uploaded_model() -> LoadedModel | None:
     if held and held[0] == digest:
         return held[1]
     loaded = load_checkpoint_bytes(data, file.name, max_bytes=UPLOAD_LIMIT_BYTES)
+    model_key(loaded)  # the weights' hash, once
     st.session_state["_uploaded_model"] = (digest, loaded)  # per session: never shared with others
     return loaded
 

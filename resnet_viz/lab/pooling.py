@@ -21,9 +21,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 from resnet_viz.errors import InputError
 
 __all__ = ["pool_output_size", "max_pool2d_loops", "avg_pool2d_loops", "max_pool2d", "avg_pool2d",
-           "global_avg_pool2d", "pool2d", "HOMEWORK_FUNCTIONS"]
+           "global_avg_pool2d", "pool2d", "POOL_KINDS", "window_cells", "HOMEWORK_FUNCTIONS"]
 
 MAX_POOL_SIZE = 65536
+POOL_KINDS = ("max", "avg", "global_avg")  # what pool2d takes
 
 
 def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
@@ -180,6 +181,16 @@ def window_bounds(size: int, kernel: int, stride: int, padding: int, index: int)
     """[first, last] input index of output position ``index``'s window, clipped to the input."""
     start = index * stride - padding
     return max(start, 0), min(start + kernel, size) - 1
+
+
+def window_cells(shape: tuple[int, int], out_width: int, kernel: int, stride: int, padding: int,
+                 position: int) -> tuple[tuple[int, int], list[tuple[int, int]]]:
+    """Output cell number ``position`` (row by row, from 0) and the input cells of its window, clipped to the
+    input of ``shape``: what the page outlines on both grids."""
+    row, col = divmod(position, out_width)
+    r0, r1 = window_bounds(shape[0], kernel, stride, padding, row)
+    c0, c1 = window_bounds(shape[1], kernel, stride, padding, col)
+    return (row, col), [(r, c) for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)]
 
 
 # Shown on the page as the homework's answer, in this order.

@@ -6,6 +6,7 @@ one output position: the window on the zero-padded input, the element-wise produ
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from numbers import Real
 
@@ -73,9 +74,10 @@ def as_matrix(values: object, name: str, *, max_side: int) -> np.ndarray:
                          maximum=max_side)
     out = np.empty(array.shape)
     for (i, j), v in np.ndenumerate(array):
-        if isinstance(v, bool) or not isinstance(v, Real) or not np.isfinite(v) or abs(v) > MAX_DEMO_VALUE:
+        number = float(v) if isinstance(v, Real) and not isinstance(v, bool) else math.nan
+        if not math.isfinite(number) or abs(number) > MAX_DEMO_VALUE:
             raise InputError(_MATRIX_ERRORS[name][2], row=i + 1, col=j + 1, maximum=MAX_DEMO_VALUE)
-        out[i, j] = float(v)
+        out[i, j] = number
     return out
 
 
@@ -89,6 +91,11 @@ class Step:
     window: np.ndarray  # the values under the kernel taps
     products: np.ndarray  # window * kernel
     total: float  # their sum = output[row, col]
+
+    @property
+    def taps(self) -> list[tuple[int, int]]:
+        """Every (row, col) of the padded input the kernel reads at this step."""
+        return [(r, c) for r in self.rows for c in self.cols]
 
 
 @dataclass(frozen=True)

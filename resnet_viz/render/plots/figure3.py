@@ -55,7 +55,8 @@ class ColumnLayout:
 def spec_title(name: str, lang: str = "en") -> str:
     """The paper's column heading of a zoo model: "VGG-19", "34-layer plain", "34-layer residual"."""
     spec = get_spec(name)
-    key = {"vgg": "architecture.name_vgg", "plain": "architecture.name_plain", "resnet": "architecture.name_resnet"}[spec.family]
+    key = {"vgg": "architecture.name_vgg", "plain": "architecture.name_plain",
+           "resnet": "architecture.name_resnet"}[spec.family]
     if spec.dataset == "cifar10":
         key += "_cifar"
     return t(key, lang, depth=spec.depth)
@@ -73,7 +74,7 @@ def model_title(summary: Summary, lang: str = "en") -> str:
 
 def box_label(row: LayerRow, lang: str = "en") -> str | None:
     """The paper's label of a layer, or None for layers Figure 3 does not draw (BN, ReLU, no-op pools)."""
-    if row.type == "Conv2d":
+    if row.type == "Conv2d" and row.kernel is not None and row.stride is not None:  # a Conv2d always has both
         k, s = row.kernel[0], row.stride[0]
         key = "architecture.box_conv_stride" if s > 1 else "architecture.box_conv"
         return t(key, lang, k=k, c=row.output_shape[0], s=s)
@@ -162,7 +163,8 @@ def relative_cost(columns: list[ColumnLayout]) -> list[float]:
 
 def hover_text(row: LayerRow, lang: str = "en") -> str:
     shape = " x ".join(str(s) for s in row.output_shape)
-    rf = t("architecture.hover_rf", lang, rf=row.rf, jump=row.jump) if row.rf is not None else t("architecture.hover_no_rf", lang)
+    rf = (t("architecture.hover_rf", lang, rf=row.rf, jump=row.jump) if row.rf is not None
+          else t("architecture.hover_no_rf", lang))
     return t("architecture.hover", lang, name=row.name, paper=row.block or row.stage or "-", type=row.type, shape=shape,
              params=f"{row.params:,}", macs=f"{row.macs:,}", rf=rf)
 
@@ -175,11 +177,12 @@ def figure3(columns: list[ColumnLayout], *, lang: str = "en") -> go.Figure:
     n_slots = max((top + h for top, h in bands.values()), default=1)
     band_colour = {band: _BAND_COLOURS[i % len(_BAND_COLOURS)] for i, band in enumerate(bands)}
 
-    for band, (top, height) in bands.items():
+    for band, (top, _) in bands.items():
         shapes.append(dict(type="line", xref="paper", x0=0, x1=1, y0=top - 0.25, y1=top - 0.25,
                            line=dict(color="#bbbbbb", width=1, dash="dot"), layer="below"))
         annotations.append(dict(x=-0.95, y=top + 0.5, xref="x", yref="y", xanchor="left", showarrow=False,
-                                text=t("architecture.band_label", lang, size=band), font=dict(size=11, color="#555555")))
+                                text=t("architecture.band_label", lang, size=band),
+                                font=dict(size=11, color="#555555")))
 
     costs = relative_cost(columns)
     for c, column in enumerate(columns):
@@ -188,7 +191,7 @@ def figure3(columns: list[ColumnLayout], *, lang: str = "en") -> go.Figure:
         annotations.append(dict(x=x, y=-1.0, xref="x", yref="y", showarrow=False, text=f"<b>{column.title}</b>",
                                 font=dict(size=13)))
         px, py, texts, hovers, custom = [], [], [], [], []
-        for i, (box, y) in enumerate(zip(column.boxes, ys)):
+        for box, y in zip(column.boxes, ys):
             colour = band_colour[box.band] if box.kind == "conv" else _POOL_COLOUR if box.kind == "pool" \
                 else _FC_COLOUR
             shapes.append(dict(type="rect", x0=x - BOX_HALF_WIDTH, x1=x + BOX_HALF_WIDTH, y0=y - BOX_HEIGHT / 2,
@@ -217,7 +220,8 @@ def figure3(columns: list[ColumnLayout], *, lang: str = "en") -> go.Figure:
         totals = t("architecture.column_totals", lang, gflops=f"{s.macs / 1e9:.2f}", mparams=f"{s.params / 1e6:.1f}",
                    layers=s.weight_layers)
         if c > 0 and costs[c]:
-            totals += "<br>" + t("architecture.column_relative", lang, pct=f"{100 * costs[c]:.1f}", base=columns[0].title)
+            totals += "<br>" + t("architecture.column_relative", lang, pct=f"{100 * costs[c]:.1f}",
+                                 base=columns[0].title)
         annotations.append(dict(x=x, y=n_slots + 0.4, xref="x", yref="y", yanchor="top", showarrow=False,
                                 text=totals, font=dict(size=11)))
 
@@ -262,7 +266,8 @@ def _repeat_marks(column: ColumnLayout, ys: list[float], x: float, lang: str) ->
             units.setdefault(box.unit, []).append(y)
             repeats[box.unit] = box.repeat
     return [dict(x=x - BOX_HALF_WIDTH - 0.03, y=(min(u) + max(u)) / 2, xref="x", yref="y", xanchor="right",
-                 showarrow=False, text=t("architecture.repeat_mark", lang, n=repeats[k]), font=dict(size=12, color="#aa3300"))
+                 showarrow=False, text=t("architecture.repeat_mark", lang, n=repeats[k]),
+                 font=dict(size=12, color="#aa3300"))
             for k, u in units.items()]
 
 

@@ -1,0 +1,61 @@
+"""The attribution page's explanations: Grad-CAM (one forward and one backward pass) cached per model, image,
+layer and target, and the slower methods kept per session, whose progress bar is drawn while they run.
+
+Keys are ``model_key(loaded)`` and the image id: weights, preprocessing and picture, never an object's id.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from resnet_viz.checkpoints.read import LoadedModel
+from resnet_viz.explain import attribution as A
+from resnet_viz.images import Preprocessed
+from ui.common import session_memo, tr
+from ui.models import model_key
+
+MEMO_ENTRIES = 8  # method results kept per session (each a 3 x H x W float array)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _explain(model: str, image_id: str, layer: str, target: int | None, with_strip: bool,
+             _loaded: LoadedModel, _pre: Preprocessed) -> A.Explanation:
+    spec = _loaded.spec
+    return A.explain(_loaded.model, _pre.tensor, layer=layer, layers=A.target_layers(spec), target=target,
+                     strip=A.strip_layers(spec) if with_strip else None)
+
+
+def explanation(loaded: LoadedModel, pre: Preprocessed, image_id: str, layer: str, target: int | None, *,
+                with_strip: bool) -> A.Explanation:
+    """Predictions and Grad-CAM at ``layer`` (a paper name) for ``target`` (None: the top class), and with
+    ``with_strip`` at the end of every stage too, all from one pass."""
+    return _explain(model_key(loaded), image_id, layer, target, with_strip, _loaded=loaded, _pre=pre)
+
+
+def method_result(method: str, loaded: LoadedModel, pre: Preprocessed, image_id: str, target: int, layer_path: str,
+                  params: dict, slot) -> A.Attribution:
+    """One of the slower methods for ``target``; its progress bar is drawn in ``slot`` while it runs.
+
+    Kept per session, not in st.cache_data: a progress bar drawn from inside a cached function could not be
+    replayed on a cache hit.
+    """
+    name = tr(f"attribution.methods.{method}")
+    key = (model_key(loaded), image_id, method, target, layer_path, tuple(sorted(params.items())))
+
+    def compute() -> A.Attribution:
+        bar = slot.progress(0.0, text=tr("attribution.running", method=name))
+        report = lambda f: bar.progress(float(f), text=tr("attribution.running", method=name))  # noqa: E731
+        try:
+            model, x = loaded.model, pre.tensor
+            if method == "guided_grad_cam":
+                return A.guided_grad_cam(model, x, layer_path, target=target)
+            if method == "saliency":
+                return A.saliency(model, x, target=target)
+            if method == "integrated_gradients":
+                return A.integrated_gradients(model, x, target=target, steps=params["steps"], progress=report)
+            return A.occlusion(model, x, target=target, window=params["window"], stride=params["stride"],
+                               progress=report)
+        finally:
+            bar.empty()
+
+    return session_memo("_attribution_memo", key, compute, entries=MEMO_ENTRIES)
