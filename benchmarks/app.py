@@ -1,7 +1,7 @@
 """App benchmark: cold start, warm page renders (AppTest and browser), upload-to-result, memory, leaks, and 8
 concurrent browser sessions. Prints a table and a JSON object.
 
-    python benchmarks/app.py [--interactions 50] [--sessions 8] [--skip-browser]
+    python -m benchmarks.app [--interactions 50] [--sessions 8] [--skip-browser]
 
 Targets (issue 10, on the 2-core project machine): warm render <= 1 s per page, upload-to-result <= 2 s, server RSS
 after all pages <= 1,400 MB with the CUDA torch build (about 700 MB with the CPU build), 50 interactions grow RSS
@@ -18,9 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tests.browser import (  # noqa: E402
+from tests.browser import (
     BUSY_JS,
     CHROMIUM,
     CHROMIUM_ARGS,

@@ -20,13 +20,12 @@ import io
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from resnet_viz import PROJECT_ROOT as ROOT
+
 os.environ.setdefault("RESNET_VIZ_OFFLINE", "1")
 
 
@@ -58,12 +57,11 @@ def library(model: str, repeat: int) -> dict[str, float]:
         capture,
         channel_mosaic,
         channel_order,
-        colorize,
-        display_scale,
         model_fingerprint,
         page_of,
         value_range,
     )
+    from resnet_viz.render.colour import colorize, display_scale
 
     loaded = load_random(model)
     image = load_sample(sample_images(loaded.spec.dataset)["chelsea" if loaded.spec.dataset == "imagenet"

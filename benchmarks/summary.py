@@ -13,12 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from resnet_viz.inspect.architecture import summarize, table1  # noqa: E402
+from resnet_viz.inspect.architecture import summarize, table1
 
 DEFAULT = "resnet18,resnet34,resnet50,resnet101,resnet152,vgg19,plain34,resnet20,resnet56,resnet110"
 

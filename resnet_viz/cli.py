@@ -16,12 +16,15 @@ from resnet_viz.errors import VizError
 COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("resnet_viz.commands.models", "list every zoo model, its params and available weights"),
     "checkpoint": ("resnet_viz.commands.checkpoint", "show what is inside a checkpoint file (never runs its code)"),
-    "summary": ("resnet_viz.commands.summary", "per-layer shapes, params, multiply-adds and receptive fields of a model"),
-    "train": ("resnet_viz.commands.train", "train a CIFAR ResNet or plain net (fast or paper recipe; torchrun for DDP)"),
+    "summary": ("resnet_viz.commands.summary",
+                "per-layer shapes, params, multiply-adds and receptive fields of a model"),
+    "train": ("resnet_viz.commands.train",
+              "train a CIFAR ResNet or plain net (fast or paper recipe; torchrun for DDP)"),
     "evaluate": ("resnet_viz.commands.evaluate", "top-1, per-class accuracy and confusion matrix of a checkpoint"),
     "export": ("resnet_viz.commands.export", "fp16 copy of a checkpoint (half the size), accuracy checked"),
     "responses": ("resnet_viz.commands.responses", "Figure 7: std of each 3x3 conv layer's response (after BN)"),
-    "features": ("resnet_viz.commands.features", "per-layer activation statistics of one image and ||F(x)||/||x|| per block"),
+    "features": ("resnet_viz.commands.features",
+                 "per-layer activation statistics of one image and ||F(x)||/||x|| per block"),
 }
 
 

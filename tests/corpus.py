@@ -470,7 +470,8 @@ IMAGE_CASES: list[ImageCase] = [
               lambda: b"\xff\xd8\xff\xe0" + np.random.default_rng(4).integers(0, 256, 5000, dtype=np.uint8).tobytes(),
               ("images.not_image", "images.corrupt", "images.truncated")),
     ImageCase("SVG named .png", "vector.png",
-              lambda: b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>',
+              lambda: (b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+                       b'<rect width="10" height="10"/></svg>'),
               ("images.not_image",)),
     ImageCase("decompression bomb: 20000 x 20000 1-bit PNG", "bomb.png", _bomb_png, ("images.too_many_pixels",)),
     ImageCase("50000 x 1000 1-bit PNG (50 megapixels)", "strip.png", lambda: _bomb_png(50_000, 1000),

@@ -19,7 +19,8 @@ from tests.browser import (
     wait_until_idle,
 )
 
-pytestmark = pytest.mark.skipif(chromium_missing_reason() is not None, reason=str(chromium_missing_reason()))
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(chromium_missing_reason() is not None, reason=str(chromium_missing_reason()))]
 
 SHOTS = Path(os.environ.get("RESNET_VIZ_SCREENSHOTS") or ROOT / "tests" / "screenshots")
 

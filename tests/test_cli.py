@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from resnet_viz.checkpoints.write import save_checkpoint
 from resnet_viz.models.registry import build_model
 from tests.conftest import ROOT
@@ -18,6 +20,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
                           env=env, timeout=300)
 
 
+@pytest.mark.slow  # a new Python process per call
 def test_help_lists_subcommands():
     result = run_cli("--help")
     assert result.returncode == 0
@@ -25,6 +28,7 @@ def test_help_lists_subcommands():
         assert command in result.stdout
 
 
+@pytest.mark.slow  # a new Python process per call
 def test_models_json_lists_all_nineteen_with_params():
     result = run_cli("models", "--json")
     assert result.returncode == 0, result.stderr
@@ -34,6 +38,7 @@ def test_models_json_lists_all_nineteen_with_params():
     assert table["resnet56"]["family"] == "resnet" and table["plain56"]["dataset"] == "cifar10"
 
 
+@pytest.mark.slow  # a new Python process per call
 def test_checkpoint_describes_a_file(tmp_path):
     meta = {"model": "resnet20", "shortcut": "A", "dataset": "unit test", "accuracy": 42.0,
             "classes": ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"], "mean": [0.5] * 3, "std": [0.25] * 3}
@@ -46,6 +51,7 @@ def test_checkpoint_describes_a_file(tmp_path):
     assert text.returncode == 0 and "269,722" in text.stdout
 
 
+@pytest.mark.slow  # a new Python process per call
 def test_checkpoint_refuses_malicious_pickle_without_running_it(tmp_path):
     path, marker = malicious_pth(tmp_path)
     result = run_cli("checkpoint", str(path))
@@ -55,6 +61,7 @@ def test_checkpoint_refuses_malicious_pickle_without_running_it(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.slow  # a new Python process per call
 def test_checkpoint_refuses_missing_and_garbage_files(tmp_path):
     missing = run_cli("checkpoint", str(tmp_path / "nope.pt"))
     assert missing.returncode == 2 and "Traceback" not in missing.stderr

@@ -60,6 +60,7 @@ def _check(at, what: str) -> None:
         assert _in_bounds(w) or _explained(at), (what, w.key, w.value, w.min, w.max)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES)
 def test_every_number_field_at_its_extremes(page):
     at = app_page(page, lang="en")
@@ -79,7 +80,7 @@ def test_every_number_field_at_its_extremes(page):
         _check(at, f"all fields = {value!r}")
 
     # every field alone at its minimum, then its maximum, the others at their defaults
-    for key, default in defaults.items():
+    for key in defaults:
         for bound in ("min", "max"):
             widget = next((w for w in _fields(at) if w.key == key), None)
             if widget is None:
@@ -106,7 +107,7 @@ def test_every_number_field_at_its_extremes(page):
         _check(at, f"all fields at {bound}")
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if p.endswith(("gradient_flow.py", "layer_responses.py"))])
+@pytest.mark.parametrize("page", [p for p in PAGES if p.endswith(("gradient_flow.py", "figure7.py"))])
 def test_select_sliders_at_both_ends(page):
     """Select sliders can only reach their listed options; both ends (the heaviest valid request included)
     must compute, or explain, without an exception."""

@@ -151,6 +151,7 @@ def _upload_widget(at):
     return uploaders[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", UPLOAD_PAGES)
 def test_pages_survive_every_upload(page, files):
     at = app_page(page, lang="en")  # AppTest formats option labels outside the run, i.e. in English

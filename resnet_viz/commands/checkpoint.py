@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"params     {info['params']:,}")
     print(f"dataset    {info['dataset'] or '-'}")
     print(f"accuracy   {info['accuracy'] if info['accuracy'] is not None else '-'}")
-    print(f"classes    {len(info['classes'])}: {', '.join(info['classes'][:10])}{' ...' if len(info['classes']) > 10 else ''}")
+    more = " ..." if len(info["classes"]) > 10 else ""
+    print(f"classes    {len(info['classes'])}: {', '.join(info['classes'][:10])}{more}")
     print(f"mean/std   {tuple(round(x, 4) for x in info['mean'])} / {tuple(round(x, 4) for x in info['std'])}")
     for key in ("recipe", "hardware", "date", "seed", "wall_time_s"):
         if key in info["metadata"]:

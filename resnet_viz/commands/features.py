@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from resnet_viz.checkpoints.find import load_model
 from resnet_viz.errors import ImageError
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_model(args.model)
     pre = preprocess(load_image(data, path.name), loaded)
     cap = capture(loaded.model, pre.tensor, loaded.spec, classes=loaded.classes)
-    result = {"model": loaded.label, "top5": [{"class": c, "prob": p} for c, p in cap.top(5)],
+    result: dict[str, Any] = {"model": loaded.label, "top5": [{"class": c, "prob": p} for c, p in cap.top(5)],
               "layers": layer_table(cap), "ratios": [{"block": k, "ratio": r} for k, r in ratios(cap)]}
     if args.json:
         print(json.dumps(result, indent=1))
