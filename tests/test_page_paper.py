@@ -14,11 +14,10 @@ from resnet_viz.paper.figure7 import SAMPLE_PATH, layer_responses, store_in_side
 from tests.conftest import app_page, assert_no_exception
 from tests.test_curves import write_run
 
-NOTHING_SHIPPED = True  # _no_shipped_checkpoints hides assets/checkpoints: the pages see only what tests write
-
 
 @pytest.fixture(autouse=True)
 def _no_shipped_checkpoints(tmp_path, monkeypatch):
+    """Hide assets/checkpoints: the pages see only what the tests write."""
     monkeypatch.setattr(loading, "SHIPPED_DIR", tmp_path / "shipped")
 
 
@@ -49,8 +48,7 @@ def test_figure6_without_user_checkpoints(user_dir, lang):
     assert_no_exception(at)
     assert at.title[0].value == t("figure6.page_title", lang)
     assert _charts(at) >= 1  # Table 6's chart always has the paper's series
-    if NOTHING_SHIPPED:
-        assert str(user_dir) in _texts(at)
+    assert str(user_dir) in _texts(at)
     table = at.dataframe[0].value
     assert t("figure6.col_paper", lang) in table.columns and 8.75 in table[t("figure6.col_paper", lang)].tolist()
 
@@ -72,8 +70,8 @@ def test_figure6_from_user_logs(user_dir, lang):
     ours = dict(zip(table[t("figure6.col_model", lang)], table[t("figure6.col_ours", lang)]))
     assert ours["ResNet-20"] == pytest.approx(12.0) and ours["plain-32"] == pytest.approx(19.0)
     assert "CIFAR-10 (JPEG q75 copy)" in table[t("figure6.col_dataset", lang)].tolist()
-    if NOTHING_SHIPPED:  # one ResNet depth among the user's runs: no Table 6 trend to state
-        assert not any(t("figure6.trend_not", lang, errors="").split("{")[0][:12] in m.value for m in at.markdown)
+    # one ResNet depth among the user's runs: no Table 6 trend to state
+    assert not any(t("figure6.trend_not", lang, errors="").split("{")[0][:12] in m.value for m in at.markdown)
     r56 = write_run(user_dir, "resnet56", "resnet56", [30, 15, 8], [35, 20, 10])
     at = app_page("pages/figure6.py", lang=lang, figure6_runs=[str(p20), str(p32), str(r20), str(r56)])
     assert_no_exception(at)
@@ -154,7 +152,6 @@ def test_figure7_show_the_images_that_dominate(user_dir, monkeypatch):
     assert len(captions) == 2 and "9.00" in captions[1]  # the third image holds an ordinary share: not shown
 
 
-@pytest.mark.skipif(not NOTHING_SHIPPED, reason="shipped checkpoints exist: the untrained fallback is not shown")
 def test_figure7_without_checkpoints_in_chinese(user_dir):
     at = app_page("pages/figure7.py", lang="zh", figure7_images=100)
     assert_no_exception(at)
@@ -179,8 +176,7 @@ def test_gradient_flow_page_in_chinese_without_checkpoints(user_dir):
     at = app_page("pages/gradient_flow.py", lang="zh", gradient_flow_depth=20)
     assert_no_exception(at)
     assert at.title[0].value == t("gradient_flow.page_title", "zh")
-    if NOTHING_SHIPPED:
-        assert str(user_dir) in _texts(at)
+    assert str(user_dir) in _texts(at)
 
 
 def test_values_from_elsewhere_fall_back_to_the_defaults(user_dir):

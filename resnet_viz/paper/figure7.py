@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from resnet_viz import PROJECT_ROOT  # noqa: E402
-from resnet_viz.data import normalize
+from resnet_viz.data import load_split, normalize
 from resnet_viz.errors import DataError, InputError
 from resnet_viz.inspect.hooks import hooked
 
@@ -204,10 +204,6 @@ def load_images(source: str | Path, *, split: str = "test", limit: int | None = 
     """Images for Figure 7 from an ``.npz`` sample or any dataset ``resnet_viz.data.load_split`` reads."""
     if str(source).lower().endswith(".npz"):
         return load_npz(source, limit=limit)
-    try:
-        from resnet_viz.data import load_split
-    except ImportError:
-        raise DataError("figure7.no_loader", path=str(source)) from None
     images, labels, classes = load_split(source, split=split)
     if limit is not None and limit < len(images):
         order = torch.from_numpy(balanced_order(labels.numpy())[:max(int(limit), 1)])
