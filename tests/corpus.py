@@ -50,6 +50,14 @@ def _torch_bytes(obj, *, legacy: bool = False) -> bytes:
     return buf.getvalue()
 
 
+def akamaster_file_bytes(net: torch.nn.Module, best_prec1: float = 91.73) -> bytes:
+    """A checkpoint in the exact shape of akamaster/pytorch_resnet_cifar10's released files (resnet20-12fca82f.th,
+    ...), saved by PyTorch 0.3/0.4: the legacy (non-zip) serialisation, ``{'state_dict', 'best_prec1'}``, keys
+    prefixed ``module.`` (nn.DataParallel), and no ``num_batches_tracked`` buffers (they came with PyTorch 0.4.1)."""
+    state = {f"module.{k}": v.clone() for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
+    return _torch_bytes({"state_dict": state, "best_prec1": best_prec1}, legacy=True)
+
+
 def resnet20_state(seed: int = 0) -> dict[str, torch.Tensor]:
     from resnet_viz.models.registry import build_model
 

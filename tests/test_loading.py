@@ -256,3 +256,52 @@ def test_random_model_is_deterministic():
     a, b = load_model("random:resnet20"), load_model("random:resnet20")
     x = torch.randn(1, 3, 32, 32)
     assert torch.equal(a.model(x), b.model(x)) and a.source == "random"
+
+
+# ---------------------------------------------------------------- community files as they are in the wild
+
+def _trained_like(name: str) -> torch.nn.Module:
+    """A net whose BN statistics are not the defaults, so a wrong load would change its outputs."""
+    torch.manual_seed(1)
+    net = build_model(name).eval()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    return net
+
+
+@pytest.mark.parametrize("name", ["resnet20", "resnet56"])
+def test_akamaster_files_as_released_load(tmp_path, name):
+    from tests.corpus import akamaster_file_bytes
+
+    net = _trained_like(name)
+    path = tmp_path / f"{name}-12fca82f.th"
+    path.write_bytes(akamaster_file_bytes(net, best_prec1=91.73))
+    assert path.read_bytes()[:2] == b"\x80\x02"  # a pickle, not a zip: the pre-1.6 format
+    for loaded in (load_checkpoint(path), load_checkpoint_bytes(path.read_bytes(), path.name)):
+        assert loaded.source == "akamaster" and loaded.name == name and loaded.shortcut == "A"
+        assert loaded.accuracy == 91.73 and loaded.meta["accuracy_source"] == "best_prec1"
+        assert loaded.mean == IMAGENET_MEAN
+        x = torch.randn(2, 3, 32, 32)
+        assert torch.equal(loaded.model(x), net(x))
+        assert all(int(m.num_batches_tracked) == 0 for m in loaded.model.modules()
+                   if isinstance(m, torch.nn.BatchNorm2d))
+
+
+def test_only_the_missing_batch_counters_are_forgiven(tmp_path):
+    from tests.corpus import akamaster_file_bytes
+
+    net = _trained_like("resnet20")
+    data = akamaster_file_bytes(net)
+    obj = torch.load(__import__("io").BytesIO(data), weights_only=True)
+    del obj["state_dict"]["module.layer2.1.bn1.running_var"]
+    obj["state_dict"]["module.extra.weight"] = torch.zeros(3)
+    path = tmp_path / "broken.th"
+    torch.save(obj, path)
+    with pytest.raises(LoadError) as info:
+        load_checkpoint(path)
+    assert info.value.key == "load.mismatch"
+    message = str(info.value)
+    assert "layer2.1.bn1.running_var" in message and "num_batches_tracked" not in message

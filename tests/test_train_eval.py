@@ -13,6 +13,7 @@ from resnet_viz.errors import DataError
 from resnet_viz.models.registry import CIFAR10_CLASSES, IMAGENET_MEAN, IMAGENET_STD, build_model
 from resnet_viz.train.evaluate import evaluate_checkpoint
 from resnet_viz.train.loop import TrainConfig, train
+from tests.corpus import akamaster_file_bytes
 from tests.test_train import CLASSES, write_tiny_zip
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -44,8 +45,7 @@ def test_akamaster_checkpoint_is_evaluated_with_its_own_imagenet_normalisation(t
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.5, 2.0)
     path = tmp_path / "resnet20-12fca82f.th"
-    state = {f"module.{k}": v for k, v in net.state_dict().items()}
-    torch.save({"epoch": 200, "best_prec1": 91.73, "state_dict": state}, path)
+    path.write_bytes(akamaster_file_bytes(net, best_prec1=91.73))  # the released files' own format
     data = write_tiny_zip(tmp_path / "tiny.zip", per_class=1, test_per_class=6, size=32)
     result, info = evaluate_checkpoint(path, data, device="cpu")
     assert info["format"] == "akamaster" and info["mean"] == pytest.approx(IMAGENET_MEAN)

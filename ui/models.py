@@ -144,6 +144,16 @@ def _uploaded_model() -> LoadedModel | None:
     return loaded
 
 
+def upload_summary(loaded: LoadedModel) -> str:
+    """What the sidebar says about an uploaded checkpoint: its architecture, format and claimed accuracy."""
+    text = tr("models.upload_loaded", model=loaded.name, format=loaded.source)
+    if loaded.accuracy is not None:
+        claimed = loaded.meta.get("accuracy_source") == "best_prec1"
+        key = "models.upload_claimed" if claimed else "models.upload_accuracy"
+        text += " " + tr(key, acc=f"{loaded.accuracy:.2f}")
+    return text
+
+
 def current_model() -> LoadedModel:
     """The picked model, or the default one with a clear message when the pick cannot be loaded."""
     source = st.session_state.get(_CHOICE_KEY) or default_source()
@@ -151,6 +161,7 @@ def current_model() -> LoadedModel:
         if source == _UPLOAD:
             loaded = _uploaded_model()
             if loaded is not None:
+                st.sidebar.caption(upload_summary(loaded))
                 return loaded
             st.info(tr("models.upload_waiting"))
         else:

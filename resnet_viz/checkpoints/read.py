@@ -220,7 +220,20 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], model_
             raise LoadError("load.nonfinite", key=key)
 
 
+def with_batch_counters(model: nn.Module, state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` with every BatchNorm ``num_batches_tracked`` it lacks set to 0, as PyTorch's own BatchNorm loading
+    does for files saved before the buffer existed (PyTorch < 0.4.1, e.g. akamaster's released files). The counter
+    only matters for BN without momentum in training; any other missing or unexpected key stays a mismatch."""
+    state = dict(state)
+    for path, module in model.named_modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.num_batches_tracked is not None:
+            state.setdefault(f"{path}.num_batches_tracked" if path else "num_batches_tracked",
+                             torch.tensor(0, dtype=torch.long))
+    return state
+
+
 def load_state(model: nn.Module, state: Mapping[str, torch.Tensor], model_name: str) -> None:
+    state = with_batch_counters(model, state)
     check_state_dict(model, state, model_name)
     expected = model.state_dict()
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
@@ -309,8 +322,9 @@ def load_checkpoint_bytes(data: bytes, filename: str, *, model: str | None = Non
     if fmt == "akamaster":
         mean, std, classes = IMAGENET_MEAN, IMAGENET_STD, CIFAR10_CLASSES
         meta.setdefault("dataset", "CIFAR-10")
-        if "best_prec1" in meta:
-            meta.setdefault("accuracy", float(meta["best_prec1"]))
+        if "best_prec1" in meta and "accuracy" not in meta:
+            meta["accuracy"] = float(meta["best_prec1"])
+            meta["accuracy_source"] = "best_prec1"  # the file's own claim, not measured here
     else:
         mean = tuple(meta.get("mean") or spec.mean)
         std = tuple(meta.get("std") or spec.std)

@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"model      {info['model']}" + (f" (shortcut option {info['shortcut']})" if info["shortcut"] else ""))
     print(f"params     {info['params']:,}")
     print(f"dataset    {info['dataset'] or '-'}")
-    print(f"accuracy   {info['accuracy'] if info['accuracy'] is not None else '-'}")
+    claim = " (the file's own claim: best_prec1)" if info["metadata"].get("accuracy_source") == "best_prec1" else ""
+    print(f"accuracy   {info['accuracy'] if info['accuracy'] is not None else '-'}{claim}")
     more = " ..." if len(info["classes"]) > 10 else ""
     print(f"classes    {len(info['classes'])}: {', '.join(info['classes'][:10])}{more}")
     print(f"mean/std   {tuple(round(x, 4) for x in info['mean'])} / {tuple(round(x, 4) for x in info['std'])}")
