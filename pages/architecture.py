@@ -11,14 +11,8 @@ from resnet_viz.errors import VizError
 from resnet_viz.i18n import t
 from resnet_viz.inspect.architecture import Summary, block_pair, dimension_changes, shortcut_options, summarize, table1
 from resnet_viz.models.registry import MODELS, get_spec
-from resnet_viz.render.plots.figure3 import (
-    ColumnLayout,
-    column_layout,
-    figure3,
-    selected_box,
-    spec_title,
-    table1_records,
-)
+from resnet_viz.render import tables
+from resnet_viz.render.plots.figure3 import ColumnLayout, column_layout, figure3, selected_box, spec_title
 from ui.common import current_language, show_error, tr
 
 NAMES = list(MODELS)
@@ -73,37 +67,6 @@ def column_shortcut(name: str) -> str | None:
     return None if choice == "default" or not get_spec(name).residual else choice
 
 
-def fmt_shape(shape) -> str:
-    return " x ".join(str(s) for s in shape)
-
-
-def layer_details(s: Summary, row_index: int) -> None:
-    row = s.rows[row_index]
-    block = next((b for b in s.blocks if b.first_row <= row_index <= b.last_row), None)
-    rf = (tr("architecture.detail_rf_value", rf=row.rf, jump=row.jump) if row.rf is not None
-          else tr("architecture.detail_rf_none"))
-    geometry = (tr("architecture.detail_geometry_value", k=fmt_shape(row.kernel), s=fmt_shape(row.stride),
-                   p=fmt_shape(row.padding), d=fmt_shape(row.dilation)) if row.kernel else "-")
-    items = [
-        (tr("architecture.detail_module"), row.name),
-        (tr("architecture.detail_paper"), row.block or row.stage or "-"),
-        (tr("architecture.detail_type"), row.type),
-        (tr("architecture.detail_geometry"), geometry),
-        (tr("architecture.detail_input"), fmt_shape(row.input_shape)),
-        (tr("architecture.detail_output"), fmt_shape(row.output_shape)),
-        (tr("architecture.detail_params"), f"{row.params:,}"),
-        (tr("architecture.detail_macs"), f"{row.macs:,}"),
-        (tr("architecture.detail_rf"), rf),
-    ]
-    if block is not None:
-        kind = tr(f"architecture.kind_{block.shortcut}") if block.shortcut else tr("architecture.kind_none")
-        items.append((tr("architecture.detail_block"), tr("architecture.detail_block_value", block=block.name,
-                                                          kind=kind, params=f"{block.params:,}",
-                                                          macs=f"{block.macs:,}")))
-    st.table({tr("architecture.detail_field"): [k for k, _ in items],
-              tr("architecture.detail_value"): [v for _, v in items]})
-
-
 def _detail_choice(columns: list[ColumnLayout], event) -> str:
     """The "column:row" of the layer to detail: a click on a box selects it; the select box offers the same
     choice by keyboard."""
@@ -129,19 +92,13 @@ def _detail_choice(columns: list[ColumnLayout], event) -> str:
                         help=tr("architecture.detail_pick_help"))
 
 
-def _changes_tables(columns: list[ColumnLayout], names: list[str]) -> None:
+def _changes_tables(columns: list[ColumnLayout], names: list[str], lang: str) -> None:
     with st.expander(tr("architecture.changes_title"), expanded=False):
         st.markdown(tr("architecture.changes_intro"))
         for column, name in zip(columns, names):
             changes = cached_changes(name, column_shortcut(name))
             st.markdown(f"**{column.title}**")
-            st.table({
-                tr("architecture.changes_where"): [e["name"] for e in changes],
-                tr("architecture.changes_from"): [fmt_shape(e["input_shape"]) for e in changes],
-                tr("architecture.changes_to"): [fmt_shape(e["output_shape"]) for e in changes],
-                tr("architecture.changes_shortcut"): [tr(f"architecture.kind_{e['shortcut']}") if e["shortcut"] else "-"
-                                                      for e in changes],
-            })
+            st.table(tables.changes_table(changes, lang))
 
 
 def figure3_tab(lang: str) -> None:
@@ -167,15 +124,14 @@ def figure3_tab(lang: str) -> None:
     st.caption(tr("architecture.figure_caption"))
     c, r = (int(v) for v in _detail_choice(columns, event).split(":"))
     st.subheader(tr("architecture.detail_title", column=columns[c].title, name=columns[c].summary.rows[r].name))
-    layer_details(columns[c].summary, r)
-    _changes_tables(columns, names)
+    st.table(tables.layer_detail_table(columns[c].summary, r, lang))
+    _changes_tables(columns, names, lang)
 
 
 def table1_tab(lang: str) -> None:
     st.markdown(tr("architecture.table1_intro"))
     cols = cached_table1()
-    header, records = table1_records(cols, lang=lang)
-    st.table({h: [rec[i] for rec in records] for i, h in enumerate(header)})
+    st.table(tables.table1_table(cols, lang))
     by_depth = {c.depth: c for c in cols}
     if all(d in by_depth for d in (50, 101, 152)):
         st.info(tr("architecture.table1_v15", **{f"m{d}": f"{by_depth[d].macs / 1e9:.2f}" for d in (50, 101, 152)},
@@ -194,19 +150,11 @@ def options_tab(lang: str) -> None:
     except VizError as exc:
         show_error(exc)
         return
-    st.table({
-        tr("architecture.options_option"): [tr(f"architecture.option_{r['option']}") for r in rows],
-        tr("architecture.options_params"): [f"{r['params']:,}" for r in rows],
-        tr("architecture.options_extra_params"): [f"+{r['extra_params']:,}" for r in rows],
-        tr("architecture.options_macs"): [f"{r['macs'] / 1e9:.3f}" for r in rows],
-        tr("architecture.options_extra_macs"): [f"+{r['extra_macs'] / 1e6:.1f}" for r in rows],
-        tr("architecture.options_kinds"): [tr("architecture.options_kinds_value", identity=r["identity"], pad=r["pad"],
-                                              projection=r["projection"]) for r in rows],
-    })
+    st.table(tables.options_table(rows, lang))
     st.caption(tr("architecture.options_paper"))
 
 
-def blocks_tab() -> None:
+def blocks_tab(lang: str) -> None:
     """Figure 5: a basic block next to a bottleneck block of the same width."""
     st.markdown(tr("architecture.blocks_intro"))
     w_col, s_col = st.columns(2)
@@ -223,42 +171,18 @@ def blocks_tab() -> None:
     for col, s, title_key in zip(st.columns(2), blocks, titles):
         with col:
             st.markdown(f"**{tr(title_key, w=width, w4=4 * width)}**")
-            convs = [r for r in s.rows if r.type == "Conv2d"]
-            st.table({
-                tr("architecture.blocks_layer"): [tr("architecture.box_conv", k=r.kernel[0], c=r.output_shape[0])
-                                                  for r in convs],
-                tr("architecture.detail_params"): [f"{r.params:,}" for r in convs],
-                tr("architecture.detail_macs"): [f"{r.macs:,}" for r in convs],
-            })
+            st.table(tables.block_convs_table(s, lang))
             st.metric(tr("architecture.blocks_params"), f"{s.params:,}")
             st.metric(tr("architecture.blocks_macs"), f"{s.macs / 1e6:.1f} M")
     st.caption(tr("architecture.blocks_caption"))
 
 
-def _layer_tables(s: Summary) -> None:
+def _layer_tables(s: Summary, lang: str) -> None:
     st.markdown(tr("architecture.layers_totals", params=f"{s.params:,}", gmacs=f"{s.macs / 1e9:.3f}",
                    layers=s.weight_layers, size=s.input_size))
-    st.dataframe({
-        tr("architecture.col_name"): [r.name + (f" #{r.call + 1}" if r.call else "") for r in s.rows],
-        tr("architecture.col_paper"): [r.block or r.stage or "" for r in s.rows],
-        tr("architecture.col_type"): [r.type for r in s.rows],
-        tr("architecture.col_kernel"): [fmt_shape(r.kernel) if r.kernel else "" for r in s.rows],
-        tr("architecture.col_stride"): [fmt_shape(r.stride) if r.stride else "" for r in s.rows],
-        tr("architecture.col_output"): [fmt_shape(r.output_shape) for r in s.rows],
-        tr("architecture.col_params"): [r.params for r in s.rows],
-        tr("architecture.col_macs"): [r.macs for r in s.rows],
-        tr("architecture.col_rf"): [r.rf for r in s.rows],
-        tr("architecture.col_jump"): [r.jump for r in s.rows],
-    }, hide_index=True, height=360, width="stretch")
+    st.dataframe(tables.layers_table(s, lang), hide_index=True, height=360, width="stretch")
     st.markdown(f"**{tr('architecture.stages_title')}**")
-    st.table({
-        tr("architecture.col_stage"): [x.name for x in s.stages],
-        tr("architecture.col_output"): [fmt_shape(x.output_shape) for x in s.stages],
-        tr("architecture.col_layers"): [x.layers for x in s.stages],
-        tr("architecture.col_blocks"): [x.blocks for x in s.stages],
-        tr("architecture.col_params"): [f"{x.params:,}" for x in s.stages],
-        tr("architecture.col_macs"): [f"{x.macs:,}" for x in s.stages],
-    })
+    st.table(tables.stages_table(s, lang))
 
 
 def layers_tab(lang: str) -> None:
@@ -281,7 +205,7 @@ def layers_tab(lang: str) -> None:
     except VizError as exc:
         show_error(exc)
         return
-    _layer_tables(s)
+    _layer_tables(s, lang)
 
 
 def main() -> None:
@@ -298,7 +222,7 @@ def main() -> None:
     with tab_options:
         options_tab(lang)
     with tab_blocks:
-        blocks_tab()
+        blocks_tab(lang)
     with tab_layers:
         layers_tab(lang)
 

@@ -9,6 +9,7 @@ from resnet_viz.checkpoints.read import LoadedModel
 from resnet_viz.errors import VizError
 from resnet_viz.images import Preprocessed
 from resnet_viz.inspect.feature_maps import Capture, anatomy, channel_order, channel_ratio, mass_extent, page_of, ratios
+from resnet_viz.render import tables
 from resnet_viz.render.colour import mark_unit
 from resnet_viz.render.plots.feature_maps import anatomy_figure, channel_figure, compare_figure, ratio_figure
 from ui.captures import capture_of, colour_bar, depth_strip, erf_of, grid_png, pair_captures, strip_scales
@@ -22,13 +23,6 @@ VIEWS = ("layers", "anatomy", "compare", "input")
 
 
 # ---------------------------------------------------------------- small renderers
-
-def layer_label(cap: Capture, key: str) -> str:
-    rec = cap.layers[key]
-    name = tr("feature_maps.maxpool_name") if key == "maxpool" else key
-    c, h, w = rec.shape
-    return tr("feature_maps.layer_option", name=name, stage=rec.stage, channels=c, height=h, width=w)
-
 
 def input_picture(pre: Preprocessed) -> np.ndarray:
     """The model's input as a picture: the cropped image, which the normalised tensor encodes exactly."""
@@ -54,9 +48,9 @@ def layers_view(cap: Capture, loaded: LoadedModel, pre: Preprocessed, mkey: str,
     keys = list(cap.layers)
     keep_valid("feature_maps_layer", keys, keys[0])
     c1, c2, c3 = st.columns([3, 2, 2])
-    labels = {k: layer_label(cap, k) for k in keys}
-    key = c1.selectbox(tr("feature_maps.layer"), keys, format_func=labels.__getitem__, key="feature_maps_layer",
-                       help=tr("feature_maps.layer_help"))
+    lang = current_language()
+    key = c1.selectbox(tr("feature_maps.layer"), keys, format_func=tables.layer_labels(cap, lang).__getitem__,
+                       key="feature_maps_layer", help=tr("feature_maps.layer_help"))
     rec = cap.layers[key]
     order_by = c2.radio(tr("feature_maps.order"), ("mean", "index"), key="feature_maps_order", horizontal=True,
                         format_func={o: tr(f"feature_maps.order_{o}") for o in ("mean", "index")}.__getitem__)
@@ -75,19 +69,14 @@ def layers_view(cap: Capture, loaded: LoadedModel, pre: Preprocessed, mkey: str,
         if rec.factor > 1:
             st.caption(tr("feature_maps.pooled", factor=rec.factor))
     with g2:
-        m1, m2, m3 = st.columns(3)
-        m1.metric(tr("feature_maps.stat_mean"), f"{rec.mean:.3f}")
-        m2.metric(tr("feature_maps.stat_std"), f"{rec.std:.3f}")
-        m3.metric(tr("feature_maps.stat_zeros"), f"{100 * rec.zero_fraction:.1f}%",
-                  help=tr("feature_maps.stat_zeros_help"))
+        for where, (label, value, help_text) in zip(st.columns(3), tables.layer_metrics(rec, lang)):
+            where.metric(label, value, help=help_text)
         c, h, w = rec.shape
         st.caption(tr("feature_maps.layer_facts", channels=c, height=h, width=w, rf=rec.rf.size, jump=rec.rf.jump))
         channels = [int(c) for c in order]
         keep_valid(f"feature_maps_channel_{key}", channels, channels[0])
         channel = st.selectbox(tr("feature_maps.channel"), channels, key=f"feature_maps_channel_{key}",
-                               format_func={c: tr("feature_maps.channel_option", channel=c,
-                                                  mean=f"{rec.channel_mean[c]:.3f}",
-                                                  max=f"{rec.channel_max[c]:.3f}") for c in channels}.__getitem__)
+                               format_func=tables.channel_labels(rec, channels, lang).__getitem__)
         channel_detail(rec, channel, pre, lo, hi, mkey, image_id)
     receptive_field_view(loaded, rec, channel, pre, mkey, image_id)
 
@@ -159,13 +148,11 @@ def block_choice(cap: Capture, residual: list[str]) -> tuple[str, int | None]:
     keep_valid("feature_maps_block", residual, residual[0])
     c1, c2 = st.columns(2)
     block = c1.selectbox(tr("feature_maps.block"), residual, key="feature_maps_block",
-                         format_func={k: tr(f"feature_maps.shortcut_{cap.blocks[k].shortcut}", block=k)
-                                      for k in residual}.__getitem__)
+                         format_func=tables.block_labels(cap, residual, current_language()).__getitem__)
     options = [-1, *range(cap.layers[block].shape[0])]
     keep_valid("feature_maps_block_channel", options, -1)
-    names = {c: tr("feature_maps.channel_mean") if c < 0 else str(c) for c in options}
     ch = c2.selectbox(tr("feature_maps.channel"), options, key="feature_maps_block_channel",
-                      format_func=names.__getitem__)
+                      format_func=tables.block_channel_labels(options, current_language()).__getitem__)
     return block, None if ch < 0 else int(ch)
 
 

@@ -91,14 +91,3 @@ def test_weights_figure_bars():
     assert list(bar.y) == [150528000.0, 1728.0] and list(bar.text) == ["150,528,000", "1,728"]
     assert list(bar.x) == [t("conv_lab.why_fc_bar", "zh"), t("conv_lab.why_conv_bar", "zh")]
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.range[1] == pytest.approx(8.1777 * 1.12 + 0.3, 1e-3)
-
-
-@pytest.mark.parametrize("lang", ["en", "zh"])
-def test_chain_table(lang):
-    size, layers = calc.CHAIN_PRESETS["resnet34_stem"]
-    table = plots.chain_table(calc.receptive_field_chain(list(layers), size), lang)
-    assert [row[t("conv_lab.col_layer", lang)] for row in table] == ["conv1", "maxpool"]
-    assert [row[t("conv_lab.col_kind", lang)] for row in table] == [t("calc.kind_conv", lang),
-                                                                     t("calc.kind_maxpool", lang)]
-    assert [row[t("conv_lab.col_size", lang)] for row in table] == ["224 → 112", "112 → 56"]
-    assert [(row[t("conv_lab.col_jump", lang)], row[t("conv_lab.col_rf", lang)]) for row in table] == [(2, 7), (4, 11)]

@@ -262,7 +262,6 @@ from resnet_viz.render.plots.figure3 import (  # noqa: E402
     figure3,
     relative_cost,
     selected_box,
-    table1_records,
 )
 
 
@@ -326,15 +325,6 @@ def test_dimension_changes_and_shortcut_table():
     assert (rows["A"]["pad"], rows["B"]["projection"], rows["C"]["projection"]) == (3, 3, 16)
     with pytest.raises(InputError):
         shortcut_options("plain34")
-
-
-def test_table1_records_text():
-    header, records = table1_records(table1((34, 50)))
-    assert header == ["layer name", "output size", "34-layer", "50-layer"]
-    conv3 = next(r for r in records if r[0] == "conv3_x")
-    assert conv3[1] == "28x28" and conv3[2] == "[3x3, 128 / 3x3, 128] ×4"
-    assert conv3[3] == "[1x1, 128 / 3x3, 128 / 1x1, 512] ×4"
-    assert records[-3][2:] == ["3.66", "4.09"] and records[-2][2:] == ["3.66", "3.86"]
 
 
 def test_collapsed_units_get_one_repeat_mark():

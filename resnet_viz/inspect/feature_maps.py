@@ -232,8 +232,24 @@ def capture(model: nn.Module, x: torch.Tensor, spec: ModelSpec, *, classes: tupl
     if x.dim() != 4 or x.shape[0] != 1:
         raise ValueError(f"expected one image as a 1 x C x H x W tensor, got {tuple(x.shape)}")
     layers = layer_specs(model, spec)
-    modules = dict(model.named_modules())
     raw: dict[str, torch.Tensor] = {}
+    hooks, shortcuts = _hooks(model, layers, raw)
+    with hooked(model, forward=hooks), torch.no_grad():
+        logits = model(x)
+    probs = torch.softmax(logits.detach().float()[0], dim=0).numpy()
+    records = _layer_records(layers, raw, receptive_fields(model, layers), dtype)
+    blocks = _block_records(layers, shortcuts, raw, dtype)
+    stages: dict[str, str] = {}
+    for layer in layers:
+        stages[layer.stage] = layer.key  # the last layer of each stage wins
+    return Capture(spec.name, spec.residual, tuple(x.shape), records, blocks, probs,
+                   tuple(classes or spec.classes), stages).freeze()
+
+
+def _hooks(model: nn.Module, layers: list[LayerSpec],
+           raw: dict[str, torch.Tensor]) -> tuple[dict[str, Callable], dict[str, str]]:
+    """Forward hooks (module path -> hook) that put each layer's output into ``raw`` under its key, and each
+    residual block's F(x) and shortcut under ``<key>/F`` and ``<key>/shortcut``; and each block's shortcut kind."""
 
     def keep(name: str):
         def hook(module, inputs, output):
@@ -241,28 +257,28 @@ def capture(model: nn.Module, x: torch.Tensor, spec: ModelSpec, *, classes: tupl
             raw[name] = output.detach()[0].float().clone()
         return hook
 
+    modules = dict(model.named_modules())
     hooks: dict[str, Callable] = {}
     for layer in layers:
         hooks[layer.path] = keep(layer.key)
-    block_info: dict[str, tuple[str, nn.Module | None]] = {}
+    shortcuts: dict[str, str] = {}
     for layer in layers:
         if layer.kind != "block":
             continue
         block = modules[layer.path]
         shortcut = shortcut_of(block)
-        kind, attr, sc_module = shortcut.kind or "none", shortcut.attr, shortcut.transform
-        block_info[layer.key] = (kind, sc_module)
+        kind = shortcuts[layer.key] = shortcut.kind or "none"
         if kind == "none":
             continue
         hooks[f"{layer.path}.{_last_bn(block)}"] = keep(f"{layer.key}/F")
-        if sc_module is not None:
-            hooks[f"{layer.path}.{attr}"] = keep(f"{layer.key}/shortcut")
+        if shortcut.transform is not None:
+            hooks[f"{layer.path}.{shortcut.attr}"] = keep(f"{layer.key}/shortcut")
+    return hooks, shortcuts
 
-    with hooked(model, forward=hooks), torch.no_grad():
-        logits = model(x)
-    probs = torch.softmax(logits.detach().float()[0], dim=0).numpy()
 
-    rfs = receptive_fields(model, layers)
+def _layer_records(layers: list[LayerSpec], raw: dict[str, torch.Tensor], rfs: dict[str, ReceptiveField],
+                   dtype) -> dict[str, LayerRecord]:
+    """Each layer's output, stored (``_store``) with its statistics taken on the full map."""
     records: dict[str, LayerRecord] = {}
     for layer in layers:
         t = raw[layer.key]
@@ -272,11 +288,17 @@ def capture(model: nn.Module, x: torch.Tensor, spec: ModelSpec, *, classes: tupl
         records[layer.key] = LayerRecord(layer.key, layer.path, layer.stage, layer.kind, array,
                                          _chw(t), factor, rfs[layer.key], mean, std, zeros, cmean, cmax,
                                          argmax, vmin, vmax)
+    return records
+
+
+def _block_records(layers: list[LayerSpec], shortcuts: dict[str, str], raw: dict[str, torch.Tensor],
+                   dtype) -> dict[str, BlockRecord]:
+    """Each block's anatomy; a block's input x is the output of the layer before it."""
     blocks: dict[str, BlockRecord] = {}
     previous = None
     for layer in layers:
         if layer.kind == "block":
-            kind, _ = block_info[layer.key]
+            kind = shortcuts[layer.key]
             input_key = previous or layer.key
             if kind == "none":
                 blocks[layer.key] = BlockRecord(layer.key, layer.path, layer.stage, input_key, kind,
@@ -291,11 +313,7 @@ def capture(model: nn.Module, x: torch.Tensor, spec: ModelSpec, *, classes: tupl
                     _store(sc, dtype)[0] if sc is not None else None, _store(f, dtype)[0],
                     f_norm / sc_norm if sc_norm > 0 else float("inf"), f_norm, sc_norm)
         previous = layer.key
-    stages: dict[str, str] = {}
-    for layer in layers:
-        stages[layer.stage] = layer.key  # the last layer of each stage wins
-    return Capture(spec.name, spec.residual, tuple(x.shape), records, blocks, probs,
-                   tuple(classes or spec.classes), stages).freeze()
+    return blocks
 
 
 # ---------------------------------------------------------------- views of a capture

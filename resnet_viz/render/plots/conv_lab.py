@@ -1,5 +1,5 @@
 """Plotly figures of the Conv & pooling lab: number grids (sliding window, pooling), a receptive field on the
-input (and its layer-by-layer table), and the weights of a fully connected layer against a conv layer.
+input, and the weights of a fully connected layer against a conv layer.
 
 Every builder takes what ``resnet_viz.lab`` computed and a language; every title and label comes from the
 i18n catalogue, every number written on a figure from ``resnet_viz.lab.parse.format_number``.
@@ -127,14 +127,3 @@ def weights_figure(r: FcVsConv, lang: str = "en") -> go.Figure:
     fig.update_layout(title=t("conv_lab.why_chart_title", lang), height=380, margin=dict(l=10, r=10, t=50, b=10))
     return fig
 
-
-def chain_table(rows: list[ChainRow], lang: str = "en") -> list[dict[str, object]]:
-    """One table row per layer of a receptive-field chain: its geometry, the size it maps, jump and field."""
-    return [{
-        t("conv_lab.col_layer", lang): r.layer.name or str(i + 1),
-        t("conv_lab.col_kind", lang): t(f"calc.kind_{r.layer.kind}", lang),
-        "K": r.layer.kernel, "S": r.layer.stride, "P": r.layer.padding, "D": r.layer.dilation,
-        t("conv_lab.col_size", lang): f"{r.size_in} → {r.size_out}",
-        t("conv_lab.col_jump", lang): r.jump_out,
-        t("conv_lab.col_rf", lang): r.rf_out,
-    } for i, r in enumerate(rows)]

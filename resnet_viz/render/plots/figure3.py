@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 
 from resnet_viz.i18n import t
-from resnet_viz.inspect.architecture import LayerRow, Summary, Table1Cell, Table1Column
+from resnet_viz.inspect.architecture import LayerRow, Summary
 from resnet_viz.models.registry import get_spec
 
 POINTS_PER_BOX = 7  # invisible hover / click targets spread across each box
@@ -173,62 +173,25 @@ def figure3(columns: list[ColumnLayout], *, lang: str = "en") -> go.Figure:
     """Columns side by side: boxes, band labels on the left, curved shortcut arrows, totals underneath."""
     bands = band_positions(columns)
     fig = go.Figure()
-    shapes, annotations = [], []
     n_slots = max((top + h for top, h in bands.values()), default=1)
     band_colour = {band: _BAND_COLOURS[i % len(_BAND_COLOURS)] for i, band in enumerate(bands)}
-
-    for band, (top, _) in bands.items():
-        shapes.append(dict(type="line", xref="paper", x0=0, x1=1, y0=top - 0.25, y1=top - 0.25,
-                           line=dict(color="#bbbbbb", width=1, dash="dot"), layer="below"))
-        annotations.append(dict(x=-0.95, y=top + 0.5, xref="x", yref="y", xanchor="left", showarrow=False,
-                                text=t("architecture.band_label", lang, size=band),
-                                font=dict(size=11, color="#555555")))
-
+    shapes, annotations = _band_marks(bands, lang)
     costs = relative_cost(columns)
     for c, column in enumerate(columns):
         x = float(c)
         ys = box_positions(column, bands)
         annotations.append(dict(x=x, y=-1.0, xref="x", yref="y", showarrow=False, text=f"<b>{column.title}</b>",
                                 font=dict(size=13)))
-        px, py, texts, hovers, custom = [], [], [], [], []
-        for box, y in zip(column.boxes, ys):
-            colour = band_colour[box.band] if box.kind == "conv" else _POOL_COLOUR if box.kind == "pool" \
-                else _FC_COLOUR
-            shapes.append(dict(type="rect", x0=x - BOX_HALF_WIDTH, x1=x + BOX_HALF_WIDTH, y0=y - BOX_HEIGHT / 2,
-                               y1=y + BOX_HEIGHT / 2, fillcolor=colour, line=dict(color="#444444", width=1),
-                               layer="below"))
-            row = column.summary.rows[box.row]
-            hover = hover_text(row, lang)
-            if box.repeat > 1:
-                hover += "<br>" + t("architecture.hover_repeat", lang, n=box.repeat)
-            for k in range(POINTS_PER_BOX):
-                px.append(x - BOX_HALF_WIDTH + (k + 0.5) * 2 * BOX_HALF_WIDTH / POINTS_PER_BOX)
-                py.append(y)
-                texts.append(box.label if k == POINTS_PER_BOX // 2 else "")
-                hovers.append(hover)
-                custom.append([c, box.row])
+        shapes.extend(_box_shapes(column, ys, x, band_colour))
         annotations.extend(_repeat_marks(column, ys, x, lang))
-        fig.add_trace(go.Scatter(
-            x=px, y=py, mode="markers+text", text=texts, textposition="middle center", hovertext=hovers,
-            hoverinfo="text", customdata=custom, marker=dict(size=14, opacity=0, symbol="square"),
-            textfont=dict(size=11, color="#111111"), showlegend=False, name=column.title,
-            selected=dict(textfont=dict(color="#000000")), unselected=dict(textfont=dict(color="#777777"))))
+        fig.add_trace(_box_points(column, c, ys, lang))
         for arrow in column.arrows:
             shapes.append(_arrow_path(arrow, ys, x))
             annotations.append(_arrow_head(arrow, ys, x))
-        s = column.summary
-        totals = t("architecture.column_totals", lang, gflops=f"{s.macs / 1e9:.2f}", mparams=f"{s.params / 1e6:.1f}",
-                   layers=s.weight_layers)
-        if c > 0 and costs[c]:
-            totals += "<br>" + t("architecture.column_relative", lang, pct=f"{100 * costs[c]:.1f}",
-                                 base=columns[0].title)
-        annotations.append(dict(x=x, y=n_slots + 0.4, xref="x", yref="y", yanchor="top", showarrow=False,
-                                text=totals, font=dict(size=11)))
-
-    for kind, dash in SHORTCUT_STYLE.items():
-        if any(a.kind == kind for col in columns for a in col.arrows):
-            fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(color="#1f4e9a", dash=dash, width=2),
-                                     name=t(f"architecture.legend_{kind}", lang), hoverinfo="skip"))
+        base = columns[0].title if c > 0 and costs[c] else None
+        annotations.append(_totals(column, x, n_slots, costs[c], base, lang))
+    for trace in _legend(columns, lang):
+        fig.add_trace(trace)
     fig.update_layout(
         shapes=shapes, annotations=annotations, height=int(160 + 30 * (n_slots + 3)),
         margin=dict(l=10, r=10, t=30, b=10), plot_bgcolor="white", hovermode="closest", hoverdistance=40,
@@ -236,6 +199,70 @@ def figure3(columns: list[ColumnLayout], *, lang: str = "en") -> go.Figure:
         xaxis=dict(visible=False, range=[-0.97, len(columns) - 0.4], fixedrange=True),
         yaxis=dict(visible=False, autorange=False, range=[n_slots + 2.6, -1.6], fixedrange=True))
     return fig
+
+
+def _band_marks(bands: dict[int, tuple[float, int]], lang: str) -> tuple[list[dict], list[dict]]:
+    """A dotted line above each output-size band and its label on the left: (shapes, annotations)."""
+    shapes, annotations = [], []
+    for band, (top, _) in bands.items():
+        shapes.append(dict(type="line", xref="paper", x0=0, x1=1, y0=top - 0.25, y1=top - 0.25,
+                           line=dict(color="#bbbbbb", width=1, dash="dot"), layer="below"))
+        annotations.append(dict(x=-0.95, y=top + 0.5, xref="x", yref="y", xanchor="left", showarrow=False,
+                                text=t("architecture.band_label", lang, size=band),
+                                font=dict(size=11, color="#555555")))
+    return shapes, annotations
+
+
+def _box_shapes(column: ColumnLayout, ys: list[float], x: float, band_colour: dict[int, str]) -> list[dict]:
+    """One rectangle per box: convs in their band's colour, pools and fc in their own."""
+    shapes = []
+    for box, y in zip(column.boxes, ys):
+        colour = band_colour[box.band] if box.kind == "conv" else _POOL_COLOUR if box.kind == "pool" \
+            else _FC_COLOUR
+        shapes.append(dict(type="rect", x0=x - BOX_HALF_WIDTH, x1=x + BOX_HALF_WIDTH, y0=y - BOX_HEIGHT / 2,
+                           y1=y + BOX_HEIGHT / 2, fillcolor=colour, line=dict(color="#444444", width=1),
+                           layer="below"))
+    return shapes
+
+
+def _box_points(column: ColumnLayout, c: int, ys: list[float], lang: str) -> go.Scatter:
+    """The column's labels and its invisible hover / click targets, ``POINTS_PER_BOX`` across each box; each
+    point carries (column, row index) for ``selected_box``."""
+    x = float(c)
+    px, py, texts, hovers, custom = [], [], [], [], []
+    for box, y in zip(column.boxes, ys):
+        hover = hover_text(column.summary.rows[box.row], lang)
+        if box.repeat > 1:
+            hover += "<br>" + t("architecture.hover_repeat", lang, n=box.repeat)
+        for k in range(POINTS_PER_BOX):
+            px.append(x - BOX_HALF_WIDTH + (k + 0.5) * 2 * BOX_HALF_WIDTH / POINTS_PER_BOX)
+            py.append(y)
+            texts.append(box.label if k == POINTS_PER_BOX // 2 else "")
+            hovers.append(hover)
+            custom.append([c, box.row])
+    return go.Scatter(
+        x=px, y=py, mode="markers+text", text=texts, textposition="middle center", hovertext=hovers,
+        hoverinfo="text", customdata=custom, marker=dict(size=14, opacity=0, symbol="square"),
+        textfont=dict(size=11, color="#111111"), showlegend=False, name=column.title,
+        selected=dict(textfont=dict(color="#000000")), unselected=dict(textfont=dict(color="#777777")))
+
+
+def _totals(column: ColumnLayout, x: float, n_slots: float, cost: float, base: str | None, lang: str) -> dict:
+    """GFLOPs, parameters and weight layers under the column; with ``base``, its cost relative to that column."""
+    s = column.summary
+    totals = t("architecture.column_totals", lang, gflops=f"{s.macs / 1e9:.2f}", mparams=f"{s.params / 1e6:.1f}",
+               layers=s.weight_layers)
+    if base is not None:
+        totals += "<br>" + t("architecture.column_relative", lang, pct=f"{100 * cost:.1f}", base=base)
+    return dict(x=x, y=n_slots + 0.4, xref="x", yref="y", yanchor="top", showarrow=False, text=totals,
+                font=dict(size=11))
+
+
+def _legend(columns: list[ColumnLayout], lang: str) -> list[go.Scatter]:
+    """A legend line for each kind of shortcut the columns draw."""
+    return [go.Scatter(x=[None], y=[None], mode="lines", line=dict(color="#1f4e9a", dash=dash, width=2),
+                       name=t(f"architecture.legend_{kind}", lang), hoverinfo="skip")
+            for kind, dash in SHORTCUT_STYLE.items() if any(a.kind == kind for col in columns for a in col.arrows)]
 
 
 def _arrow_x(x: float) -> tuple[float, float]:
@@ -285,31 +312,3 @@ def selected_box(columns: list[ColumnLayout], point: dict) -> tuple[int, int] | 
             return curve, boxes[index // POINTS_PER_BOX].row
     return None
 
-
-def table1_cell(cell: Table1Cell, lang: str = "en") -> str:
-    """One cell of Table 1 in the paper's notation, e.g. "[3x3, 64 / 3x3, 64] x 3"."""
-    convs = " / ".join(t("architecture.table1_conv", lang, k=k, c=c) for k, c in cell.convs)
-    if cell.stage == "fc":
-        return t("architecture.table1_fc", lang, n=cell.convs[0][1] if cell.convs else 0)
-    if cell.repeat <= 1 and len(cell.convs) == 1:
-        text = t("architecture.table1_stem", lang, k=cell.convs[0][0], c=cell.convs[0][1], s=cell.stride)
-    else:
-        text = t("architecture.table1_block", lang, convs=convs, n=cell.repeat)
-    if cell.pool is not None:
-        text = t("architecture.table1_with_pool", lang, k=cell.pool[1], s=cell.pool[2], rest=text)
-    return text
-
-
-def table1_records(columns: list[Table1Column], lang: str = "en") -> tuple[list[str], list[list[str]]]:
-    """(header, rows) of Table 1: one row per stage, then FLOPs (torchvision and paper layout) and params."""
-    header = [t("architecture.table1_stage", lang), t("architecture.table1_output", lang)]
-    header += [t("architecture.table1_model", lang, depth=c.depth) for c in columns]
-    stages = [cell.stage for cell in columns[0].cells] if columns else []
-    records = []
-    for i, stage in enumerate(stages):
-        size = columns[0].cells[i].output_size
-        records.append([stage, f"{size}x{size}"] + [table1_cell(c.cells[i], lang) for c in columns])
-    records.append([t("architecture.table1_flops", lang), ""] + [f"{c.macs / 1e9:.2f}" for c in columns])
-    records.append([t("architecture.table1_flops_v1", lang), ""] + [f"{c.macs_v1 / 1e9:.2f}" for c in columns])
-    records.append([t("architecture.table1_params", lang), ""] + [f"{c.params / 1e6:.1f}" for c in columns])
-    return header, records

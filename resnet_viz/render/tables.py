@@ -1,0 +1,258 @@
+"""The tables the pages show (the contents of st.table, st.dataframe and rows of st.metric) and the labels of
+their result pickers, built from what ``resnet_viz`` computed, in one language.
+
+Every builder is pure: it takes results and a language and returns plain dicts and lists, a column dict
+(header -> values) for a table, records (header -> value per row) for a data frame, (label, value, help)
+triples for a row of metrics, or option -> label for a select box. Headers and words come from the i18n
+catalogue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from resnet_viz.i18n import t
+from resnet_viz.inspect.architecture import Summary, Table1Cell, Table1Column
+from resnet_viz.inspect.feature_maps import Capture, LayerRecord
+from resnet_viz.lab import calc, parse
+from resnet_viz.lab.parse import format_number
+
+Columns = dict[str, list[Any]]  # header -> the column's values, top to bottom
+Metric = tuple[str, str, str | None]  # label, value, help (None: no help)
+
+
+def fmt_shape(shape: Iterable[int]) -> str:
+    """``(64, 56, 56)`` -> ``"64 x 56 x 56"``."""
+    return " x ".join(str(s) for s in shape)
+
+
+def _thousands(n: int) -> str:
+    return f"{n:,}"
+
+
+# ---------------------------------------------------------------- architecture explorer
+
+def layer_detail_table(s: Summary, row_index: int, lang: str = "en") -> Columns:
+    """Field / value of one layer of ``s``, and of the block it belongs to."""
+    row = s.rows[row_index]
+    block = next((b for b in s.blocks if b.first_row <= row_index <= b.last_row), None)
+    rf = (t("architecture.detail_rf_value", lang, rf=row.rf, jump=row.jump) if row.rf is not None
+          else t("architecture.detail_rf_none", lang))
+    geometry = "-"
+    if row.kernel and row.stride and row.padding and row.dilation:  # set together, for a layer with a window
+        geometry = t("architecture.detail_geometry_value", lang, k=fmt_shape(row.kernel), s=fmt_shape(row.stride),
+                     p=fmt_shape(row.padding), d=fmt_shape(row.dilation))
+    items = [
+        (t("architecture.detail_module", lang), row.name),
+        (t("architecture.detail_paper", lang), row.block or row.stage or "-"),
+        (t("architecture.detail_type", lang), row.type),
+        (t("architecture.detail_geometry", lang), geometry),
+        (t("architecture.detail_input", lang), fmt_shape(row.input_shape)),
+        (t("architecture.detail_output", lang), fmt_shape(row.output_shape)),
+        (t("architecture.detail_params", lang), _thousands(row.params)),
+        (t("architecture.detail_macs", lang), _thousands(row.macs)),
+        (t("architecture.detail_rf", lang), rf),
+    ]
+    if block is not None:
+        kind = t(f"architecture.kind_{block.shortcut}" if block.shortcut else "architecture.kind_none", lang)
+        items.append((t("architecture.detail_block", lang),
+                      t("architecture.detail_block_value", lang, block=block.name, kind=kind,
+                        params=_thousands(block.params), macs=_thousands(block.macs))))
+    return {t("architecture.detail_field", lang): [k for k, _ in items],
+            t("architecture.detail_value", lang): [v for _, v in items]}
+
+
+def changes_table(changes: Sequence[Mapping[str, Any]], lang: str = "en") -> Columns:
+    """Where a column's feature map changes size or width (``inspect.architecture.dimension_changes``)."""
+    return {
+        t("architecture.changes_where", lang): [e["name"] for e in changes],
+        t("architecture.changes_from", lang): [fmt_shape(e["input_shape"]) for e in changes],
+        t("architecture.changes_to", lang): [fmt_shape(e["output_shape"]) for e in changes],
+        t("architecture.changes_shortcut", lang): [t(f"architecture.kind_{e['shortcut']}", lang) if e["shortcut"]
+                                                   else "-" for e in changes],
+    }
+
+
+def options_table(rows: Sequence[Mapping[str, Any]], lang: str = "en") -> Columns:
+    """Table 3: params, multiply-adds and shortcut kinds of options A, B and C (``shortcut_options``)."""
+    return {
+        t("architecture.options_option", lang): [t(f"architecture.option_{r['option']}", lang) for r in rows],
+        t("architecture.options_params", lang): [_thousands(r["params"]) for r in rows],
+        t("architecture.options_extra_params", lang): [f"+{r['extra_params']:,}" for r in rows],
+        t("architecture.options_macs", lang): [f"{r['macs'] / 1e9:.3f}" for r in rows],
+        t("architecture.options_extra_macs", lang): [f"+{r['extra_macs'] / 1e6:.1f}" for r in rows],
+        t("architecture.options_kinds", lang): [t("architecture.options_kinds_value", lang, identity=r["identity"],
+                                                  pad=r["pad"], projection=r["projection"]) for r in rows],
+    }
+
+
+def block_convs_table(s: Summary, lang: str = "en") -> Columns:
+    """Figure 5: the convolutions of one block, with their params and multiply-adds."""
+    convs = [(r, r.kernel) for r in s.rows if r.type == "Conv2d" and r.kernel is not None]  # a Conv2d has one
+    return {
+        t("architecture.blocks_layer", lang): [t("architecture.box_conv", lang, k=k[0], c=r.output_shape[0])
+                                               for r, k in convs],
+        t("architecture.detail_params", lang): [_thousands(r.params) for r, _ in convs],
+        t("architecture.detail_macs", lang): [_thousands(r.macs) for r, _ in convs],
+    }
+
+
+def layers_table(s: Summary, lang: str = "en") -> Columns:
+    """Every layer of ``s`` (a module called twice appears twice, "#2"), with numbers left as numbers."""
+    return {
+        t("architecture.col_name", lang): [r.name + (f" #{r.call + 1}" if r.call else "") for r in s.rows],
+        t("architecture.col_paper", lang): [r.block or r.stage or "" for r in s.rows],
+        t("architecture.col_type", lang): [r.type for r in s.rows],
+        t("architecture.col_kernel", lang): [fmt_shape(r.kernel) if r.kernel else "" for r in s.rows],
+        t("architecture.col_stride", lang): [fmt_shape(r.stride) if r.stride else "" for r in s.rows],
+        t("architecture.col_output", lang): [fmt_shape(r.output_shape) for r in s.rows],
+        t("architecture.col_params", lang): [r.params for r in s.rows],
+        t("architecture.col_macs", lang): [r.macs for r in s.rows],
+        t("architecture.col_rf", lang): [r.rf for r in s.rows],
+        t("architecture.col_jump", lang): [r.jump for r in s.rows],
+    }
+
+
+def stages_table(s: Summary, lang: str = "en") -> Columns:
+    """One row per stage of ``s``: its output, weight layers, blocks, params and multiply-adds."""
+    return {
+        t("architecture.col_stage", lang): [x.name for x in s.stages],
+        t("architecture.col_output", lang): [fmt_shape(x.output_shape) for x in s.stages],
+        t("architecture.col_layers", lang): [x.layers for x in s.stages],
+        t("architecture.col_blocks", lang): [x.blocks for x in s.stages],
+        t("architecture.col_params", lang): [_thousands(x.params) for x in s.stages],
+        t("architecture.col_macs", lang): [_thousands(x.macs) for x in s.stages],
+    }
+
+
+def table1_cell(cell: Table1Cell, lang: str = "en") -> str:
+    """One cell of Table 1 in the paper's notation, e.g. "[3x3, 64 / 3x3, 64] x 3"."""
+    convs = " / ".join(t("architecture.table1_conv", lang, k=k, c=c) for k, c in cell.convs)
+    if cell.stage == "fc":
+        return t("architecture.table1_fc", lang, n=cell.convs[0][1] if cell.convs else 0)
+    if cell.repeat <= 1 and len(cell.convs) == 1:
+        text = t("architecture.table1_stem", lang, k=cell.convs[0][0], c=cell.convs[0][1], s=cell.stride)
+    else:
+        text = t("architecture.table1_block", lang, convs=convs, n=cell.repeat)
+    if cell.pool is not None:
+        text = t("architecture.table1_with_pool", lang, k=cell.pool[1], s=cell.pool[2], rest=text)
+    return text
+
+
+def table1_records(columns: list[Table1Column], lang: str = "en") -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of Table 1: one row per stage, then FLOPs (torchvision and paper layout) and params."""
+    header = [t("architecture.table1_stage", lang), t("architecture.table1_output", lang)]
+    header += [t("architecture.table1_model", lang, depth=c.depth) for c in columns]
+    stages = [cell.stage for cell in columns[0].cells] if columns else []
+    records = []
+    for i, stage in enumerate(stages):
+        size = columns[0].cells[i].output_size
+        records.append([stage, f"{size}x{size}"] + [table1_cell(c.cells[i], lang) for c in columns])
+    records.append([t("architecture.table1_flops", lang), ""] + [f"{c.macs / 1e9:.2f}" for c in columns])
+    records.append([t("architecture.table1_flops_v1", lang), ""] + [f"{c.macs_v1 / 1e9:.2f}" for c in columns])
+    records.append([t("architecture.table1_params", lang), ""] + [f"{c.params / 1e6:.1f}" for c in columns])
+    return header, records
+
+
+def table1_table(columns: list[Table1Column], lang: str = "en") -> Columns:
+    """Table 1 as columns (header -> the column's cells)."""
+    header, records = table1_records(columns, lang)
+    return {h: [rec[i] for rec in records] for i, h in enumerate(header)}
+
+
+# ---------------------------------------------------------------- conv & pooling lab
+
+def conv_metrics(result: calc.ConvResult, lang: str = "en") -> list[Metric]:
+    """The conv calculator's results: output shape, parameters, multiply-adds, the layer's own field."""
+    rf_h, rf_w = result.receptive_field
+    return [
+        (t("conv_lab.output_shape", lang), " x ".join(str(n) for n in result.output_shape), None),
+        (t("conv_lab.params", lang), format_number(result.params),
+         t("conv_lab.params_help", lang, weights=format_number(result.weights), biases=format_number(result.biases))),
+        (t("conv_lab.macs", lang), format_number(result.macs), t("conv_lab.macs_help", lang)),
+        (t("conv_lab.rf_alone", lang), f"{rf_h} x {rf_w}", None),
+    ]
+
+
+def fc_vs_conv_metrics(r: calc.FcVsConv, lang: str = "en") -> list[Metric]:
+    """The weights of a fully connected layer, of a conv layer, and their ratio."""
+    return [
+        (t("conv_lab.why_fc_weights", lang), format_number(r.fc_weights), None),
+        (t("conv_lab.why_conv_weights", lang), format_number(r.conv_weights), None),
+        (t("conv_lab.why_ratio", lang), f"{r.ratio:,.0f} x", None),
+    ]
+
+
+def chain_table(rows: list[calc.ChainRow], lang: str = "en") -> list[dict[str, object]]:
+    """One table row per layer of a receptive-field chain: its geometry, the size it maps, jump and field."""
+    return [{
+        t("conv_lab.col_layer", lang): r.layer.name or str(i + 1),
+        t("conv_lab.col_kind", lang): t(f"calc.kind_{r.layer.kind}", lang),
+        "K": r.layer.kernel, "S": r.layer.stride, "P": r.layer.padding, "D": r.layer.dilation,
+        t("conv_lab.col_size", lang): f"{r.size_in} → {r.size_out}",
+        t("conv_lab.col_jump", lang): r.jump_out,
+        t("conv_lab.col_rf", lang): r.rf_out,
+    } for i, r in enumerate(rows)]
+
+
+def chain_kind_labels(lang: str = "en") -> dict[str, str]:
+    """Layer kind -> its label in the typed chain's kind column."""
+    return {k: t(f"calc.kind_{k}", lang) for k in calc.LAYER_KINDS}
+
+
+def chain_headers(lang: str = "en") -> dict[str, str]:
+    """The typed chain's translated column headers (the others, K S P D, are the same in every language)."""
+    return {"kind": t("conv_lab.col_kind", lang), "ceil": t("conv_lab.col_ceil", lang)}
+
+
+def custom_chain_records(lang: str = "en") -> list[dict[str, object]]:
+    """The rows the typed chain starts from (``parse.CUSTOM_CHAIN_EXAMPLE``), under translated headers."""
+    headers = chain_headers(lang)
+    return [{headers.get(k, k): v for k, v in row.items()}
+            for row in parse.chain_records(parse.CUSTOM_CHAIN_EXAMPLE, chain_kind_labels(lang))]
+
+
+def chain_from_table(records: Iterable[Mapping[str, Any]], lang: str = "en") -> list[calc.Layer]:
+    """The layers of the rows a user typed under ``custom_chain_records``'s headers (InputError if unreadable)."""
+    names = {label: name for name, label in chain_headers(lang).items()}
+    rows = [{names.get(k, k): v for k, v in row.items()} for row in records]
+    return parse.chain_from_records(rows, chain_kind_labels(lang))
+
+
+# ---------------------------------------------------------------- feature maps
+
+def layer_labels(cap: Capture, lang: str = "en") -> dict[str, str]:
+    """Layer key -> its option label: name, stage and C x H x W."""
+    labels = {}
+    for key, rec in cap.layers.items():
+        name = t("feature_maps.maxpool_name", lang) if key == "maxpool" else key
+        c, h, w = rec.shape
+        labels[key] = t("feature_maps.layer_option", lang, name=name, stage=rec.stage, channels=c, height=h, width=w)
+    return labels
+
+
+def channel_labels(rec: LayerRecord, channels: Iterable[int], lang: str = "en") -> dict[int, str]:
+    """Channel -> its option label, with the channel's mean and maximum."""
+    return {c: t("feature_maps.channel_option", lang, channel=c, mean=f"{rec.channel_mean[c]:.3f}",
+                 max=f"{rec.channel_max[c]:.3f}") for c in channels}
+
+
+def block_labels(cap: Capture, blocks: Iterable[str], lang: str = "en") -> dict[str, str]:
+    """Block key -> its option label, which names the block's kind of shortcut."""
+    return {k: t(f"feature_maps.shortcut_{cap.blocks[k].shortcut}", lang, block=k) for k in blocks}
+
+
+def block_channel_labels(channels: Iterable[int], lang: str = "en") -> dict[int, str]:
+    """Channel -> its option label in the block anatomy, where -1 stands for the mean over channels."""
+    return {c: t("feature_maps.channel_mean", lang) if c < 0 else str(c) for c in channels}
+
+
+def layer_metrics(rec: LayerRecord, lang: str = "en") -> list[Metric]:
+    """A layer's mean, standard deviation and fraction of zeros (over every channel and position)."""
+    return [
+        (t("feature_maps.stat_mean", lang), f"{rec.mean:.3f}", None),
+        (t("feature_maps.stat_std", lang), f"{rec.std:.3f}", None),
+        (t("feature_maps.stat_zeros", lang), f"{100 * rec.zero_fraction:.1f}%",
+         t("feature_maps.stat_zeros_help", lang)),
+    ]
