@@ -8,11 +8,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from resnet_viz.runtime import configure_threads
+from resnet_viz.runtime import configure_allocator, configure_threads
 from ui.common import language_switch, sync_language, tr
 from ui.models import model_picker
 
 configure_threads()  # once per process (later reruns change nothing): torch's threads serve every session
+configure_allocator()  # freed activations go back to the system: memory stays flat across a class's work
 
 ROOT = Path(__file__).parent
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
 
 from resnet_viz import runtime
 from resnet_viz.cli import main
+from resnet_viz.runtime import configure_allocator
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -64,3 +67,9 @@ def test_the_responses_command_sets_threads_at_its_start(tmp_path, fresh, capsys
     assert main(["responses", "random:resnet20", "--data", str(npz), "--json", "--threads", "2"]) == 0
     assert fresh == [2] and torch.get_num_threads() == 2
     capsys.readouterr()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
+def test_allocator_is_configured_on_linux():
+    assert configure_allocator() is True
+    assert configure_allocator() is True  # idempotent: the app's script calls it on every rerun

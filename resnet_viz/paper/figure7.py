@@ -120,10 +120,12 @@ class _Moments:
         self.sumsq: list[torch.Tensor] = []
 
     def add(self, x: torch.Tensor) -> None:
-        flat = x.detach().double().flatten(1)
-        self.count = flat.shape[1]
-        self.sums.append(flat.sum(1))
-        self.sumsq.append((flat * flat).sum(1))
+        # Reduced over each channel's H x W in float32 first (at most a few thousand values each), then in
+        # float64: no copy of the batch's activations is made, so memory stays flat however many images run.
+        x = x.detach()
+        self.count = x[0].numel()
+        self.sums.append(x.sum(dim=(2, 3)).double().sum(1))
+        self.sumsq.append(torch.linalg.vector_norm(x, dim=(2, 3)).double().square().sum(1))
 
 
 def layer_responses(model: nn.Module, images: torch.Tensor, *, mean: Sequence[float], std: Sequence[float],
