@@ -22,6 +22,7 @@ from resnet_viz.render.plots.paper import figure7
 from ui.common import current_language, keep_valid, picture, show_error, tr
 from ui.images import image_input
 from ui.models import load_cached
+from ui.work import heavy
 
 SAMPLE_SIZES = [100, 200, 500, 1000]
 TOP_IMAGES = 3
@@ -138,7 +139,7 @@ def _responses(chosen: list[str], by_path: dict, labels: dict[str, str], fp: tup
                 if src is not None and src.stored is not None and not live:
                     res, source_text = src.stored, tr("figure7.source_stored", images=src.stored.images)
                 else:
-                    res = _on_sample(path, fp, limit)
+                    res = heavy(("figure7", path, fp, limit), lambda p=path: _on_sample(p, fp, limit))
                     source_text = tr("figure7.source_live", images=res.images)
             except VizError as exc:
                 show_error(exc)

@@ -10,6 +10,7 @@ from resnet_viz.paper.gradient_flow import BATCH_SIZE, DEPTH_CHOICES, GradientFl
 from resnet_viz.render.plots.paper import block_figure, gradient_norms_figure
 from ui.common import current_language, keep_valid, show_error, tr
 from ui.models import load_cached
+from ui.work import heavy
 
 SEED = 0
 
@@ -61,7 +62,7 @@ def _at_init_section(lang: str) -> bool:
                              help=tr("gradient_flow.depth_help"))
     try:
         with st.spinner(tr("paper.computing")):
-            plain, res = _at_init(int(depth), SEED)
+            plain, res = heavy(("gradient_flow", int(depth), SEED), lambda: _at_init(int(depth), SEED))
     except VizError as exc:
         show_error(exc)
         return False
@@ -93,7 +94,7 @@ def _trained_section(lang: str) -> None:
     flows, names = [], []
     for path in chosen:
         try:
-            flows.append(_trained(path, fp))
+            flows.append(heavy(("gradient_flow", path, fp), lambda p=path: _trained(p, fp)))
             names.append(labels[path])
         except VizError as exc:
             show_error(exc)

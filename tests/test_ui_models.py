@@ -45,9 +45,9 @@ def test_model_key_tells_weights_and_preprocessing_apart():
 
 def test_a_cached_model_is_hashed_once_when_loaded(monkeypatch):
     from resnet_viz.checkpoints.read import load_random
-    from ui.models import _load_cached, load_cached, model_key
+    from ui.models import load_cached, model_cache, model_key
 
-    _load_cached.clear()
+    model_cache.clear()
     loaded = load_cached("random:plain20")
 
     def no_second_hash(*args, **kwargs):
@@ -75,3 +75,17 @@ def test_twin_checkpoints_and_weights_sources(tmp_path, monkeypatch):
     assert weights_source("resnet32") == paths["resnet32"]
     assert weights_source("plain32") is None  # no checkpoint, and the zoo has no pretrained plain net
     assert weights_source("resnet34") is None  # offline, nothing downloaded
+
+
+def test_the_model_cache_is_bounded_by_bytes(monkeypatch):
+    from ui.models import load_cached, model_cache
+
+    monkeypatch.setenv("RESNET_VIZ_MODEL_CACHE_MB", "2")  # room for one ResNet-20 (1.1 MB) but not two
+    model_cache.clear()
+    first = load_cached("random:resnet20")
+    assert load_cached("random:resnet20") is first  # one shared object while it stays
+    load_cached("random:plain20")
+    cache = model_cache()
+    assert len(cache.keys()) == 1 and cache.nbytes <= 2 * 1024 * 1024
+    assert load_cached("random:resnet20") is not first  # evicted by size, loaded again
+    model_cache.clear()

@@ -13,6 +13,7 @@ from resnet_viz.explain import attribution as A
 from resnet_viz.images import Preprocessed
 from ui.common import session_memo, tr
 from ui.models import model_key
+from ui.work import heavy
 
 MEMO_ENTRIES = 8  # method results kept per session (each a 3 x H x W float array)
 
@@ -58,4 +59,6 @@ def method_result(method: str, loaded: LoadedModel, pre: Preprocessed, image_id:
         finally:
             bar.empty()
 
-    return session_memo("_attribution_memo", key, compute, entries=MEMO_ENTRIES)
+    slow = method in ("integrated_gradients", "occlusion")  # many passes: through the server's queue
+    return session_memo("_attribution_memo", key, (lambda: heavy(key, compute)) if slow else compute,
+                        entries=MEMO_ENTRIES)

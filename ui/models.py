@@ -19,6 +19,7 @@ from resnet_viz.errors import LoadError
 from resnet_viz.i18n import t
 from resnet_viz.inspect.feature_maps import model_fingerprint
 from resnet_viz.models.registry import MODELS, get_spec, plain_twin
+from resnet_viz.work import ByteBudgetCache, model_cache_bytes, module_bytes
 from ui.common import current_language, show_error, tr
 
 _CHOICE_KEY = "model_source"
@@ -26,8 +27,14 @@ _UPLOAD = "upload"
 UPLOAD_LIMIT_BYTES = 200 * 1024 * 1024
 
 
-@st.cache_resource(max_entries=6, show_spinner=False)
-def _load_cached(source: str, stamp: tuple[int, int] | None) -> LoadedModel:
+@st.cache_resource(show_spinner=False)
+def model_cache() -> ByteBudgetCache[LoadedModel]:
+    """The process's models, bounded by their bytes ($RESNET_VIZ_MODEL_CACHE_MB, default 1 GB), not their count:
+    ResNet-20 holds 1 MB, VGG-19 548 MB."""
+    return ByteBudgetCache(model_cache_bytes(), size_of=lambda loaded: module_bytes(loaded.model))
+
+
+def _load(source: str) -> LoadedModel:
     loaded = load_model(source)
     model_key(loaded)  # hash the weights once, here, next to the model: no page pays for it on a rerun
     return loaded
@@ -38,7 +45,8 @@ def load_cached(source: str) -> LoadedModel:
 
     A checkpoint file rewritten in place (a training run that goes on) is loaded again.
     """
-    return _load_cached(source, file_stamp(Path(source)) if ":" not in source.split("/")[0] else None)
+    stamp = file_stamp(Path(source)) if ":" not in source.split("/")[0] else None
+    return model_cache().get_or_create((source, stamp), lambda: _load(source))
 
 
 def model_key(loaded: LoadedModel) -> str:
