@@ -12,6 +12,7 @@ from resnet_viz.runtime import configure_allocator, configure_threads
 from ui.common import language_switch, sync_language, tr
 from ui.models import model_picker
 
+st.secrets.load_if_toml_exists()  # root-level secrets become environment variables (Community Cloud)
 configure_threads()  # once per process (later reruns change nothing): torch's threads serve every session
 configure_allocator()  # freed activations go back to the system: memory stays flat across a class's work
 
