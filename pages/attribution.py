@@ -13,12 +13,13 @@ from resnet_viz.errors import VizError
 from resnet_viz.explain import attribution as A
 from resnet_viz.images import Preprocessed
 from resnet_viz.models.registry import plain_twin
+from resnet_viz.render import tables
 from resnet_viz.render.colour import COLORMAPS, SIGNS, display_scale, heatmap, overlay, png_bytes, raw_picture, zoom
 from resnet_viz.render.plots.attribution import percent, predictions_figure
-from ui.common import current_language, keep_valid, show_error, tr
+from ui.common import current_language, keep_labelled, keep_valid, show_error, tr
 from ui.explanations import explanation, method_result
 from ui.images import image_input, preprocessed
-from ui.models import current_model, load_cached, model_key, weights_source
+from ui.models import current_model, load_cached, model_key, model_scope, weights_source
 
 KEY = "attribution"
 DISPLAY_SIZE = 224  # small (CIFAR) pictures are enlarged to this, pixel by pixel
@@ -34,20 +35,25 @@ def _method_column(side: str, col, *, loaded: LoadedModel, pre: Preprocessed, im
                    layer_path: str, params: dict, alpha: float, cmap: str, base: np.ndarray) -> None:
     class_name = loaded.classes[exp.target] if exp.target < len(loaded.classes) else str(exp.target)
     with col:
+        methods = {m: tr(f"attribution.methods.{m}") for m in A.METHODS}
+        keep_labelled(f"{KEY}_method_{side}", methods, A.METHODS[0])
         method = st.selectbox(tr("attribution.method"), A.METHODS, key=f"{KEY}_method_{side}",
-                              format_func=lambda m: tr(f"attribution.methods.{m}"))
+                              format_func=methods.__getitem__)
         name = tr(f"attribution.methods.{method}")
         st.caption(tr(f"attribution.method_help.{method}"))
         if method == "grad_cam":  # the positive part only, by definition: shown, not offered
-            st.selectbox(tr("attribution.sign"), ("positive",), key=f"{KEY}_sign_{side}_grad_cam", disabled=True,
-                         help=tr("attribution.sign_help"), format_func=lambda s: tr(f"attribution.signs.{s}"))
+            positive = {"positive": tr("attribution.signs.positive")}
+            keep_labelled(f"{KEY}_sign_{side}_grad_cam", positive, "positive")
+            st.selectbox(tr("attribution.sign"), list(positive), key=f"{KEY}_sign_{side}_grad_cam", disabled=True,
+                         help=tr("attribution.sign_help"), format_func=positive.__getitem__)
             heat = exp.cam.heat
             st.caption(tr("attribution.evaluations", method=name, count=1))
         else:
             sign_key = f"{KEY}_sign_{side}_{method}"
-            keep_valid(sign_key, SIGNS, A.DEFAULT_SIGN[method])
+            signs = {s: tr(f"attribution.signs.{s}") for s in SIGNS}
+            keep_labelled(sign_key, signs, A.DEFAULT_SIGN[method])
             sign = st.selectbox(tr("attribution.sign"), SIGNS, key=sign_key, help=tr("attribution.sign_help"),
-                                format_func=lambda s: tr(f"attribution.signs.{s}"))
+                                format_func=signs.__getitem__)
             used = {k: v for k, v in params.items()
                     if (method == "integrated_gradients" and k == "steps")
                     or (method == "occlusion" and k in ("window", "stride"))}
@@ -127,12 +133,14 @@ def _settings_section(loaded: LoadedModel, pre: Preprocessed, image_id: str) -> 
         show_error(exc)
         return None
     top = exp.top_k(loaded.classes, 1)[0]
+    labels = tables.target_labels(loaded.classes, top.name, percent(top.probability), current_language())
+    keep_labelled(f"{KEY}_target", labels, -1)
     st.selectbox(tr("attribution.target"), targets, key=f"{KEY}_target", help=tr("attribution.target_help"),
-                 format_func=lambda i: tr("attribution.target_top", name=top.name, prob=percent(top.probability))
-                 if i < 0 else tr("attribution.target_option", index=i, name=loaded.classes[i]))
+                 format_func=labels.__getitem__)
     st.plotly_chart(predictions_figure(exp.top_k(loaded.classes, 5), exp.target, current_language()), width="stretch")
     st.caption(tr("attribution.explained", name=loaded.classes[exp.target], index=exp.target,
                   prob=percent(float(exp.probabilities[exp.target]))))
+    model_scope(loaded, image_id, KEY)
     return layer_name, exp
 
 

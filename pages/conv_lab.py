@@ -23,7 +23,7 @@ from ui.lab_inputs import (
     grid_source,
     kernel_source,
     pool_settings,
-    whole,
+    setting,
 )
 
 # --- 1. the conv calculator -------------------------------------------------------------------------
@@ -104,9 +104,9 @@ def sliding_window() -> None:
     with right:
         kernel = kernel_source()
     c1, c2, c3 = st.columns(3)
-    stride = whole(c1, tr("conv_lab.stride"), "conv_lab_sl_stride", 1, sliding.MAX_DEMO_SIZE)
-    padding = whole(c2, tr("conv_lab.padding"), "conv_lab_sl_pad", 0, sliding.MAX_DEMO_SIZE, minimum=0)
-    dilation = whole(c3, tr("conv_lab.dilation"), "conv_lab_sl_dil", 1, sliding.MAX_DEMO_SIZE)
+    stride = setting(c1, tr("conv_lab.stride"), "conv_lab_sl_stride", 1)
+    padding = setting(c2, tr("conv_lab.padding"), "conv_lab_sl_pad", 0)
+    dilation = setting(c3, tr("conv_lab.dilation"), "conv_lab_sl_dil", 1)
     demo = checked(sliding.sliding_conv, x, kernel, stride=stride, padding=padding, dilation=dilation)
     if demo is None:
         return
@@ -169,9 +169,9 @@ def pooling_lab() -> None:
 def _stack_vs_single() -> None:
     st.subheader(tr("conv_lab.vgg_title"))
     c1, c2, c3 = st.columns(3)
-    k = whole(c1, "K", "conv_lab_vgg_k", 3, 31)
-    n = whole(c2, tr("conv_lab.vgg_count"), "conv_lab_vgg_n", 3, 20)
-    c = whole(c3, "C", "conv_lab_vgg_c", 64, 4096)
+    k = setting(c1, "K", "conv_lab_vgg_k", 3)
+    n = setting(c2, tr("conv_lab.vgg_count"), "conv_lab_vgg_n", 3)
+    c = setting(c3, "C", "conv_lab_vgg_c", 64)
     cmp = checked(calc.stack_vs_single, k, n, c)
     if cmp is None:
         return
@@ -205,13 +205,13 @@ def receptive_fields() -> None:
 def why_convolution() -> None:
     st.markdown(tr("conv_lab.why_intro"))
     c1, c2, c3 = st.columns(3)
-    h = whole(c1, "H", "conv_lab_why_h", 224, calc.MAX_SIZE)
-    w = whole(c2, "W", "conv_lab_why_w", 224, calc.MAX_SIZE)
-    c = whole(c3, "C", "conv_lab_why_c", 3, calc.MAX_CHANNELS)
+    h = setting(c1, "H", "conv_lab_why_h", 224)
+    w = setting(c2, "W", "conv_lab_why_w", 224)
+    c = setting(c3, "C", "conv_lab_why_c", 3)
     c1, c2, c3 = st.columns(3)
-    units = whole(c1, tr("conv_lab.why_units"), "conv_lab_why_units", 1000, calc.MAX_UNITS)
-    k = whole(c2, "K", "conv_lab_why_k", 3, calc.MAX_KERNEL)
-    filters = whole(c3, tr("conv_lab.why_filters"), "conv_lab_why_filters", 64, calc.MAX_CHANNELS)
+    units = setting(c1, tr("conv_lab.why_units"), "conv_lab_why_units", 1000)
+    k = setting(c2, "K", "conv_lab_why_k", 3)
+    filters = setting(c3, tr("conv_lab.why_filters"), "conv_lab_why_filters", 64)
     r = checked(calc.fc_vs_conv, h, w, c, units, k, filters)
     if r is None:
         return

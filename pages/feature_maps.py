@@ -13,9 +13,9 @@ from resnet_viz.render import tables
 from resnet_viz.render.colour import mark_unit
 from resnet_viz.render.plots.feature_maps import anatomy_figure, channel_figure, compare_figure, ratio_figure
 from ui.captures import capture_of, colour_bar, depth_strip, erf_of, grid_png, pair_captures, strip_scales
-from ui.common import current_language, keep_valid, picture, show_error, tr
+from ui.common import current_language, keep_labelled, picture, show_error, tr
 from ui.images import cached_png, image_input, preprocessed, show_preprocessing
-from ui.models import current_model, model_key, twin_checkpoints
+from ui.models import current_model, model_key, model_scope, twin_checkpoints
 
 PER_PAGE = 64
 GRID_COLS = 8
@@ -29,10 +29,11 @@ def input_picture(pre: Preprocessed) -> np.ndarray:
     return np.asarray(pre.cropped)
 
 
-def predictions(cap: Capture, loaded: LoadedModel) -> None:
+def predictions(cap: Capture, loaded: LoadedModel, image_id: str) -> None:
     st.markdown(f"**{tr('feature_maps.top_predictions')}**")
     for name, p in cap.top(5):
         st.progress(min(1.0, max(0.0, p)), text=tr("feature_maps.prediction", label=name, prob=f"{100 * p:.1f}"))
+    model_scope(loaded, image_id, "feature_maps")
     if loaded.source == "random":
         st.warning(tr("feature_maps.random_weights"))
 
@@ -46,14 +47,17 @@ def layers_view(cap: Capture, loaded: LoadedModel, pre: Preprocessed, mkey: str,
 
     st.subheader(tr("feature_maps.grid_title"))
     keys = list(cap.layers)
-    keep_valid("feature_maps_layer", keys, keys[0])
-    c1, c2, c3 = st.columns([3, 2, 2])
     lang = current_language()
-    key = c1.selectbox(tr("feature_maps.layer"), keys, format_func=tables.layer_labels(cap, lang).__getitem__,
+    layer_labels = tables.layer_labels(cap, lang)
+    keep_labelled("feature_maps_layer", layer_labels, keys[0])
+    c1, c2, c3 = st.columns([3, 2, 2])
+    key = c1.selectbox(tr("feature_maps.layer"), keys, format_func=layer_labels.__getitem__,
                        key="feature_maps_layer", help=tr("feature_maps.layer_help"))
     rec = cap.layers[key]
-    order_by = c2.radio(tr("feature_maps.order"), ("mean", "index"), key="feature_maps_order", horizontal=True,
-                        format_func={o: tr(f"feature_maps.order_{o}") for o in ("mean", "index")}.__getitem__)
+    orders = {o: tr(f"feature_maps.order_{o}") for o in ("mean", "index")}
+    keep_labelled("feature_maps_order", orders, "mean")
+    order_by = c2.radio(tr("feature_maps.order"), list(orders), key="feature_maps_order", horizontal=True,
+                        format_func=orders.__getitem__)
     order = channel_order(rec, order_by)
     pages = max(1, -(-len(order) // PER_PAGE))
     page = c3.number_input(tr("feature_maps.page", pages=pages), min_value=1, max_value=pages, value=1, step=1,
@@ -74,9 +78,10 @@ def layers_view(cap: Capture, loaded: LoadedModel, pre: Preprocessed, mkey: str,
         c, h, w = rec.shape
         st.caption(tr("feature_maps.layer_facts", channels=c, height=h, width=w, rf=rec.rf.size, jump=rec.rf.jump))
         channels = [int(c) for c in order]
-        keep_valid(f"feature_maps_channel_{key}", channels, channels[0])
+        channel_labels = tables.channel_labels(rec, channels, lang)  # the image's numbers: new with each image
+        keep_labelled(f"feature_maps_channel_{key}", channel_labels, channels[0])
         channel = st.selectbox(tr("feature_maps.channel"), channels, key=f"feature_maps_channel_{key}",
-                               format_func=tables.channel_labels(rec, channels, lang).__getitem__)
+                               format_func=channel_labels.__getitem__)
         channel_detail(rec, channel, pre, lo, hi, mkey, image_id)
     receptive_field_view(loaded, rec, channel, pre, mkey, image_id)
 
@@ -145,14 +150,16 @@ def plain_anatomy(cap: Capture, mkey: str, image_id: str) -> None:
 
 def block_choice(cap: Capture, residual: list[str]) -> tuple[str, int | None]:
     """The residual block to take apart, and one of its channels (None: the mean over channels)."""
-    keep_valid("feature_maps_block", residual, residual[0])
+    block_labels = tables.block_labels(cap, residual, current_language())
+    keep_labelled("feature_maps_block", block_labels, residual[0])
     c1, c2 = st.columns(2)
     block = c1.selectbox(tr("feature_maps.block"), residual, key="feature_maps_block",
-                         format_func=tables.block_labels(cap, residual, current_language()).__getitem__)
+                         format_func=block_labels.__getitem__)
     options = [-1, *range(cap.layers[block].shape[0])]
-    keep_valid("feature_maps_block_channel", options, -1)
+    channel_labels = tables.block_channel_labels(options, current_language())
+    keep_labelled("feature_maps_block_channel", channel_labels, -1)
     ch = c2.selectbox(tr("feature_maps.channel"), options, key="feature_maps_block_channel",
-                      format_func=tables.block_channel_labels(options, current_language()).__getitem__)
+                      format_func=channel_labels.__getitem__)
     return block, None if ch < 0 else int(ch)
 
 
@@ -232,7 +239,7 @@ def main() -> None:
         picture(cached_png(("input", mkey, image_id), lambda: input_picture(pre)), where=a,
                 caption=tr("feature_maps.model_input", model=loaded.label, size=loaded.input_size))
         with b:
-            predictions(cap, loaded)
+            predictions(cap, loaded, image_id)
 
     view = st.segmented_control(tr("feature_maps.view"), VIEWS, key="feature_maps_view", default="layers",
                                 format_func={v: tr(f"feature_maps.view_{v}") for v in VIEWS}.__getitem__) or "layers"

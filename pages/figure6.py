@@ -1,8 +1,10 @@
 """Figure 6 (training curves, the degradation problem) and Table 6, from the checkpoints' own logs."""
 
+import pandas as pd
 import streamlit as st
 
 from resnet_viz.checkpoints.find import folders_fingerprint, user_checkpoint_dir
+from resnet_viz.i18n import has_key
 from resnet_viz.paper.figure6 import (
     Run,
     TableRow,
@@ -51,8 +53,9 @@ def _gap_sentences(comparisons: dict, names: dict[str, str]) -> None:
         st.markdown(tr(worse_key if cmp.deeper_is_worse else better_key, **params))
         if not cmp.same_schedule:
             st.caption(tr("figure6.unfair", shallow_iters=cmp.shallow.iterations[-1],
-                          deep_iters=cmp.deep.iterations[-1], shallow_recipe=cmp.shallow.recipe.get("name", "?"),
-                          deep_recipe=cmp.deep.recipe.get("name", "?")))
+                          deep_iters=cmp.deep.iterations[-1],
+                          shallow_recipe=_recipe(cmp.shallow.recipe.get("name", "?")),
+                          deep_recipe=_recipe(cmp.deep.recipe.get("name", "?"))))
 
 
 def _curves_section(runs: list[Run], lang: str) -> None:
@@ -67,27 +70,54 @@ def _curves_section(runs: list[Run], lang: str) -> None:
     names = display_names(runs)
     shown = _chosen_runs(logged, names)
     comparisons = {family: depth_comparison(shown, family) for family in ("plain", "resnet")}
-    st.plotly_chart(figure6(shown, names, lang, gaps=[c for c in comparisons.values() if c]), width="stretch")
+    log_x = st.toggle(tr("figure6.log_x"), key="figure6_log_x", help=tr("figure6.log_x_help"))
+    st.plotly_chart(figure6(shown, names, lang, gaps=[c for c in comparisons.values() if c], log_x=log_x),
+                    width="stretch")
     _gap_sentences(comparisons, names)
     unfinished = [names[r.key] for r in shown if r.complete is False]
     if unfinished:
         st.caption(tr("figure6.incomplete", runs=", ".join(unfinished)))
 
 
+EMPTY = "–"  # an empty cell of Table 6 (no paper value, or no run of ours)
+NUMBER_COLUMNS = ("figure6.col_paper", "figure6.col_ours", "figure6.col_diff")
+
+
+def _recipe(name: object) -> str:
+    """A recipe's name in the session's language ("fast", "paper"), or as recorded when it has no translation."""
+    key = f"figure6.recipe_{name}"
+    return tr(key) if has_key(key) else str(name)
+
+
 def _table_row(row: TableRow) -> dict:
-    """One row of Table 6 with the column names of the session's language."""
+    """One row of Table 6 with the column names of the session's language (numbers None where there are none)."""
     run = row.run
     schedule = schedule_params(run) if run else None
+    if schedule:
+        schedule["recipe"] = _recipe(schedule["recipe"])
     recipe = tr("figure6.schedule", **schedule) if schedule else tr("figure6.schedule_unknown")
     return {tr("figure6.col_model"): row.label,
             tr("figure6.col_params"): f"{row.params:,}",
             tr("figure6.col_paper"): row.paper_error,
             tr("figure6.col_ours"): None if row.our_error is None else round(row.our_error, 2),
             tr("figure6.col_diff"): None if row.difference is None else round(row.difference, 2),
-            tr("figure6.col_recipe"): recipe if run else None,
-            tr("figure6.col_dataset"): (run.dataset or tr("figure6.dataset_unknown")) if run else None,
+            tr("figure6.col_recipe"): recipe if run else EMPTY,
+            tr("figure6.col_dataset"): (run.dataset or tr("figure6.dataset_unknown")) if run else EMPTY,
             tr("figure6.col_file"): (f"{run.stem} · {tr('paper.shipped') if run.shipped else tr('paper.user')}"
-                                     if run else None)}
+                                     if run else EMPTY)}
+
+
+def _table(rows: list[TableRow]) -> None:
+    """Table 6 as a dataframe: numbers stay numbers (right-aligned, two decimals), empty cells show a dash, and
+    the text columns get the width they need."""
+    frame = pd.DataFrame([_table_row(row) for row in rows])
+    numbers = [tr(key) for key in NUMBER_COLUMNS]
+    styled = frame.style.format("{:.2f}", subset=numbers, na_rep=EMPTY)
+    config = {tr("figure6.col_model"): st.column_config.Column(width="small"),
+              tr("figure6.col_recipe"): st.column_config.Column(width="medium"),
+              tr("figure6.col_dataset"): st.column_config.Column(width="medium"),
+              tr("figure6.col_file"): st.column_config.Column(width="large")}
+    st.dataframe(styled, hide_index=True, width="stretch", column_config=config)
 
 
 def _table_section(runs: list[Run], lang: str) -> None:
@@ -95,7 +125,7 @@ def _table_section(runs: list[Run], lang: str) -> None:
     st.header(tr("figure6.table_header"))
     st.markdown(tr("figure6.table_intro"))
     rows = table6(runs)
-    st.dataframe([_table_row(row) for row in rows], hide_index=True, width="stretch")
+    _table(rows)
     st.plotly_chart(table6_figure(rows, lang), width="stretch")
     trend = depth_trend(rows)
     if trend is not None:

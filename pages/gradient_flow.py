@@ -1,5 +1,7 @@
 """Gradient flow: plain-N vs ResNet-N at initialisation and trained, and the +1 of the identity path."""
 
+import math
+
 import streamlit as st
 
 from resnet_viz.checkpoints.find import folders_fingerprint, user_checkpoint_dir
@@ -32,6 +34,20 @@ def _sources(fingerprint_key: tuple, user_dir: str):
     return figure7_sources()
 
 
+def _ratio(flow: GradientFlow) -> str:
+    """The first-to-last ratio, or words when a norm overflowed float32 in the backward pass."""
+    ratio = flow.first_to_last_ratio
+    return f"{ratio:.3g}" if math.isfinite(ratio) else tr("gradient_flow.ratio_overflowed")
+
+
+def _overflow_notes(flows: list[GradientFlow]) -> None:
+    """Say in words which nets' gradients left float32's range (those layers are missing from the charts)."""
+    for flow in flows:
+        if flow.overflowed_layers:
+            st.warning(tr("gradient_flow.overflowed", net=display_name(flow.model), count=flow.overflowed_layers,
+                          layers=len(flow.layers)))
+
+
 def _formula(plain: GradientFlow, res: GradientFlow) -> None:
     """The chain rule through a plain block and through a residual block, and what was measured."""
     st.subheader(tr("gradient_flow.formula_header"))
@@ -47,12 +63,11 @@ def _formula(plain: GradientFlow, res: GradientFlow) -> None:
     with right:
         st.markdown(f"**{tr('gradient_flow.measured_header')}**")
         for flow, key in ((plain, "gradient_flow.measured_plain"), (res, "gradient_flow.measured_resnet")):
-            st.markdown(tr(key, net=display_name(flow.model), gain=f"{flow.median_gain:.3f}",
-                           ratio=f"{flow.first_to_last_ratio:.3g}"))
+            st.markdown(tr(key, net=display_name(flow.model), gain=f"{flow.median_gain:.3f}", ratio=_ratio(flow)))
         for col, flow in zip(st.columns(2), (plain, res)):
             col.markdown(f"**{display_name(flow.model)}**")
             col.metric(tr("gradient_flow.metric_gain"), f"{flow.median_gain:.3f}")
-            col.metric(tr("gradient_flow.metric_ratio"), f"{flow.first_to_last_ratio:.3g}")
+            col.metric(tr("gradient_flow.metric_ratio"), _ratio(flow))
             col.metric(tr("gradient_flow.metric_loss"), f"{flow.loss:.3f}")
 
 
@@ -67,7 +82,9 @@ def _at_init_section(lang: str) -> bool:
         show_error(exc)
         return False
     st.caption(tr("gradient_flow.batch_caption", images=plain.images, seed=SEED))
+    st.caption(tr("gradient_flow.norms_caption"))
     _formula(plain, res)
+    _overflow_notes([plain, res])
     st.plotly_chart(gradient_norms_figure([plain, res], lang), width="stretch")
     c1, c2 = st.columns(2)
     c1.plotly_chart(block_figure([plain, res], "gain", lang), width="stretch")
@@ -99,6 +116,7 @@ def _trained_section(lang: str) -> None:
         except VizError as exc:
             show_error(exc)
     if flows:
+        _overflow_notes(flows)
         st.plotly_chart(gradient_norms_figure(flows, lang, labels=names), width="stretch")
         st.plotly_chart(block_figure(flows, "gain", lang, labels=names), width="stretch")
 

@@ -52,5 +52,5 @@ def test_model_picker_offers_checkpoints_pretrained_and_upload():
     at = app_page(lang="en")
     picker = at.sidebar.selectbox(key="model_source")
     options = " | ".join(picker.options)
-    assert "resnet50" in options and "Upload" in options
+    assert "ResNet-50" in options and "Upload" in options
     assert picker.value  # a default is always chosen

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -170,3 +171,17 @@ def test_figure6_and_table6_figures(runs_dir, lang):
     table = table6_figure(table6(runs), lang)
     assert list(table.data[0].y) == list(PAPER_TABLE6.values())
     assert table.layout.xaxis.title.text == t("figure6.table_x_axis", lang)
+
+
+def test_figure6_colours_one_per_depth_legend_by_depth_and_log_axis(runs_dir):
+    """Curves of a panel never share a colour; equal depths match across panels; the legend runs shallow to deep."""
+    from resnet_viz.render.plots.paper import figure6
+
+    runs = _mine(collect_runs(), runs_dir)[::-1]  # the order given does not set the legend's order
+    fig = figure6(runs, display_names(runs), "en", gaps=[depth_comparison(runs, "plain")], log_x=True)
+    solid = [tr for tr in fig.data if tr.line.dash == "solid"]
+    assert [tr.name for tr in solid] == [f"{n}: test error" for n in ("plain-20", "plain-32", "ResNet-20", "ResNet-32")]
+    colours = [tr.line.color for tr in solid]
+    assert colours[0] != colours[1] and colours[2] != colours[3] and colours[:2] == colours[2:]
+    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis2.type == "log"
+    assert fig.layout.annotations[-1].x == pytest.approx(math.log10(max(solid[0].x[-1], solid[1].x[-1])))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -11,7 +12,7 @@ from resnet_viz.checkpoints.read import load_checkpoint
 from resnet_viz.checkpoints.write import save_checkpoint
 from resnet_viz.errors import InputError
 from resnet_viz.models.registry import build_model
-from resnet_viz.paper.gradient_flow import at_init, check_depth, compare_at_init, of_checkpoint
+from resnet_viz.paper.gradient_flow import _norm, at_init, check_depth, compare_at_init, of_checkpoint
 
 # Small CIFAR nets: one intra-op thread is fastest on the shared CPU (and restored after each test).
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -127,3 +128,21 @@ def test_thread_count_is_left_alone_and_the_copy_waits_for_the_models_lock(tmp_p
         assert not done.wait(0.3)
     worker.join(60)
     assert done.is_set() and torch.get_num_threads() == 1
+
+
+def test_norms_of_huge_finite_gradients_do_not_overflow():
+    """A deep plain net's gradients near the input reach 1e20: their squares overflow float32, not their norm."""
+    g = torch.full((1000,), 1e20, dtype=torch.float32)
+    assert not math.isfinite(float(g.norm()))  # float32 accumulation: the inf plain-326 showed
+    assert _norm(g) == pytest.approx(1e20 * math.sqrt(1000), rel=1e-6)
+    g[0] = math.inf  # an element that overflowed in the backward pass itself: no norm can recover it
+    assert _norm(g) == math.inf
+
+
+def test_overflowed_layers_are_counted_and_the_ratio_is_not_a_number():
+    x, y = _batch(4, 8)
+    flow = at_init(14, x, y, residual=False)
+    norms = (math.inf, math.inf) + flow.weight_grad_norm[2:]
+    broken = dataclasses.replace(flow, weight_grad_norm=norms)
+    assert broken.overflowed_layers == 2
+    assert not math.isfinite(broken.first_to_last_ratio)

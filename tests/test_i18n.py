@@ -90,3 +90,15 @@ def test_chinese_bold_markers_render():
     assert _broken_bold("**捷径连接（shortcut）**把") and not _broken_bold("**捷径连接**（shortcut）把")
     broken = [k for lang in ("en", "zh") for k, v in catalogue(lang).items() if _broken_bold(v)]
     assert not broken, broken
+
+
+def test_cifar10_class_names_are_translated_for_display_only():
+    from resnet_viz.i18n import class_label
+    from resnet_viz.models.registry import CIFAR10_CLASSES
+
+    zh = [class_label(name, "zh") for name in CIFAR10_CLASSES]
+    assert zh == ["飞机", "汽车", "鸟", "猫", "鹿", "狗", "青蛙", "马", "船", "卡车"]
+    assert [class_label(name, "en") for name in CIFAR10_CLASSES] == list(CIFAR10_CLASSES)
+    assert class_label("golden retriever", "zh") == "golden retriever"  # ImageNet's names stay as they are
+    assert CIFAR10_CLASSES == ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                               "truck")  # the models' data keep the English names

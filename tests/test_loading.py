@@ -16,6 +16,14 @@ from resnet_viz.errors import LoadError
 from resnet_viz.models.registry import IMAGENET_MEAN, build_model
 
 
+@pytest.fixture(autouse=True)
+def _own_hub_dir():
+    """Tests here point torch hub at a temporary folder; later tests must not see its files."""
+    before = torch.hub.get_dir()
+    yield
+    torch.hub.set_dir(before)
+
+
 def _meta(**extra):
     return {"model": "resnet20", "shortcut": "A", "dataset": "test", "classes": [f"c{i}" for i in range(10)],
             "mean": [0.5, 0.4, 0.3], "std": [0.2, 0.2, 0.2], "accuracy": 12.5, **extra}
@@ -98,8 +106,10 @@ def test_wrong_architecture_names_mismatching_keys(tmp_path):
     state = torch.load(tmp_path / "b.pt", weights_only=True)
     state["linear.weight"] = torch.zeros(5, 64)
     torch.save(state, tmp_path / "wrong_shape.pt")
-    with pytest.raises(LoadError, match=r"linear.weight: expected \(10, 64\)"):
+    with pytest.raises(LoadError, match=r"linear.weight \(10, 64\) → \(5, 64\)") as info:  # the model's → the file's
         load_checkpoint(tmp_path / "wrong_shape.pt")
+    zh = info.value.message("zh")  # parameter names and shapes only; no English words inside the Chinese sentence
+    assert "linear.weight (10, 64) → (5, 64)" in zh and "expected" not in zh and "file has" not in zh
 
 
 def test_nan_weights_and_garbage_are_refused(tmp_path):

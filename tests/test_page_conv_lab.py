@@ -113,3 +113,22 @@ def test_pooling_ceil_mode_rule_on_the_page():
     assert t("conv_lab.pool_ceil_rule", "en") in [i.value for i in at.info]
     assert any("= 4 - 1 = 3" in x.value for x in at.latex)
     assert t("conv_lab.pool_torch_check", "en") in [s.value for s in at.success]
+
+
+def test_stride_zero_and_other_impossible_numbers_are_named_not_ignored():
+    """The widgets do not clamp: a typed 0 or negative value reaches the lab, whose message names the field."""
+    at = app_page(PAGE)
+    at.number_input(key="conv_lab_stride").set_value(0).run()
+    assert_no_exception(at)
+    assert [e.value for e in at.error] == [t("calc.error_at_least", "en", name="S", minimum=1, value=0)]
+    assert not any(m.label == "Output (C x H x W)" for m in at.metric)  # no result left from the last valid stride
+
+    at.number_input(key="conv_lab_stride").set_value(2)
+    at.number_input(key="conv_lab_pad").set_value(-1)
+    at.number_input(key="conv_lab_sl_stride").set_value(0)
+    at.number_input(key="conv_lab_pool_s").set_value(-3)
+    at.number_input(key="conv_lab_why_k").set_value(0).run()
+    assert_no_exception(at)
+    errors = [e.value for e in at.error]
+    for name, minimum, value in (("P", 0, -1), ("S", 1, 0), ("S", 1, -3), ("K", 1, 0)):
+        assert t("calc.error_at_least", "en", name=name, minimum=minimum, value=value) in errors, errors

@@ -197,3 +197,139 @@ def test_a_new_run_appears_without_restarting(user_dir):
     assert_no_exception(at)
     one_depth = t("figure6.one_depth", "en", family=t("figure6.family_plain", "en"))
     assert "plain-32" in _texts(at) and one_depth not in _texts(at)
+
+
+def test_gradient_flow_page_says_when_gradients_overflowed(user_dir, monkeypatch):
+    """Where the float32 backward pass overflowed, the page says how many layers, in words, and gives no ratio."""
+    import dataclasses
+    import math
+
+    from resnet_viz.paper import gradient_flow
+
+    real = gradient_flow.compare_at_init
+
+    def overflowing(depth, images, labels, *, seed=0):
+        plain, res = real(14, images[:4], labels[:4], seed=seed)
+        return dataclasses.replace(plain, weight_grad_norm=(math.inf,) * 3 + plain.weight_grad_norm[3:]), res
+
+    monkeypatch.setattr(gradient_flow, "compare_at_init", overflowing)
+    at = app_page("pages/gradient_flow.py", gradient_flow_depth=326)
+    assert_no_exception(at)
+    warnings = [w.value for w in at.warning]
+    assert warnings == [t("gradient_flow.overflowed", "en", net="plain-14", count=3, layers=14)]
+    ratios = [m.value for m in at.metric if m.label == t("gradient_flow.metric_ratio", "en")]
+    assert ratios[0] == t("gradient_flow.ratio_overflowed", "en") and ratios[1] != ratios[0]
+
+
+def _stored_pair(user_dir):
+    """ResNet-20 and plain-20 checkpoints, both with values stored for the shipped sample."""
+    paths = []
+    for name in ("resnet20", "plain20"):
+        meta = {"model": name, "shortcut": "A"} if name.startswith("resnet") else {"model": name}
+        path = save_checkpoint(_trained_like(name), user_dir / name, meta)
+        store_in_sidecar(path, layer_responses(_trained_like(name), torch.zeros(2, 3, 8, 8, dtype=torch.uint8),
+                                               mean=(0, 0, 0), std=(1, 1, 1)), sample=SAMPLE_PATH)
+        paths.append(str(path))
+    return paths
+
+
+def _column(at, key: str, lang: str = "en", **params) -> dict:
+    table = at.dataframe[0].value
+    return dict(zip(table[t("figure7.col_net", lang)], table[t(key, lang, **params)]))
+
+
+def test_figure7_computes_only_on_the_button_and_shows_intervals(user_dir, monkeypatch):
+    from resnet_viz.paper import figure7 as responses
+
+    calls = []
+    real = responses.responses_of
+
+    def counted(loaded, images, **kwargs):
+        if kwargs.get("per_image"):  # the sample, not the uploaded picture
+            calls.append(len(images))
+        return real(loaded, images, **kwargs)
+
+    monkeypatch.setattr(responses, "responses_of", counted)
+    at = app_page("pages/figure7.py", figure7_nets=_stored_pair(user_dir), figure7_images=100)
+    assert_no_exception(at)
+    level = "95 %"
+    assert calls == [] and set(_column(at, "figure7.col_source").values()) == {
+        t("figure7.source_stored", "en", images=2)}
+    assert set(_column(at, "figure7.col_interval", level=level).values()) == {t("figure7.interval_needs_live", "en")}
+    assert t("figure7.claim_no_interval", "en") in _texts(at)
+    assert t("figure7.estimate", "en").split("{")[0] in _texts(at)
+
+    at.select_slider(key="figure7_images").set_value(200).run()  # the slider alone computes nothing
+    assert_no_exception(at)
+    assert calls == [] and t("figure7.estimate", "en").split("{")[0] + "200" in _texts(at)
+
+    at.button(key="figure7_recompute").click().run()
+    assert_no_exception(at)
+    assert calls == [200, 200]
+    assert set(_column(at, "figure7.col_source").values()) == {t("figure7.source_live", "en", images=200)}
+    means, intervals = _column(at, "figure7.col_mean"), _column(at, "figure7.col_interval", level=level)
+    for net, text in intervals.items():
+        low, high = map(float, text.split("–"))
+        assert low <= float(means[net]) <= high
+    assert t("figure7.claim_no_interval", "en") not in _texts(at)
+    close = t("figure7.claim_smaller_close", "en").split("{")[0]
+    apart = t("figure7.intervals_apart", "en").split("(")[0].replace("{level}", level)
+    assert (apart in _texts(at)) != any(m.value.startswith(close) for m in at.markdown)  # one or the other
+    assert t("figure7.interval_note", "en", resamples=200, images=200, level=level) in _texts(at)
+    measured = t("figure7.basis_measured", "en")
+    assert measured in _texts(at)  # the estimate now rests on this server's measurement
+
+    at.select_slider(key="figure7_images").set_value(100).run()  # live values stay; nothing recomputed
+    assert_no_exception(at)
+    assert calls == [200, 200]
+    assert set(_column(at, "figure7.col_source").values()) == {t("figure7.source_live", "en", images=200)}
+    assert t("figure7.shown_size", "en", shown=200, images=100) in _texts(at)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_figure7_overlapping_intervals_are_too_close_to_call(user_dir, monkeypatch, lang):
+    from resnet_viz.paper import figure7 as responses
+
+    monkeypatch.setattr(responses, "bootstrap_interval", lambda r: (0.0, 1e9))  # every pair overlaps
+    at = app_page("pages/figure7.py", lang=lang, figure7_nets=_stored_pair(user_dir), figure7_images=100)
+    at.button(key="figure7_recompute").click().run()
+    assert_no_exception(at)
+    head = t("figure7.claim_smaller_close", lang).split("{")[0]
+    claims = [m.value for m in at.markdown if m.value.startswith(head)]
+    assert len(claims) == 1 and "ResNet-20" in claims[0] and "plain-20" in claims[0] and "100" in claims[0]
+    for verdict in ("yes", "no"):
+        other = t(f"figure7.claim_smaller_{verdict}", lang).split("{")[0]
+        assert not any(m.value.startswith(other) for m in at.markdown)
+
+
+def test_figure7_a_stopped_size_is_not_started_again(user_dir):
+    p20 = save_checkpoint(_trained_like("plain20"), user_dir / "plain20", {"model": "plain20"})
+    at = app_page("pages/figure7.py", figure7_nets=[str(p20)], figure7_images=200, figure7_size=200,
+                  figure7_live=True, figure7_stopped=200)
+    assert_no_exception(at)
+    assert t("figure7.stopped", "en") in _texts(at)
+    assert t("figure7.not_computed", "en", net="plain-20", images=200) in _texts(at)
+    assert _charts(at) == 1  # only the uploaded image's chart
+    at.button(key="figure7_recompute").click().run()
+    assert_no_exception(at)
+    assert _column(at, "figure7.col_source") == {"plain-20": t("figure7.source_live", "en", images=200)}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_table6_shows_a_dash_in_empty_cells_keeps_numbers_and_translates_the_recipe(user_dir, lang):
+    import pyarrow as pa
+
+    write_run(user_dir, "resnet20", "resnet20", [38, 18, 9], [40, 22, 12])
+    at = app_page("pages/figure6.py", lang=lang)
+    assert_no_exception(at)
+    element = at.dataframe[0]
+    table = element.value
+    ours = table[t("figure6.col_ours", lang)]
+    assert str(ours.dtype) == "float64" and 12.0 in ours.tolist()  # numbers stay numbers (right-aligned)
+    shown = pa.ipc.open_stream(element.proto.arrow_data.styler.display_values).read_pandas()
+    empty = ours.isna().to_numpy()
+    assert empty.any() and set(shown[t("figure6.col_ours", lang)][empty]) == {"–"}
+    assert "None" not in shown.astype(str).to_numpy() and "nan" not in shown.astype(str).to_numpy()
+    recipes = table[t("figure6.col_recipe", lang)].tolist()
+    assert any(r.startswith(t("figure6.recipe_fast", lang)) for r in recipes) and "–" in recipes
+    assert '"width": "large"' in element.proto.columns

@@ -48,11 +48,14 @@ def test_anatomy_figure_puts_four_panels_on_one_symmetric_scale():
 def test_ratio_figure_highlights_the_chosen_block():
     data = [("stage1_1", 0.5), ("stage2_1", 1.2), ("stage3_1", 0.8)]
     fig = ratio_figure(data, block="stage2_1", model="resnet20", lang="en")
-    (bar,) = fig.data
+    bar, one = fig.data
     assert list(bar.x) == ["stage1_1", "stage2_1", "stage3_1"] and list(bar.y) == [0.5, 1.2, 0.8]
     assert list(bar.marker.color) == [NORMAL, HIGHLIGHT, NORMAL]
     assert [s.y0 for s in fig.layout.shapes] == [1.0]  # the line where F(x) is as large as x
     assert fig.layout.title.text == t("feature_maps.ratio_chart", "en", model="resnet20")
+    # the line is named in the legend above the plot, not by a label drawn over the first bar
+    assert not fig.layout.annotations and one.name == t("feature_maps.ratio_one", "en") and one.showlegend
+    assert fig.layout.legend.yanchor == "bottom" and fig.layout.legend.y >= 1
 
 
 def test_compare_figure_has_one_line_per_net_by_block_index():

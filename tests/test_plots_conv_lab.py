@@ -91,3 +91,20 @@ def test_weights_figure_bars():
     assert list(bar.y) == [150528000.0, 1728.0] and list(bar.text) == ["150,528,000", "1,728"]
     assert list(bar.x) == [t("conv_lab.why_fc_bar", "zh"), t("conv_lab.why_conv_bar", "zh")]
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.range[1] == pytest.approx(8.1777 * 1.12 + 0.3, 1e-3)
+
+
+def test_field_figure_zooms_in_on_a_small_field_and_says_so():
+    """A 7 x 7 field on a 224 x 224 input would be a dot: the view is a window 4 fields wide around it."""
+    size, layers = calc.CHAIN_PRESETS["one_7x7"]
+    fig = plots.field_figure(calc.receptive_field_chain(list(layers), size), "zh")
+    lo, hi = fig.layout.xaxis.range
+    assert hi - lo == 28 and lo < 111 - 3.5 and hi > 111 + 3.5  # the middle unit's field, 7 wide, inside
+    assert t("conv_lab.fig_rf_zoomed", "zh", first=math.ceil(lo), last=math.floor(hi), size=224) in \
+        fig.layout.xaxis.title.text
+    dashed = [s for s in fig.layout.shapes if s.line.dash == "dash"]
+    assert dashed[0].line.width >= 3
+    # a field as large as the input: the whole input is shown, no zoom note
+    rows = calc.receptive_field_chain([calc.Layer("conv", 9, 1, 0)], 24)
+    whole = plots.field_figure(rows, "en")
+    assert whole.layout.xaxis.range[0] < 0 and whole.layout.xaxis.range[1] > 23
+    assert whole.layout.xaxis.title.text == t("conv_lab.fig_rf_x", "en")

@@ -16,13 +16,21 @@ from resnet_viz.data import normalize
 from resnet_viz.errors import InputError
 from resnet_viz.models.registry import build_model
 from resnet_viz.paper.figure7 import (
+    FIGURE7_MODELS,
+    REFERENCE_IMAGES,
+    REFERENCE_SECONDS,
+    CostMeter,
     ImageMoments,
     LayerResponses,
     balanced_order,
+    bootstrap_interval,
     concentration,
     layer_responses,
     load_npz,
+    median_image_interval,
     median_image_std,
+    network_macs,
+    resample_weights,
     response_claims,
     response_layers,
     responses_of,
@@ -311,3 +319,104 @@ def test_response_claims_on_another_statistic_leave_out_networks_without_it():
     typical = response_claims(results, median_image_std)  # ResNet-20 has no per-image moments: left out
     assert typical.largest_resnet[0] == "ResNet-110" and typical.resnets_smaller is True
     assert typical.deeper_smaller is None
+
+
+# ---------------------------------------------------------------- uncertainty over images, and cost
+
+def _synthetic(images: int, layers: int = 3, values: int = 64, seed: int = 0) -> LayerResponses:
+    """Per-image moments of random responses whose spread differs from image to image."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, 1.0, (layers, images, values)) * rng.uniform(0.5, 2.0, (1, images, 1))
+    moments = ImageMoments(np.full(layers, float(values)), x.sum(2), np.square(x).sum(2))
+    return LayerResponses(tuple(f"l{i}" for i in range(layers)), tuple(map(float, moments.pooled_std())), images,
+                          moments)
+
+
+def test_resampling_every_image_once_gives_the_pooled_values():
+    r = _synthetic(20)
+    moments = r.per_image
+    assert moments is not None
+    once = moments.resampled_pooled_std(np.ones((1, 20)))
+    np.testing.assert_allclose(once[0], r.std, rtol=1e-12)
+    twice = moments.resampled_pooled_std(np.full((1, 20), 2.0))  # duplicating every image changes nothing
+    np.testing.assert_allclose(twice[0], r.std, rtol=1e-12)
+    weights = resample_weights(20, resamples=7, seed=3)
+    assert weights.shape == (7, 20) and (weights.sum(1) == 20).all()
+    picked = np.repeat(np.arange(20), weights[0].astype(int))  # the same resample, made by hand
+    by_hand = ImageMoments(moments.counts, moments.sums[:, picked], moments.sumsq[:, picked])
+    np.testing.assert_allclose(moments.resampled_pooled_std(weights[:1])[0], by_hand.pooled_std(), rtol=1e-12)
+
+
+def _known(interval: tuple[float, float] | None) -> tuple[float, float]:
+    assert interval is not None
+    return interval
+
+
+def _median_of(result: LayerResponses) -> float:
+    value = median_image_std(result)
+    assert value is not None
+    return value
+
+
+def test_bootstrap_interval_holds_the_value_is_seeded_and_shrinks_with_more_images():
+    small, large = _synthetic(50), _synthetic(800)
+    low, high = _known(bootstrap_interval(small))
+    assert low < small.mean < high
+    assert bootstrap_interval(small) == (low, high)  # the fixed seed
+    assert bootstrap_interval(small, seed=1) != (low, high)
+    large_low, large_high = _known(bootstrap_interval(large))
+    assert large_low < large.mean < large_high
+    assert (large_high - large_low) < 0.5 * (high - low)  # 16 times the images: about a quarter of the width
+    wide = _known(bootstrap_interval(small, level=0.99))
+    assert wide[0] <= low and wide[1] >= high
+    m_low, m_high = _known(median_image_interval(small))
+    assert m_low <= _median_of(small) <= m_high and median_image_interval(small) == (m_low, m_high)
+
+
+def test_no_interval_without_per_image_moments():
+    stored = _res(0.5, 0.7)
+    assert bootstrap_interval(stored) is None and median_image_interval(stored) is None
+
+
+def test_overlapping_intervals_make_a_claim_too_close_to_call():
+    r20, r56, p20 = _res(0.6, 0.6), _res(0.5, 0.5, 0.5, 0.5), _res(0.7, 0.7)
+    results = [("ResNet-20", "resnet", r20), ("ResNet-56", "resnet", r56), ("plain-20", "plain", p20)]
+    apart = response_claims(results, intervals={"ResNet-20": (0.58, 0.62), "ResNet-56": (0.45, 0.55),
+                                                "plain-20": (0.65, 0.75)})
+    assert apart.resnets_smaller is True and apart.smaller_too_close is False
+    assert apart.deeper_smaller is True and apart.deeper_too_close is False
+    close = response_claims(results, intervals={"ResNet-20": (0.5, 0.71), "ResNet-56": (0.45, 0.55),
+                                                "plain-20": (0.69, 0.75)})
+    assert close.smaller_too_close is True and close.deeper_too_close is True
+    unknown = response_claims(results, intervals={"ResNet-20": None, "plain-20": (0.65, 0.75)})
+    assert unknown.smaller_too_close is None and unknown.deeper_too_close is None
+    assert response_claims(results).smaller_too_close is None
+
+
+def test_progress_is_reported_per_batch_and_an_exception_there_stops_cleanly():
+    model, images = _trained_like("resnet20"), _images(5, 8)
+    done: list[int] = []
+    layer_responses(model, images, mean=MEAN, std=STD, batch_size=2, on_batch=done.append)
+    assert done == [2, 4, 5]
+
+    class Stop(Exception):
+        pass
+
+    def stop(_done: int) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        layer_responses(model, images, mean=MEAN, std=STD, batch_size=2, on_batch=stop)
+    assert all(not m._forward_hooks for m in model.modules())
+
+
+def test_cost_estimate_from_measurements_else_from_multiply_adds():
+    meter = CostMeter()
+    seconds, basis = meter.estimate(FIGURE7_MODELS, REFERENCE_IMAGES)
+    assert basis == "macs_reference" and seconds == pytest.approx(REFERENCE_SECONDS)
+    meter.record("resnet20", 100, 2.0)
+    seconds, basis = meter.estimate(["resnet20", "plain20"], 1000)  # same multiply-adds: the same time each
+    assert basis == "macs_measured" and seconds == pytest.approx(40.0)
+    meter.record("plain20", 200, 1.0)
+    assert meter.estimate(["resnet20", "plain20"], 100) == (pytest.approx(2.5), "measured")
+    assert network_macs("resnet56") > 3 * network_macs("resnet20")

@@ -316,6 +316,13 @@ def test_figure3_figure_and_selection():
     assert selected_box(cols, {"customdata": [9, 0]}) is None
 
 
+def test_figure3_hover_box_is_dark_text_on_white():
+    """The hover label would take the invisible markers' colour; it is set to high contrast instead."""
+    fig = figure3([column_layout(summarize("resnet20"), lang="en")], lang="en")
+    label = fig.layout.hoverlabel
+    assert label.bgcolor == "white" and label.font.color == "#111111" and label.bordercolor == "#333333"
+
+
 def test_dimension_changes_and_shortcut_table():
     changes = {c["name"]: c for c in dimension_changes(summarize("resnet34"))}
     assert changes["conv3_1"]["output_shape"] == (128, 28, 28) and changes["conv3_1"]["shortcut"] == "projection"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import streamlit as st
 
@@ -75,6 +76,20 @@ def keep_valid(key: str, options: Sequence[object], default: object) -> None:
     another model or page), before the widget is drawn."""
     if st.session_state.get(key) not in options:
         st.session_state[key] = default
+
+
+def keep_labelled(key: str, labels: Mapping[Any, str], default: object) -> None:
+    """``keep_valid`` for a select box whose labels depend on data (an image's top prediction, a channel's
+    statistics, the language): when its labels change, its value is sent to the browser again.
+
+    The browser shows the label a select box's value had when it was last set; a widget with a key keeps its id
+    whatever its labels, so without this it would go on showing an old image's label for the same value.
+    """
+    keep_valid(key, list(labels), default)
+    shown = hashlib.blake2s("\x1f".join(map(str, labels.items())).encode(), digest_size=8).hexdigest()
+    if st.session_state.get(f"_labels_{key}") != shown:
+        st.session_state[f"_labels_{key}"] = shown
+        st.session_state[key] = st.session_state[key]  # a value set this run is sent with its current label
 
 
 def session_memo(name: str, key: Hashable, compute: Callable[[], T], *, entries: int) -> T:

@@ -2,7 +2,9 @@
 and of a pool, and the layer chain of the receptive-field tab (preset, zoo model or typed table).
 
 Numbers are checked where they are used (``resnet_viz.lab`` raises InputError); ``checked`` shows such an error
-on the page instead of a traceback.
+on the page instead of a traceback. The lab's settings are therefore typed into ``setting`` inputs, which the widget
+does not bound: a bounded number input silently keeps its last valid value when a student types 0 or a negative
+number, where the lab's message says what is wrong.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ def labels(prefix: str, options) -> dict[str, str]:
 def whole(where, label: str, key: str, value: int, maximum: int, minimum: int = 1, **kwargs) -> int:
     """A number input for a whole number (step 1)."""
     return where.number_input(label, min_value=minimum, max_value=maximum, value=value, step=1, key=key, **kwargs)
+
+
+def setting(where, label: str, key: str, value: int, **kwargs) -> int:
+    """A whole number (step 1) that the widget does not bound: 0, negative and huge values reach
+    ``resnet_viz.lab``, whose InputError names the field and the allowed range."""
+    return where.number_input(label, value=value, step=1, key=key, **kwargs)
 
 
 def checked(fn, /, *args, **kwargs):
@@ -72,26 +80,26 @@ def grid_source(prefix: str, presets: dict[str, tuple], label_key: str, default:
 
 def conv_settings() -> calc.ConvSettings:
     c1, c2, c3, c4 = st.columns(4)
-    height = whole(c1, "H", "conv_lab_h", 224, calc.MAX_SIZE, help=tr("conv_lab.help_h"))
-    width = whole(c2, "W", "conv_lab_w", 224, calc.MAX_SIZE, help=tr("conv_lab.help_w"))
-    c_in = whole(c3, "C_in", "conv_lab_cin", 3, calc.MAX_CHANNELS, help=tr("conv_lab.help_cin"))
-    c_out = whole(c4, "C_out", "conv_lab_cout", 64, calc.MAX_CHANNELS, help=tr("conv_lab.help_cout"))
+    height = setting(c1, "H", "conv_lab_h", 224, help=tr("conv_lab.help_h"))
+    width = setting(c2, "W", "conv_lab_w", 224, help=tr("conv_lab.help_w"))
+    c_in = setting(c3, "C_in", "conv_lab_cin", 3, help=tr("conv_lab.help_cin"))
+    c_out = setting(c4, "C_out", "conv_lab_cout", 64, help=tr("conv_lab.help_cout"))
     c1, c2, c3, c4 = st.columns(4)
     if c1.checkbox(tr("conv_lab.square_kernel"), value=True, key="conv_lab_square"):
-        k_h = k_w = whole(c1, "K", "conv_lab_k", 7, calc.MAX_KERNEL, help=tr("conv_lab.help_k"))
+        k_h = k_w = setting(c1, "K", "conv_lab_k", 7, help=tr("conv_lab.help_k"))
     else:
-        k_h = whole(c1, "K_H", "conv_lab_kh", 7, calc.MAX_KERNEL, help=tr("conv_lab.help_k"))
-        k_w = whole(c1, "K_W", "conv_lab_kw", 7, calc.MAX_KERNEL, help=tr("conv_lab.help_k"))
-    stride = whole(c2, tr("conv_lab.stride"), "conv_lab_stride", 2, calc.MAX_SIZE, help=tr("conv_lab.help_stride"))
+        k_h = setting(c1, "K_H", "conv_lab_kh", 7, help=tr("conv_lab.help_k"))
+        k_w = setting(c1, "K_W", "conv_lab_kw", 7, help=tr("conv_lab.help_k"))
+    stride = setting(c2, tr("conv_lab.stride"), "conv_lab_stride", 2, help=tr("conv_lab.help_stride"))
     mode = c3.radio(tr("conv_lab.padding_mode"), calc.PADDING_MODES, key="conv_lab_pad_mode", horizontal=True,
                     format_func=labels("conv_lab.padding_", calc.PADDING_MODES).get,
                     help=tr("conv_lab.help_padding"))
     padding: int | str = mode
     if mode == "number":
-        padding = whole(c3, tr("conv_lab.padding"), "conv_lab_pad", 3, calc.MAX_SIZE, minimum=0)
-    dilation = whole(c4, tr("conv_lab.dilation"), "conv_lab_dilation", 1, calc.MAX_KERNEL,
+        padding = setting(c3, tr("conv_lab.padding"), "conv_lab_pad", 3)
+    dilation = setting(c4, tr("conv_lab.dilation"), "conv_lab_dilation", 1,
                      help=tr("conv_lab.help_dilation"))
-    groups = whole(c4, tr("conv_lab.groups"), "conv_lab_groups", 1, calc.MAX_CHANNELS, help=tr("conv_lab.help_groups"))
+    groups = setting(c4, tr("conv_lab.groups"), "conv_lab_groups", 1, help=tr("conv_lab.help_groups"))
     bias = c2.checkbox(tr("conv_lab.bias"), value=False, key="conv_lab_bias", help=tr("conv_lab.help_bias"))
     return calc.ConvSettings(height, width, c_in, c_out, k_h, k_w, stride, padding, dilation, groups, bias)
 
@@ -117,9 +125,9 @@ def pool_settings() -> tuple[str, int, int, int, bool, bool]:
                     horizontal=True, format_func=labels("conv_lab.pool_", pooling.POOL_KINDS).get)
     fixed = kind == "global_avg"  # global average pooling has no window to set
     c1, c2, c3 = st.columns(3)
-    kernel = whole(c1, tr("conv_lab.kernel_size"), "conv_lab_pool_k", 2, sliding.MAX_DEMO_SIZE, disabled=fixed)
-    stride = whole(c2, tr("conv_lab.stride"), "conv_lab_pool_s", 2, sliding.MAX_DEMO_SIZE, disabled=fixed)
-    padding = whole(c3, tr("conv_lab.padding"), "conv_lab_pool_p", 0, sliding.MAX_DEMO_SIZE, minimum=0,
+    kernel = setting(c1, tr("conv_lab.kernel_size"), "conv_lab_pool_k", 2, disabled=fixed)
+    stride = setting(c2, tr("conv_lab.stride"), "conv_lab_pool_s", 2, disabled=fixed)
+    padding = setting(c3, tr("conv_lab.padding"), "conv_lab_pool_p", 0,
                     disabled=fixed, help=tr("conv_lab.pool_padding_help"))
     ceil_mode = st.checkbox(tr("conv_lab.ceil_mode"), key="conv_lab_pool_ceil", disabled=fixed,
                             help=tr("conv_lab.ceil_mode_help"))
@@ -144,14 +152,12 @@ def _custom_layers() -> tuple[int, list[calc.Layer]]:
     lang = current_language()
     kinds, headers = tables.chain_kind_labels(lang), tables.chain_headers(lang)
     start = pd.DataFrame(tables.custom_chain_records(lang))
+    # K, S, P, D unbounded in the table: the chain's check names an impossible value instead of ignoring it
     config = {headers["kind"]: st.column_config.SelectboxColumn(options=list(kinds.values()), required=True),
-              "K": st.column_config.NumberColumn(min_value=1, max_value=calc.MAX_KERNEL, step=1),
-              "S": st.column_config.NumberColumn(min_value=1, max_value=calc.MAX_SIZE, step=1),
-              "P": st.column_config.NumberColumn(min_value=0, max_value=calc.MAX_SIZE, step=1),
-              "D": st.column_config.NumberColumn(min_value=1, max_value=calc.MAX_KERNEL, step=1)}
+              **{name: st.column_config.NumberColumn(step=1) for name in ("K", "S", "P", "D")}}
     st.caption(tr("conv_lab.chain_custom_help"))
     table = st.data_editor(start, key="conv_lab_rf_table", num_rows="dynamic", column_config=config, hide_index=True)
-    size = whole(st, tr("conv_lab.input_size"), "conv_lab_rf_size", 224, calc.MAX_SIZE)
+    size = setting(st, tr("conv_lab.input_size"), "conv_lab_rf_size", 224)
     return size, tables.chain_from_table(table.to_dict("records"), lang)
 
 

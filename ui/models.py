@@ -13,16 +13,19 @@ from pathlib import Path
 import streamlit as st
 
 from resnet_viz.checkpoints.find import file_stamp, find_checkpoints, folders_fingerprint, load_model
-from resnet_viz.checkpoints.pretrained import pretrained_cached
+from resnet_viz.checkpoints.pretrained import offline, pretrained_cached
 from resnet_viz.checkpoints.read import LoadedModel, load_checkpoint_bytes
 from resnet_viz.errors import LoadError
 from resnet_viz.i18n import t
 from resnet_viz.inspect.feature_maps import model_fingerprint
-from resnet_viz.models.registry import MODELS, get_spec, plain_twin
+from resnet_viz.models.registry import MODELS, display_name, get_spec, plain_twin
+from resnet_viz.render import tables
 from resnet_viz.work import ByteBudgetCache, model_cache_bytes, module_bytes
-from ui.common import current_language, show_error, tr
+from ui.common import current_language, keep_labelled, show_error, tr
 
 _CHOICE_KEY = "model_source"
+_FAILED_KEY = "_model_failed"  # (source, message) of a pick that could not be loaded, for the page to say
+_STALE_KEY = "_model_stale"  # a pick that failed after the picker was drawn: it moves to the default next run
 _UPLOAD = "upload"
 UPLOAD_LIMIT_BYTES = 200 * 1024 * 1024
 
@@ -61,18 +64,21 @@ def model_key(loaded: LoadedModel) -> str:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _checkpoint_sources(fingerprint: tuple, lang: str) -> dict[str, str]:
-    out = {}
+def _checkpoint_sources(fingerprint: tuple, lang: str) -> dict[str, tuple[str, str]]:
+    found = []
     for info in find_checkpoints():
         acc = info.meta.get("accuracy")
         where = t("models.shipped", lang) if info.shipped else t("models.user", lang)
-        acc_text = t("models.accuracy", lang, acc=f"{float(acc):.1f}") if isinstance(acc, (int, float)) else ""
-        out[f"{info.path}"] = f"{info.stem} · {where}{acc_text}"
-    return out
+        label = tables.checkpoint_option(info.model, info.stem, float(acc) if isinstance(acc, (int, float)) else None,
+                                         info.shipped, lang)
+        details = t("models.details_checkpoint", lang, model=display_name(info.model), where=where, path=info.path)
+        found.append((tables.model_order(get_spec(info.model)), not info.shipped, str(info.path), label, details))
+    return {source: (label, details) for *_, source, label, details in sorted(found, key=lambda f: f[:2])}
 
 
-def checkpoint_sources() -> dict[str, str]:
-    """source -> label of every checkpoint found (shipped first), in the session's language."""
+def checkpoint_sources() -> dict[str, tuple[str, str]]:
+    """source -> (short label, details) of every checkpoint found, by family and depth, in the session's
+    language."""
     return _checkpoint_sources(folders_fingerprint(), current_language())
 
 
@@ -103,16 +109,21 @@ def twin_checkpoints() -> list[tuple[str, str, str, str]]:
     return sorted(pairs, key=lambda p: get_spec(p[2]).depth)
 
 
-def sources() -> dict[str, str]:
-    """Every model the picker offers: checkpoints, pretrained ImageNet nets, an uploaded file."""
+def sources() -> dict[str, tuple[str, str]]:
+    """Every model the picker offers, source -> (short label, details for the tooltip): checkpoints, then the
+    pretrained ImageNet nets, each by family and depth, then an uploaded file."""
     options = dict(checkpoint_sources())
-    for name, spec in MODELS.items():
+    lang = current_language()
+    for name, spec in sorted(MODELS.items(), key=lambda item: tables.model_order(item[1])):
         if spec.pretrained:
-            key = "models.pretrained_cached" if pretrained_cached(name) else "models.pretrained_download"
-            options[f"pretrained:{name}"] = tr(key, model=name)
+            cached = pretrained_cached(name)
+            state = tr("models.state_cached" if cached else "models.state_download")
+            options[f"pretrained:{name}"] = (tables.pretrained_option(name, cached, lang),
+                                             tr("models.details_pretrained", model=display_name(name), state=state))
     if not checkpoint_sources():
-        options["random:resnet20"] = tr("models.random", model="resnet20")
-    options[_UPLOAD] = tr("models.upload_option")
+        options["random:resnet20"] = (tr("models.random", model=display_name("resnet20")),
+                                      tr("models.details_random", model=display_name("resnet20")))
+    options[_UPLOAD] = (tr("models.upload_option"), tr("models.details_upload"))
     return options
 
 
@@ -125,13 +136,34 @@ def default_source() -> str:
     return ckpts[0] if ckpts else "random:resnet20"
 
 
+def source_label(source: str) -> str:
+    """The picker's label of ``source`` (the source itself for one the picker does not offer)."""
+    return sources().get(source, (source, ""))[0]
+
+
+def pick(source: str) -> None:
+    """Make ``source`` the sidebar's model (from a callback, before the picker is drawn); one that cannot be
+    loaded leaves the pick on the default model and its message for the page."""
+    if source != _UPLOAD:
+        try:
+            load_cached(source)
+        except LoadError as exc:
+            st.session_state[_FAILED_KEY] = (source, exc.message(current_language()))
+            source = default_source()
+    st.session_state[_CHOICE_KEY] = source
+
+
 def model_picker() -> None:
-    """Sidebar: choose the model every page uses (the choice is kept across pages)."""
+    """Sidebar: choose the model every page uses (the choice is kept across pages); it always shows the model in
+    use: a pick that cannot be loaded falls back to the default model there too."""
     options = sources()
-    if st.session_state.get(_CHOICE_KEY) not in options:
+    if st.session_state.pop(_STALE_KEY, None) == st.session_state.get(_CHOICE_KEY):
         st.session_state[_CHOICE_KEY] = default_source()
-    st.sidebar.selectbox(tr("models.picker"), list(options), format_func=options.__getitem__, key=_CHOICE_KEY,
-                         help=tr("models.picker_help"))
+    keep_labelled(_CHOICE_KEY, {source: label for source, (label, _) in options.items()}, default_source())
+    details = options[st.session_state[_CHOICE_KEY]][1]
+    st.sidebar.selectbox(tr("models.picker"), list(options), format_func=lambda s: options[s][0], key=_CHOICE_KEY,
+                         help=f"{tr('models.picker_help')}\n\n{details}",
+                         on_change=lambda: pick(st.session_state[_CHOICE_KEY]))
     if st.session_state[_CHOICE_KEY] == _UPLOAD:
         st.sidebar.file_uploader(tr("models.upload_label"), type=["safetensors", "pt", "pth", "th"],
                                  key="model_upload", help=tr("models.upload_help"))
@@ -162,9 +194,22 @@ def upload_summary(loaded: LoadedModel) -> str:
     return text
 
 
+def _fallback(reason: str) -> LoadedModel:
+    """The default model, said on the page and in the sidebar."""
+    fallback = default_source()
+    label = source_label(fallback)
+    st.caption(tr("models.fallback", model=label))
+    st.sidebar.caption(tr("models.in_use", model=label, reason=reason))
+    return load_cached(fallback)
+
+
 def current_model() -> LoadedModel:
     """The picked model, or the default one with a clear message when the pick cannot be loaded."""
     source = st.session_state.get(_CHOICE_KEY) or default_source()
+    failed = st.session_state.pop(_FAILED_KEY, None)
+    if failed is not None:  # the picker already moved to the default model: say why, once
+        st.error(failed[1])
+        st.caption(tr("models.fallback", model=source_label(source)))
     try:
         if source == _UPLOAD:
             loaded = _uploaded_model()
@@ -172,10 +217,36 @@ def current_model() -> LoadedModel:
                 st.sidebar.caption(upload_summary(loaded))
                 return loaded
             st.info(tr("models.upload_waiting"))
-        else:
-            return load_cached(source)
+            return _fallback(tr("models.in_use_upload"))
+        return load_cached(source)
     except LoadError as exc:
         show_error(exc)
-    fallback = default_source()
-    st.caption(tr("models.fallback", model=checkpoint_sources().get(fallback, fallback)))
-    return load_cached(fallback)
+    if source != _UPLOAD:  # the picker, drawn already, moves to the model in use on the next run
+        st.session_state[_STALE_KEY] = source
+    return _fallback(tr("models.in_use_upload" if source == _UPLOAD else "models.in_use_failed",
+                        model=source_label(source)))
+
+
+def imagenet_source() -> str | None:
+    """A pretrained ImageNet net to switch to: the shallowest ResNet already downloaded, else the shallowest one
+    when downloads are allowed (None: offline with none downloaded)."""
+    nets = sorted((n for n, s in MODELS.items() if s.pretrained and s.family == "resnet"),
+                  key=lambda n: MODELS[n].depth)
+    cached = [n for n in nets if pretrained_cached(n)]
+    if cached or not offline():
+        return f"pretrained:{(cached or nets)[0]}"
+    return None
+
+
+def model_scope(loaded: LoadedModel, image_id: str, key: str) -> None:
+    """Next to the predictions: the classes and input size the model knows and, for a photo on a CIFAR-10
+    model, that it can only answer with those classes, with a button to an ImageNet model."""
+    lang = current_language()
+    st.caption(tables.model_scope(loaded.classes, loaded.input_size, loaded.spec.dataset, lang))
+    if not (image_id.startswith("upload:") and loaded.spec.dataset == "cifar10"):
+        return
+    st.info(tr("models.photo_note", count=len(loaded.classes), dataset=tables.DATASET_NAMES["cifar10"]))
+    source = imagenet_source()
+    if source is not None:
+        st.button(tr("models.switch_imagenet", model=display_name(source.split(":", 1)[1])), key=f"{key}_imagenet",
+                  on_click=pick, args=(source,), help=tr("models.switch_imagenet_help"))

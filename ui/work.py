@@ -50,8 +50,12 @@ def heavy(key: Hashable, compute: Callable[[], T]) -> T:
     if _seen(key):
         return compute()
     note = st.empty()
+
+    def tell(ahead: int) -> None:
+        note.info(tr("common.queue_waiting", n=ahead))
+
     try:
-        with server_queue().turn(lambda ahead: note.info(tr("common.queue_waiting", n=ahead))):
+        with server_queue().turn(tell):
             note.empty()
             result = compute()
     finally:

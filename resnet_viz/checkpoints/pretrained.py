@@ -52,7 +52,7 @@ def offline() -> bool:
 
 def _download(url: str, dst: Path, name: str, timeout: float) -> None:
     if offline():
-        raise LoadError("load.offline", model=name, reason="RESNET_VIZ_OFFLINE is set")
+        raise LoadError("load.downloads_off", model=name)
     parsed = urlparse(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:

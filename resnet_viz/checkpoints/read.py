@@ -206,15 +206,15 @@ def infer_architecture(state: Mapping[str, torch.Tensor]) -> tuple[str, str | No
 def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], model_name: str) -> None:
     """LoadError naming the first mismatching keys and shapes, or None when ``state`` fits ``model``."""
     expected = model.state_dict()
-    problems: list[str] = []
-    for key, tensor in expected.items():
-        if key not in state:
-            problems.append(f"missing {key} {tuple(tensor.shape)}")
-        elif tuple(state[key].shape) != tuple(tensor.shape):
-            problems.append(f"{key}: expected {tuple(tensor.shape)}, file has {tuple(state[key].shape)}")
-    problems += [f"unexpected {k} {tuple(v.shape)}" for k, v in state.items() if k not in expected]
+    # Parameter names and shapes only: the sentence around them (in the reader's language) says what they mean.
+    missing = [f"{k} {tuple(v.shape)}" for k, v in expected.items() if k not in state]
+    unexpected = [f"{k} {tuple(v.shape)}" for k, v in state.items() if k not in expected]
+    reshaped = [f"{k} {tuple(v.shape)} → {tuple(state[k].shape)}" for k, v in expected.items()
+                if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    problems = missing + reshaped + unexpected
     if problems:
-        raise LoadError("load.mismatch", model=model_name, count=len(problems), first="; ".join(problems[:3]))
+        raise LoadError("load.mismatch", model=model_name, count=len(problems), missing=len(missing),
+                        unexpected=len(unexpected), reshaped=len(reshaped), first="; ".join(problems[:3]))
     for key, tensor in state.items():
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise LoadError("load.nonfinite", key=key)

@@ -66,3 +66,10 @@ def t(key: str, lang: str = DEFAULT_LANGUAGE, /, **params: object) -> str:
 
 def has_key(key: str) -> bool:
     return all(key in catalogue(lang) for lang in LANGUAGES)
+
+
+def class_label(name: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A class name as shown to a reader of ``lang``: CIFAR-10's ten names are translated (``classes.toml``),
+    any other name (ImageNet's thousand) is shown as it is. For display only: models and data keep ``name``."""
+    key = f"classes.{name}"
+    return t(key, lang) if key in catalogue(DEFAULT_LANGUAGE) else name

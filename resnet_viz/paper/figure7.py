@@ -12,7 +12,8 @@ when it ends, also on error.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,6 +75,13 @@ class ImageMoments:
         mean = self.sums.sum(1) / n
         return np.sqrt(np.maximum(self.sumsq.sum(1) / n - mean * mean, 0.0))
 
+    def resampled_pooled_std(self, weights: np.ndarray) -> np.ndarray:
+        """(resamples, layers) the pooled std of each resample, ``weights[r, i]`` being how often resample ``r``
+        draws image ``i`` (``pooled_std`` is the resample that draws every image once)."""
+        n = weights.sum(1, keepdims=True) * self.counts
+        mean = weights @ self.sums.T / n
+        return np.sqrt(np.maximum(weights @ self.sumsq.T / n - mean * mean, 0.0))
+
     def image_std(self) -> np.ndarray:
         """(images,) each image's own response std, averaged over the layers."""
         n = self.counts[:, None]
@@ -129,9 +137,12 @@ class _Moments:
 
 
 def layer_responses(model: nn.Module, images: torch.Tensor, *, mean: Sequence[float], std: Sequence[float],
-                    batch_size: int = 250, per_image: bool = False) -> LayerResponses:
+                    batch_size: int = 250, per_image: bool = False,
+                    on_batch: Callable[[int], None] | None = None) -> LayerResponses:
     """Figure 7 data of ``model`` on uint8 ``images`` (N x 3 x H x W); with ``per_image`` the result also
     keeps each image's moments (``LayerResponses.per_image``), which the pooled values are computed from.
+    ``on_batch(done)`` is called after each batch with the number of images done so far (a progress bar; an
+    exception it raises stops the computation, hooks removed).
 
     The model runs in eval mode (BN uses its running statistics, as at test time); its mode is restored after.
     """
@@ -143,6 +154,8 @@ def layer_responses(model: nn.Module, images: torch.Tensor, *, mean: Sequence[fl
     with torch.no_grad(), hooked(model, forward=hooks):
         for start in range(0, len(images), batch_size):
             model(normalize(images[start:start + batch_size], mean, std))
+            if on_batch is not None:
+                on_batch(min(start + batch_size, len(images)))
     detail = ImageMoments(np.array([m.count for m in moments], dtype=np.float64),
                           torch.stack([torch.cat(m.sums) for m in moments]).numpy(),
                           torch.stack([torch.cat(m.sumsq) for m in moments]).numpy())
@@ -150,11 +163,11 @@ def layer_responses(model: nn.Module, images: torch.Tensor, *, mean: Sequence[fl
                           detail if per_image else None)
 
 
-def responses_of(loaded, images: torch.Tensor, *, batch_size: int = 250,
-                 per_image: bool = False) -> LayerResponses:
+def responses_of(loaded, images: torch.Tensor, *, batch_size: int = 250, per_image: bool = False,
+                 on_batch: Callable[[int], None] | None = None) -> LayerResponses:
     """``layer_responses`` of a ``LoadedModel`` with its own normalisation."""
     return layer_responses(loaded.model, images, mean=loaded.mean, std=loaded.std, batch_size=batch_size,
-                           per_image=per_image)
+                           per_image=per_image, on_batch=on_batch)
 
 
 def check_images(images: torch.Tensor) -> torch.Tensor:
@@ -296,13 +309,32 @@ class ResponseClaims:
 
     ``resnets_smaller``: every ResNet's mean is below every plain net's (None without both families).
     ``deeper_smaller``: the deepest ResNet's mean is below the shallowest one's (None with one ResNet depth).
-    Each side is a ``(label, mean)`` pair; depth is the number of 3x3 conv layers.
+    Each side is a ``(label, mean)`` pair; depth is the number of 3x3 conv layers. ``intervals`` holds the
+    networks' bootstrap intervals by label (``bootstrap_interval``), where known.
     """
 
     largest_resnet: tuple[str, float] | None
     smallest_plain: tuple[str, float] | None
     shallow_resnet: tuple[str, float] | None
     deep_resnet: tuple[str, float] | None
+    intervals: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+
+    def _overlap(self, a: tuple[str, float] | None, b: tuple[str, float] | None) -> bool | None:
+        low_high = [self.intervals.get(side[0]) if side is not None else None for side in (a, b)]
+        if low_high[0] is None or low_high[1] is None:
+            return None
+        (a_low, a_high), (b_low, b_high) = low_high[0], low_high[1]
+        return a_low <= b_high and b_low <= a_high
+
+    @property
+    def smaller_too_close(self) -> bool | None:
+        """True when the intervals of the two nets ``resnets_smaller`` compares overlap (None without both)."""
+        return self._overlap(self.largest_resnet, self.smallest_plain)
+
+    @property
+    def deeper_too_close(self) -> bool | None:
+        """True when the intervals of the two ResNets ``deeper_smaller`` compares overlap (None without both)."""
+        return self._overlap(self.deep_resnet, self.shallow_resnet)
 
     @property
     def resnets_smaller(self) -> bool | None:
@@ -318,10 +350,12 @@ class ResponseClaims:
 
 
 def response_claims(results: Sequence[tuple[str, str, LayerResponses]],
-                    statistic: Callable[[LayerResponses], float | None] | None = None) -> ResponseClaims:
+                    statistic: Callable[[LayerResponses], float | None] | None = None,
+                    intervals: Mapping[str, tuple[float, float] | None] | None = None) -> ResponseClaims:
     """``results``: (label, family "plain"/"resnet", responses) per network, as Figure 7 plots them.
 
     ``statistic`` summarises a network (default: its mean std); networks it gives None are left out.
+    ``intervals``: each network's uncertainty of that statistic by label (None where unknown).
     """
     value = statistic or (lambda r: r.mean)
     scored = [(label, family, r, value(r)) for label, family, r in results if r.std]
@@ -337,7 +371,8 @@ def response_claims(results: Sequence[tuple[str, str, LayerResponses]],
     def pair(item):
         return None if item is None else (item[0], float(item[2]))
 
-    return ResponseClaims(pair(largest), pair(smallest), pair(shallow), pair(deep))
+    known = {label: iv for label, iv in (intervals or {}).items() if iv is not None}
+    return ResponseClaims(pair(largest), pair(smallest), pair(shallow), pair(deep), known)
 
 
 def median_image_std(result: LayerResponses) -> float | None:
@@ -394,3 +429,93 @@ def concentration(results: Sequence[tuple[str, str, LayerResponses]], *, top: in
         out.append(Concentration(label, len(share), _median(image_std), tuple(int(i) for i in order),
                                  tuple(float(image_std[i]) for i in order), tuple(float(share[i]) for i in order)))
     return sorted(out, key=lambda c: -c.top_share)
+
+
+# ---------------------------------------------------------------- uncertainty and cost
+
+RESAMPLES = 200
+SEED = 0
+LEVEL = 0.95
+
+
+def resample_weights(images: int, *, resamples: int = RESAMPLES, seed: int = SEED) -> np.ndarray:
+    """(resamples, images): how often each bootstrap resample draws each image (``images`` draws with
+    replacement per resample, from a generator seeded with ``seed``)."""
+    draws = np.random.default_rng(seed).integers(0, images, size=(resamples, images))
+    weights = np.zeros((resamples, images))
+    np.add.at(weights, (np.arange(resamples)[:, None], draws), 1.0)
+    return weights
+
+
+def _percentiles(values: np.ndarray, level: float) -> tuple[float, float]:
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def bootstrap_interval(result: LayerResponses, *, resamples: int = RESAMPLES, seed: int = SEED,
+                       level: float = LEVEL) -> tuple[float, float] | None:
+    """Percentile interval of ``result.mean`` (the mean over layers of the pooled std) over bootstrap resamples
+    of the images: each resample's pooled per-layer std is recomputed from the per-image moments. None
+    without per-image moments (values stored with a checkpoint)."""
+    if result.per_image is None:
+        return None
+    weights = resample_weights(result.per_image.sums.shape[1], resamples=resamples, seed=seed)
+    return _percentiles(result.per_image.resampled_pooled_std(weights).mean(1), level)
+
+
+def median_image_interval(result: LayerResponses, *, resamples: int = RESAMPLES, seed: int = SEED,
+                          level: float = LEVEL) -> tuple[float, float] | None:
+    """The same bootstrap for ``median_image_std`` (the median image's std); None without per-image moments."""
+    if result.per_image is None:
+        return None
+    image_std = result.per_image.image_std()
+    draws = np.random.default_rng(seed).integers(0, len(image_std), size=(resamples, len(image_std)))
+    return _percentiles(np.median(image_std[draws], axis=1), level)
+
+
+# Before anything is measured on a server: the five networks of Figure 7 took 107 s on 1000 images (issue 19).
+REFERENCE_SECONDS, REFERENCE_IMAGES = 107.0, 1000
+
+
+def network_macs(model: str) -> int:
+    """Multiply-adds of one forward pass of zoo model ``model`` on one image."""
+    from resnet_viz.inspect.architecture import summarize
+
+    return summarize(model).macs
+
+
+def reference_seconds_per_mac() -> float:
+    return REFERENCE_SECONDS / (REFERENCE_IMAGES * sum(network_macs(m) for m in FIGURE7_MODELS))
+
+
+class CostMeter:
+    """Seconds per image of Figure 7's computation, measured per network on this server (thread-safe).
+
+    A network measured here is estimated from its own measurement; another from its multiply-adds at the
+    seconds per multiply-add measured here, or at the reference speed before anything was measured.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._per_image: dict[str, float] = {}
+
+    def record(self, model: str, images: int, seconds: float) -> None:
+        with self._lock:
+            self._per_image[model] = seconds / max(images, 1)
+
+    def estimate(self, models: Sequence[str], images: int) -> tuple[float, str]:
+        """(seconds for ``images`` images on every one of ``models``, basis): basis "measured" when every
+        network was measured here, "macs_measured" when some were, "macs_reference" when none was."""
+        with self._lock:
+            measured = dict(self._per_image)
+        missing = [m for m in models if m not in measured]
+        if not missing:
+            return images * sum(measured[m] for m in models), "measured"
+        if measured:
+            per_mac = sum(measured.values()) / sum(network_macs(m) for m in measured)
+            basis = "macs_measured"
+        else:
+            per_mac, basis = reference_seconds_per_mac(), "macs_reference"
+        known = sum(measured[m] for m in models if m in measured)
+        return images * (known + per_mac * sum(network_macs(m) for m in missing)), basis

@@ -8,6 +8,10 @@ dL/dx = dL/dy * (dF/dx + 1), so the gradient has a path that skips every F.
 Networks at initialisation are built fresh (BN in training mode, as in the first step of training); a
 trained model is measured on a private copy (taken under the model's lock), so a cached model is never
 modified. Hooks are removed when the measurement ends, also on error.
+
+Norms are summed in float64: a deep plain net's gradients near the input reach 1e20 and more, whose squares
+overflow float32 although every element is finite. Where the float32 backward pass itself overflowed (an element
+inf or nan), the norm stays inf and ``overflowed_layers`` counts those layers, so a page can say so.
 """
 
 from __future__ import annotations
@@ -61,9 +65,15 @@ class GradientFlow:
 
     @property
     def first_to_last_ratio(self) -> float:
-        """||dL/dW|| of the first conv divided by that of the last conv (> 1: the gradient grew on its way back)."""
+        """||dL/dW|| of the first conv divided by that of the last conv (> 1: the gradient grew on its way back);
+        inf or nan when a norm overflowed (see ``overflowed_layers``)."""
         convs = self.weight_grad_norm[:-1]  # the last weight layer is the fc
         return convs[0] / convs[-1] if convs[-1] > 0 else math.inf
+
+    @property
+    def overflowed_layers(self) -> int:
+        """How many weight layers' gradients overflowed float32's range in the backward pass (no finite norm)."""
+        return sum(not math.isfinite(v) for v in self.weight_grad_norm)
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -86,6 +96,11 @@ def _blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return out
 
 
+def _norm(g: torch.Tensor) -> float:
+    """The L2 norm accumulated in float64 (inf or nan only when ``g`` itself holds one)."""
+    return float(g.detach().double().norm())
+
+
 def _weight_layers(model: nn.Module) -> list[tuple[str, nn.Conv2d | nn.Linear]]:
     return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
@@ -96,12 +111,12 @@ def _tracking(blocks: Sequence[tuple[str, nn.Module]]) -> tuple[dict[str, list],
 
     def forward_hook(i: int):
         def hook(_module, inputs, output):
-            rec["std"][i] = float(output.detach().float().std())
+            rec["std"][i] = float(output.detach().double().std())
             if output.requires_grad:
-                on_grad(output, lambda g: rec["out"].__setitem__(i, float(g.norm())))
+                on_grad(output, lambda g: rec["out"].__setitem__(i, _norm(g)))
             x = inputs[0]
             if i > 0 and x.requires_grad:
-                on_grad(x, lambda g: rec["in"].__setitem__(i, float(g.norm())))
+                on_grad(x, lambda g: rec["in"].__setitem__(i, _norm(g)))
         return hook
 
     return rec, [(module, forward_hook(i)) for i, (_, module) in enumerate(blocks)]
@@ -120,7 +135,7 @@ def measure(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, *, nam
             x = inputs.clone().requires_grad_(True)
             loss = F.cross_entropy(model(x), labels)
             loss.backward()
-            grads = tuple(float(m.weight.grad.norm()) if m.weight.grad is not None else 0.0 for _, m in layers)
+            grads = tuple(_norm(m.weight.grad) if m.weight.grad is not None else 0.0 for _, m in layers)
         finally:
             for p in model.parameters():
                 p.grad = None

@@ -17,6 +17,11 @@ from resnet_viz.inspect.architecture import Summary, Table1Cell, Table1Column
 from resnet_viz.inspect.feature_maps import Capture, LayerRecord
 from resnet_viz.lab import calc, parse
 from resnet_viz.lab.parse import format_number
+from resnet_viz.models.registry import ModelSpec, display_name
+
+DATASET_NAMES = {"cifar10": "CIFAR-10", "imagenet": "ImageNet"}
+FAMILY_ORDER = ("plain", "resnet", "vgg")  # the model picker's order: plain nets, ResNets, VGG, each by depth
+SCOPE_NAMES = 10  # class names a model's scope lists before "…"
 
 Columns = dict[str, list[Any]]  # header -> the column's values, top to bottom
 Metric = tuple[str, str, str | None]  # label, value, help (None: no help)
@@ -256,3 +261,46 @@ def layer_metrics(rec: LayerRecord, lang: str = "en") -> list[Metric]:
         (t("feature_maps.stat_zeros", lang), f"{100 * rec.zero_fraction:.1f}%",
          t("feature_maps.stat_zeros_help", lang)),
     ]
+
+
+# ---------------------------------------------------------------- models and their predictions
+
+def model_order(spec: ModelSpec) -> tuple[int, int, int]:
+    """Sort key of the model picker: family (plain, ResNet, VGG), CIFAR-10 before ImageNet, then depth."""
+    family = FAMILY_ORDER.index(spec.family) if spec.family in FAMILY_ORDER else len(FAMILY_ORDER)
+    return family, int(spec.dataset != "cifar10"), spec.depth
+
+
+def checkpoint_option(model: str, stem: str, accuracy: float | None, shipped: bool, lang: str = "en") -> str:
+    """The picker's short label of a checkpoint, e.g. "ResNet-20 · 91.7 %" (the file's name when it is not the
+    model's, " · yours" for a user's checkpoint)."""
+    acc = t("models.option_accuracy", lang, acc=f"{accuracy:.1f}") if accuracy is not None else ""
+    if not shipped:
+        acc += t("models.option_user", lang)
+    if stem == model:
+        return t("models.option_checkpoint", lang, model=display_name(model), acc=acc)
+    return t("models.option_named", lang, model=display_name(model), stem=stem, acc=acc)
+
+
+def pretrained_option(model: str, cached: bool, lang: str = "en") -> str:
+    """The picker's short label of a torchvision pretrained ImageNet net."""
+    key = "models.option_pretrained" if cached else "models.option_pretrained_download"
+    return t(key, lang, model=display_name(model))
+
+
+def model_scope(classes: Sequence[str], input_size: int, dataset: str, lang: str = "en") -> str:
+    """What a model can answer: its classes (the first ``SCOPE_NAMES`` named) and input size, in one sentence."""
+    names = ", ".join(classes[:SCOPE_NAMES]) + (", …" if len(classes) > SCOPE_NAMES else "")
+    expected = {"cifar10": 10, "imagenet": 1000}.get(dataset)
+    if expected != len(classes):  # a checkpoint with its own classes: no dataset to name
+        return t("models.scope_classes", lang, count=len(classes), size=input_size, names=names)
+    return t("models.scope", lang, count=len(classes), dataset=DATASET_NAMES[dataset], size=input_size,
+             names=names)
+
+
+def target_labels(classes: Sequence[str], top: str, probability: str, lang: str = "en") -> dict[int, str]:
+    """Class index -> its label in the "class to explain" box; -1 is the top prediction, named with its
+    probability (so the labels change with the image)."""
+    labels = {-1: t("attribution.target_top", lang, name=top, prob=probability)}
+    labels.update({i: t("attribution.target_option", lang, index=i, name=name) for i, name in enumerate(classes)})
+    return labels

@@ -20,6 +20,7 @@ from resnet_viz.lab.sliding import SlidingConv
 HIGHLIGHT_COLOR, UNIT_COLOR, FRAME_COLOR = "#d62728", "#1f77b4", "#444"
 MISSING_COLOR = "#e6e6e6"  # a cell not computed yet
 MAX_UNIT_DOTS = 64  # the field figure marks every output unit up to this many per side
+ZOOM_BELOW, MIN_VIEW = 4, 24  # zoom in on a field under 1/4 of the input's side, to a window >= 24 pixels
 
 Cell = tuple[int, int]
 
@@ -91,11 +92,11 @@ def field_figure(rows: list[ChainRow], lang: str = "en") -> go.Figure:
     fig.add_shape(type="rect", x0=-0.5, y0=-0.5, x1=size - 0.5, y1=size - 0.5, line=dict(color="#333"),
                   fillcolor="rgba(200,200,200,0.25)")
     fig.add_shape(type="rect", x0=box.first - 0.5, y0=box.first - 0.5, x1=box.last + 0.5, y1=box.last + 0.5,
-                  line=dict(color=HIGHLIGHT_COLOR, dash="dash", width=2))
+                  line=dict(color=HIGHLIGHT_COLOR, dash="dash", width=3))
     if not box.empty:
         fig.add_shape(type="rect", x0=box.first_clipped - 0.5, y0=box.first_clipped - 0.5,
                       x1=box.last_clipped + 0.5, y1=box.last_clipped + 0.5, line=dict(width=0),
-                      fillcolor="rgba(214,39,40,0.3)")
+                      fillcolor="rgba(214,39,40,0.45)")
     last = rows[-1]
     n = last.size_out
     if n <= MAX_UNIT_DOTS:
@@ -106,13 +107,29 @@ def field_figure(rows: list[ChainRow], lang: str = "en") -> go.Figure:
     fig.add_trace(go.Scatter(x=[box.centre], y=[box.centre], mode="markers",
                              marker=dict(size=10, color=HIGHLIGHT_COLOR),
                              name=t("conv_lab.fig_rf_unit", lang, rf=last.rf_out), hoverinfo="skip"))
-    pad = max(last.rf_out - size, 0) / 2 + 2
-    fig.update_xaxes(range=[-pad - 0.5, size + pad - 0.5], title=t("conv_lab.fig_rf_x", lang), constrain="domain")
-    fig.update_yaxes(range=[size + pad - 0.5, -pad - 0.5], title=t("conv_lab.fig_rf_y", lang), scaleanchor="x")
+    lo, hi, zoomed = _field_view(size, last.rf_out, box.centre)
+    x_title = t("conv_lab.fig_rf_x", lang)
+    if zoomed:  # a small field on a large input: the view zooms in, and says so
+        x_title += "<br>" + t("conv_lab.fig_rf_zoomed", lang, first=math.ceil(lo), last=math.floor(hi), size=size)
+    fig.update_xaxes(range=[lo, hi], title=x_title, constrain="domain")
+    fig.update_yaxes(range=[hi, lo], title=t("conv_lab.fig_rf_y", lang), scaleanchor="x")
     fig.update_layout(title=t("conv_lab.fig_rf_title", lang, size=size, rf=last.rf_out, jump=last.jump_out),
                       height=520, margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h"),
                       showlegend=True)
     return fig
+
+
+def _field_view(size: int, rf: int, centre: float) -> tuple[float, float, bool]:
+    """(first, last, zoomed): the axis range of the field figure. The whole input with a margin, or, when the
+    field covers less than 1/ZOOM_BELOW of the input's side, a window ZOOM_BELOW fields wide (at least MIN_VIEW
+    pixels) around it: a 7 x 7 field on a 224 x 224 input would be a dot."""
+    view = max(rf * ZOOM_BELOW, MIN_VIEW)
+    if view >= size:
+        pad = max(rf - size, 0) / 2 + 2
+        return -pad - 0.5, size + pad - 0.5, False
+    half = view / 2
+    lo = min(max(centre - half, -0.5), size - 0.5 - 2 * half)
+    return lo, lo + 2 * half, True
 
 
 def weights_figure(r: FcVsConv, lang: str = "en") -> go.Figure:

@@ -16,7 +16,7 @@ from resnet_viz.i18n import t
 from resnet_viz.inspect.feature_maps import value_range
 from resnet_viz.render.plots.images import square_maps
 
-HIGHLIGHT, NORMAL = "#d62728", "#1f77b4"
+HIGHLIGHT, NORMAL, ONE_LINE = "#d62728", "#1f77b4", "#444444"
 MARGIN = dict(l=0, r=0, t=40, b=0)
 ANATOMY_PARTS = ("x", "f", "sum", "out")  # the block's input, residual branch, their sum, the output after ReLU
 
@@ -48,15 +48,19 @@ def anatomy_figure(panels: Mapping[str, np.ndarray], lang: str = "en") -> go.Fig
 
 
 def ratio_figure(data: Sequence[tuple[str, float]], *, block: str, model: str, lang: str = "en") -> go.Figure:
-    """||F(x)|| / ||x|| of every block as bars (``block`` highlighted) with a dotted line at 1."""
-    fig = go.Figure(go.Bar(x=[k for k, _ in data], y=[v for _, v in data],
+    """||F(x)|| / ||x|| of every block as bars (``block`` highlighted) with a dotted line at 1, named in the
+    legend above the plot (a label on the line itself would cover the first bars)."""
+    fig = go.Figure(go.Bar(x=[k for k, _ in data], y=[v for _, v in data], showlegend=False,
                            marker_color=[HIGHLIGHT if k == block else NORMAL for k, _ in data],
                            hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
-    fig.add_hline(y=1.0, line_dash="dot", annotation_text=t("feature_maps.ratio_one", lang),
-                  annotation_position="top left")
-    fig.update_layout(title=t("feature_maps.ratio_chart", lang, model=model), height=320,
+    line = dict(dash="dot", color=ONE_LINE)
+    fig.add_hline(y=1.0, line=line)
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line, name=t("feature_maps.ratio_one", lang),
+                             showlegend=True, hoverinfo="skip"))
+    fig.update_layout(title=t("feature_maps.ratio_chart", lang, model=model), height=340,
                       xaxis_title=t("feature_maps.axis_block", lang), yaxis_title=t("feature_maps.axis_ratio", lang),
-                      margin=MARGIN)
+                      margin=dict(MARGIN, t=70), legend=dict(orientation="h", x=1, xanchor="right", y=1.02,
+                                                               yanchor="bottom"))
     return fig
 
 

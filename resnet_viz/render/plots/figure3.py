@@ -17,6 +17,8 @@ from resnet_viz.inspect.architecture import LayerRow, Summary
 from resnet_viz.models.registry import get_spec
 
 POINTS_PER_BOX = 7  # invisible hover / click targets spread across each box
+# Dark text on white: the default label takes the invisible markers' colour and reads poorly.
+HOVER_LABEL = dict(bgcolor="white", bordercolor="#333333", font=dict(color="#111111", size=13), align="left")
 BOX_HALF_WIDTH = 0.32
 BOX_HEIGHT = 0.72
 SHORTCUT_STYLE = {"identity": "solid", "projection": "dash", "pad": "dot"}
@@ -195,7 +197,8 @@ def figure3(columns: list[ColumnLayout], *, lang: str = "en") -> go.Figure:
     fig.update_layout(
         shapes=shapes, annotations=annotations, height=int(160 + 30 * (n_slots + 3)),
         margin=dict(l=10, r=10, t=30, b=10), plot_bgcolor="white", hovermode="closest", hoverdistance=40,
-        clickmode="event+select", dragmode=False, legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+        hoverlabel=HOVER_LABEL, clickmode="event+select", dragmode=False,
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
         xaxis=dict(visible=False, range=[-0.97, len(columns) - 0.4], fixedrange=True),
         yaxis=dict(visible=False, autorange=False, range=[n_slots + 2.6, -1.6], fixedrange=True))
     return fig

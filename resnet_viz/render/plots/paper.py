@@ -6,6 +6,7 @@ and legend entry comes from the i18n catalogue.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
@@ -19,6 +20,7 @@ from resnet_viz.paper.figure7 import LayerResponses
 from resnet_viz.paper.gradient_flow import GradientFlow
 
 PALETTE = qualitative.Plotly
+DEPTH_PALETTE = qualitative.D3  # well-separated hues, one per depth of a Figure 6 panel
 PLAIN_COLOR, RESNET_COLOR = "#d62728", "#1f77b4"
 
 
@@ -26,19 +28,31 @@ def _color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
+def _by_depth(runs: Sequence[Run]) -> list[tuple[Run, str]]:
+    """Logged runs, plain before ResNet and shallow to deep (the legend's order), each with its colour: the
+    n-th depth of a panel gets the n-th colour, so every curve of a panel differs and equal depths match."""
+    logged = sorted((r for r in runs if r.has_log), key=lambda r: (r.family != "plain", r.depth, r.key))
+    out = []
+    for plain in (True, False):
+        panel = [r for r in logged if (r.family == "plain") == plain]
+        depths = sorted({r.depth for r in panel})
+        out += [(r, DEPTH_PALETTE[depths.index(r.depth) % len(DEPTH_PALETTE)]) for r in panel]
+    return out
+
+
 def figure6(runs: Sequence[Run], names: dict[str, str], lang: str = "en", *,
-            gaps: Sequence[DepthComparison] = ()) -> go.Figure:
+            gaps: Sequence[DepthComparison] = (), log_x: bool = False) -> go.Figure:
     """Training error (dashed) and test error (solid) vs iterations; plain nets left, ResNets right, same axes.
 
-    Each of ``gaps`` is drawn as a bar at the end of training between the shallow and the deep net's final
-    training error, labelled with the difference.
+    One colour per depth within a panel, the legend ordered by depth. Each of ``gaps`` is drawn as a bar at the
+    end of training between the shallow and the deep net's final training error, labelled with the difference.
+    ``log_x`` spreads the early iterations (the data are the same; only the axis changes).
     """
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.05,
                         subplot_titles=(t("figure6.panel_plain", lang), t("figure6.panel_resnet", lang)))
-    for i, run in enumerate(r for r in runs if r.has_log):
+    for run, color in _by_depth(runs):
         col = 1 if run.family == "plain" else 2
         name = names.get(run.key, display_name(run.model))
-        color = _color(i)
         for errors, dash, key in ((run.train_error, "dash", "figure6.trace_train"), (run.test_error, "solid",
                                                                                  "figure6.trace_test")):
             fig.add_trace(go.Scatter(
@@ -53,11 +67,13 @@ def figure6(runs: Sequence[Run], names: dict[str, str], lang: str = "en", *,
         fig.add_trace(go.Scatter(x=[x, x], y=[y0, y1], mode="lines+markers", showlegend=False, hoverinfo="skip",
                                  line=dict(color="black", width=3), marker=dict(symbol="line-ew-open", size=12)),
                       row=1, col=col)
-        fig.add_annotation(x=x, y=(y0 + y1) / 2, text=t("figure6.gap_annotation", lang, gap=f"{gap.train_gap:+.2f}"),
+        label = t("figure6.gap_annotation", lang, gap=f"{gap.train_gap:+.2f}")
+        fig.add_annotation(x=math.log10(x) if log_x else x, y=(y0 + y1) / 2, text=label,  # log axes place by log10
                            showarrow=False, xanchor="right", xshift=-8, bgcolor="rgba(255,255,255,0.8)",
                            row=1, col=col)
     for col in (1, 2):
-        fig.update_xaxes(title_text=t("figure6.x_axis", lang), row=1, col=col, rangemode="tozero")
+        fig.update_xaxes(title_text=t("figure6.x_axis", lang), row=1, col=col,
+                         **(dict(type="log") if log_x else dict(rangemode="tozero")))
     fig.update_yaxes(title_text=t("figure6.y_axis", lang), row=1, col=1, rangemode="tozero")
     fig.update_layout(height=460, margin=dict(t=60, b=40, l=60, r=20), legend=dict(orientation="h", y=-0.2),
                       title=t("figure6.title", lang))
