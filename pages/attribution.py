@@ -16,6 +16,7 @@ from resnet_viz.models.registry import plain_twin
 from resnet_viz.render import tables
 from resnet_viz.render.colour import COLORMAPS, SIGNS, display_scale, heatmap, overlay, png_bytes, raw_picture, zoom
 from resnet_viz.render.plots.attribution import percent, predictions_figure
+from ui.common import class_name as class_name_of
 from ui.common import current_language, keep_labelled, keep_valid, show_error, tr
 from ui.explanations import explanation, method_result
 from ui.images import image_input, preprocessed
@@ -33,7 +34,7 @@ def _display(rgb: np.ndarray) -> np.ndarray:
 
 def _method_column(side: str, col, *, loaded: LoadedModel, pre: Preprocessed, image_id: str, exp: A.Explanation,
                    layer_path: str, params: dict, alpha: float, cmap: str, base: np.ndarray) -> None:
-    class_name = loaded.classes[exp.target] if exp.target < len(loaded.classes) else str(exp.target)
+    class_name = class_name_of(loaded.classes[exp.target]) if exp.target < len(loaded.classes) else str(exp.target)
     with col:
         methods = {m: tr(f"attribution.methods.{m}") for m in A.METHODS}
         keep_labelled(f"{KEY}_method_{side}", methods, A.METHODS[0])
@@ -95,7 +96,7 @@ def _pair_column(source: str, image, image_id: str, loaded: LoadedModel, exp: A.
     except VizError as exc:
         show_error(exc)
         return
-    class_name = other.classes[result.target]
+    class_name = class_name_of(other.classes[result.target])
     st.image(_display(overlay(np.asarray(pre.cropped), result.cam.heat, alpha=alpha, cmap=cmap)),
              width="stretch", caption=tr("attribution.pair_caption", model=other.label, name=class_name,
                                          prob=percent(float(result.probabilities[result.target]))))
@@ -133,12 +134,12 @@ def _settings_section(loaded: LoadedModel, pre: Preprocessed, image_id: str) -> 
         show_error(exc)
         return None
     top = exp.top_k(loaded.classes, 1)[0]
-    labels = tables.target_labels(loaded.classes, top.name, percent(top.probability), current_language())
+    labels = tables.target_labels(loaded.classes, class_name_of(top.name), percent(top.probability), current_language())
     keep_labelled(f"{KEY}_target", labels, -1)
     st.selectbox(tr("attribution.target"), targets, key=f"{KEY}_target", help=tr("attribution.target_help"),
                  format_func=labels.__getitem__)
     st.plotly_chart(predictions_figure(exp.top_k(loaded.classes, 5), exp.target, current_language()), width="stretch")
-    st.caption(tr("attribution.explained", name=loaded.classes[exp.target], index=exp.target,
+    st.caption(tr("attribution.explained", name=class_name_of(loaded.classes[exp.target]), index=exp.target,
                   prob=percent(float(exp.probabilities[exp.target]))))
     model_scope(loaded, image_id, KEY)
     return layer_name, exp
@@ -156,7 +157,8 @@ def _cam_section(loaded: LoadedModel, base: np.ndarray, exp: A.Explanation, laye
     h, w = base.shape[:2]
     c_in, c_over, c_raw = st.columns(3)
     c_in.image(_display(base), width="stretch", caption=tr("attribution.input_caption", width=w, height=h))
-    c_over.image(over, width="stretch", caption=tr("attribution.overlay_caption", name=loaded.classes[exp.target]))
+    explained = class_name_of(loaded.classes[exp.target])
+    c_over.image(over, width="stretch", caption=tr("attribution.overlay_caption", name=explained))
     rh, rw = exp.cam.size
     c_raw.image(raw_picture(exp.cam.raw, cmap=cmap, scale=display_scale(rh, rw, target=DISPLAY_SIZE)),
                 width="stretch", caption=tr("attribution.raw_caption", layer=layer_name, height=rh, width=rw))

@@ -13,7 +13,7 @@ from resnet_viz.render import tables
 from resnet_viz.render.colour import mark_unit
 from resnet_viz.render.plots.feature_maps import anatomy_figure, channel_figure, compare_figure, ratio_figure
 from ui.captures import capture_of, colour_bar, depth_strip, erf_of, grid_png, pair_captures, strip_scales
-from ui.common import current_language, keep_labelled, picture, show_error, tr
+from ui.common import class_name, current_language, keep_labelled, picture, show_error, tr
 from ui.images import cached_png, image_input, preprocessed, show_preprocessing
 from ui.models import current_model, model_key, model_scope, twin_checkpoints
 
@@ -32,7 +32,8 @@ def input_picture(pre: Preprocessed) -> np.ndarray:
 def predictions(cap: Capture, loaded: LoadedModel, image_id: str) -> None:
     st.markdown(f"**{tr('feature_maps.top_predictions')}**")
     for name, p in cap.top(5):
-        st.progress(min(1.0, max(0.0, p)), text=tr("feature_maps.prediction", label=name, prob=f"{100 * p:.1f}"))
+        text = tr("feature_maps.prediction", label=class_name(name), prob=f"{100 * p:.1f}")
+        st.progress(min(1.0, max(0.0, p)), text=text)
     model_scope(loaded, image_id, "feature_maps")
     if loaded.source == "random":
         st.warning(tr("feature_maps.random_weights"))

@@ -29,7 +29,7 @@ from resnet_viz.paper.figure7 import (
 from resnet_viz.render.colour import display_scale, png_bytes, zoom
 from resnet_viz.render.plots.paper import figure7
 from resnet_viz.work import ByteBudgetCache
-from ui.common import current_language, keep_valid, picture, show_error, tr
+from ui.common import class_name, current_language, keep_valid, picture, show_error, tr
 from ui.images import image_input
 from ui.models import load_cached
 from ui.work import heavy
@@ -150,7 +150,7 @@ def _spread(results, size: int) -> None:
         _, labels, classes = _sample(size)
         for col, k in zip(st.columns(len(worst.top) + 2), worst.outliers):
             index = worst.top[k]
-            cls = classes[int(labels[index])] if classes else str(int(labels[index]))
+            cls = class_name(classes[int(labels[index])]) if classes else str(int(labels[index]))
             picture(_thumbnail(size, index), where=col, caption=tr(
                 "figure7.thumb_caption", cls=cls, std=f"{worst.top_std[k]:.2f}",
                 share=f"{100 * worst.top_shares[k]:.0f} %"))

@@ -8,7 +8,7 @@ from torch import nn
 
 from resnet_viz.checkpoints import find as loading
 from resnet_viz.checkpoints.write import save_checkpoint
-from resnet_viz.i18n import t
+from resnet_viz.i18n import class_label, t
 from resnet_viz.models.registry import build_model
 from resnet_viz.paper.figure7 import SAMPLE_PATH, layer_responses, store_in_sidecar
 from tests.conftest import app_page, assert_no_exception
@@ -147,7 +147,8 @@ def test_figure7_show_the_images_that_dominate(user_dir, monkeypatch):
     captions = [c for image in at.get("image") for c in image.captions]
     classes = responses.load_npz(limit=100)[2]
     labels = responses.load_npz(limit=100)[1]
-    caption = t("figure7.thumb_caption", "zh", cls=classes[int(labels[7])], std="25.00", share="50 %")
+    horse = class_label(classes[int(labels[7])], "zh")  # the page names classes in the reader's language
+    caption = t("figure7.thumb_caption", "zh", cls=horse, std="25.00", share="50 %")
     assert caption in captions, captions
     assert len(captions) == 2 and "9.00" in captions[1]  # the third image holds an ordinary share: not shown
 

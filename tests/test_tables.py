@@ -229,3 +229,17 @@ def test_layer_metrics():
                                                           ("Zeros", "62.5%")]
     assert en[2][2] == t("feature_maps.stat_zeros_help", "en") and en[0][2] is None
     assert [label for label, _, _ in tables.layer_metrics(_record(), "zh")] == ["均值", "标准差", "零值"]
+
+
+def test_class_names_are_shown_in_the_readers_language():
+    from resnet_viz.explain.attribution import Prediction
+    from resnet_viz.models.registry import CIFAR10_CLASSES
+    from resnet_viz.render.plots.attribution import predictions_figure
+
+    labels = tables.target_labels(CIFAR10_CLASSES, "卡车", "65.8 %", "zh")
+    assert labels[9].endswith("卡车") or "卡车" in labels[9]
+    assert "卡车" in labels[-1] and "truck" not in " ".join(labels.values())
+    assert "卡车" in tables.model_scope(CIFAR10_CLASSES, 32, "cifar10", "zh")
+    assert "truck" in tables.model_scope(CIFAR10_CLASSES, 32, "cifar10", "en")
+    fig = predictions_figure([Prediction(9, "truck", 0.658)], 9, "zh")
+    assert list(fig.data[0].y) == ["卡车 (9)"]

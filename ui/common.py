@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from resnet_viz.errors import VizError
-from resnet_viz.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES, normalize_language, t
+from resnet_viz.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES, class_label, normalize_language, t
 
 T = TypeVar("T")
 
@@ -56,6 +56,11 @@ def language_switch() -> None:
 def current_language() -> str:
     lang = st.session_state.get(_STATE_KEY, DEFAULT_LANGUAGE)
     return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def class_name(name: str) -> str:
+    """A class name in the current language (CIFAR-10's ten are translated; the model keeps its own names)."""
+    return class_label(name, current_language())
 
 
 def tr(key: str, /, **params: object) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from resnet_viz.i18n import t
+from resnet_viz.i18n import class_label, t
 from resnet_viz.inspect.architecture import Summary, Table1Cell, Table1Column
 from resnet_viz.inspect.feature_maps import Capture, LayerRecord
 from resnet_viz.lab import calc, parse
@@ -290,7 +290,8 @@ def pretrained_option(model: str, cached: bool, lang: str = "en") -> str:
 
 def model_scope(classes: Sequence[str], input_size: int, dataset: str, lang: str = "en") -> str:
     """What a model can answer: its classes (the first ``SCOPE_NAMES`` named) and input size, in one sentence."""
-    names = ", ".join(classes[:SCOPE_NAMES]) + (", …" if len(classes) > SCOPE_NAMES else "")
+    names = ", ".join(class_label(c, lang) for c in classes[:SCOPE_NAMES])
+    names += ", …" if len(classes) > SCOPE_NAMES else ""
     expected = {"cifar10": 10, "imagenet": 1000}.get(dataset)
     if expected != len(classes):  # a checkpoint with its own classes: no dataset to name
         return t("models.scope_classes", lang, count=len(classes), size=input_size, names=names)
@@ -302,5 +303,6 @@ def target_labels(classes: Sequence[str], top: str, probability: str, lang: str 
     """Class index -> its label in the "class to explain" box; -1 is the top prediction, named with its
     probability (so the labels change with the image)."""
     labels = {-1: t("attribution.target_top", lang, name=top, prob=probability)}
-    labels.update({i: t("attribution.target_option", lang, index=i, name=name) for i, name in enumerate(classes)})
+    labels.update({i: t("attribution.target_option", lang, index=i, name=class_label(name, lang))
+                   for i, name in enumerate(classes)})
     return labels

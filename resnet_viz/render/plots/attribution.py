@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 
 from resnet_viz.explain.attribution import Prediction
-from resnet_viz.i18n import t
+from resnet_viz.i18n import class_label, t
 
 EXPLAINED, OTHER = "#d62728", "#1f77b4"
 
@@ -20,7 +20,8 @@ def percent(p: float) -> str:
 def predictions_figure(top: Sequence[Prediction], target: int, lang: str = "en") -> go.Figure:
     """Horizontal bars of ``top`` (most probable first, drawn at the top), the ``target`` class highlighted."""
     shown = list(top)[::-1]
-    fig = go.Figure(go.Bar(x=[p.probability for p in shown], y=[f"{p.name} ({p.index})" for p in shown],
+    names = [f"{class_label(p.name, lang)} ({p.index})" for p in shown]
+    fig = go.Figure(go.Bar(x=[p.probability for p in shown], y=names,
                            orientation="h", text=[percent(p.probability) for p in shown], textposition="auto",
                            marker_color=[EXPLAINED if p.index == target else OTHER for p in shown],
                            hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
