@@ -8,12 +8,12 @@ import streamlit as st
 from resnet_viz.checkpoints.read import LoadedModel
 from resnet_viz.errors import VizError
 from resnet_viz.images import Preprocessed
-from resnet_viz.inspect.feature_maps import Capture, anatomy, channel_order, channel_ratio, mass_extent, page_of, ratios
+from resnet_viz.inspect.feature_maps import Capture, anatomy, channel_order, mass_extent, page_of, ratios
 from resnet_viz.render import tables
 from resnet_viz.render.colour import mark_unit
 from resnet_viz.render.plots.feature_maps import anatomy_figure, channel_figure, compare_figure, ratio_figure
-from ui.captures import capture_of, colour_bar, depth_strip, erf_of, grid_png, pair_captures, strip_scales
-from ui.common import class_name, current_language, keep_labelled, picture, show_error, tr
+from ui import captures
+from ui.common import current_language, keep_labelled, picture, show_error, tr
 from ui.images import cached_png, image_input, preprocessed, show_preprocessing
 from ui.models import current_model, model_key, model_scope, twin_checkpoints
 
@@ -24,16 +24,10 @@ VIEWS = ("layers", "anatomy", "compare", "input")
 
 # ---------------------------------------------------------------- small renderers
 
-def input_picture(pre: Preprocessed) -> np.ndarray:
-    """The model's input as a picture: the cropped image, which the normalised tensor encodes exactly."""
-    return np.asarray(pre.cropped)
-
-
 def predictions(cap: Capture, loaded: LoadedModel, image_id: str) -> None:
     st.markdown(f"**{tr('feature_maps.top_predictions')}**")
-    for name, p in cap.top(5):
-        text = tr("feature_maps.prediction", label=class_name(name), prob=f"{100 * p:.1f}")
-        st.progress(min(1.0, max(0.0, p)), text=text)
+    for p, text in tables.prediction_labels(cap, current_language()):
+        st.progress(p, text=text)
     model_scope(loaded, image_id, "feature_maps")
     if loaded.source == "random":
         st.warning(tr("feature_maps.random_weights"))
@@ -44,7 +38,7 @@ def predictions(cap: Capture, loaded: LoadedModel, image_id: str) -> None:
 def layers_view(cap: Capture, loaded: LoadedModel, pre: Preprocessed, mkey: str, image_id: str) -> None:
     st.subheader(tr("feature_maps.strip_title"))
     st.caption(tr("feature_maps.strip_help"))
-    depth_strip(cap, mkey, image_id)
+    captures.depth_strip(cap, mkey, image_id)
 
     st.subheader(tr("feature_maps.grid_title"))
     keys = list(cap.layers)
@@ -67,8 +61,8 @@ def layers_view(cap: Capture, loaded: LoadedModel, pre: Preprocessed, mkey: str,
     lo, hi = rec.vmin, rec.vmax
     g1, g2 = st.columns([3, 2])
     with g1:
-        picture(grid_png(cap, mkey, image_id, key, shown, GRID_COLS, 640, lo, hi))
-        colour_bar(lo, hi)
+        picture(captures.grid_png(cap, mkey, image_id, key, shown, GRID_COLS, 640, lo, hi))
+        captures.colour_bar(lo, hi)
         st.caption(tr("feature_maps.grid_caption", channels=", ".join(str(int(c)) for c in shown),
                       first=int(shown[0]) if len(shown) else 0))
         if rec.factor > 1:
@@ -92,7 +86,7 @@ def channel_detail(rec, channel: int, pre: Preprocessed, lo: float, hi: float, m
     st.plotly_chart(channel_figure(fmap, lo, hi, layer=rec.key, channel=channel, lang=current_language()),
                     width="stretch")
     r, c = (int(v) for v in rec.channel_argmax[channel])
-    input_pic = input_picture(pre)
+    input_pic = captures.input_picture(pre)
     size = input_pic.shape[0]
     box = rec.rf.box(r, c, size, size)
     marked = cached_png(("strongest", mkey, image_id, rec.key, channel),
@@ -112,7 +106,7 @@ def receptive_field_view(loaded: LoadedModel, rec, channel: int, pre: Preprocess
     row = int(a.number_input(tr("feature_maps.unit_row", max=h - 1), 0, h - 1, r0, key=f"feature_maps_row_{unit}"))
     col = int(b.number_input(tr("feature_maps.unit_col", max=w - 1), 0, w - 1, c0, key=f"feature_maps_col_{unit}"))
     want_erf = c.toggle(tr("feature_maps.erf_toggle"), key="feature_maps_erf", help=tr("feature_maps.erf_help"))
-    input_pic = input_picture(pre)
+    input_pic = captures.input_picture(pre)
     size = input_pic.shape[0]
     box = rec.rf.box(row, col, size, size)
     centre = (rec.rf.centre(row), rec.rf.centre(col))
@@ -123,7 +117,7 @@ def receptive_field_view(loaded: LoadedModel, rec, channel: int, pre: Preprocess
     if not want_erf:
         return
     try:
-        grad = erf_of(loaded, pre, image_id, rec.path, row, col, channel)
+        grad = captures.erf_of(loaded, pre, image_id, rec.path, row, col, channel)
     except (ValueError, RuntimeError) as exc:
         show_error(exc)
         return
@@ -144,9 +138,9 @@ def plain_anatomy(cap: Capture, mkey: str, image_id: str) -> None:
     key = st.selectbox(tr("feature_maps.block"), list(cap.blocks), key="feature_maps_plain_block")
     rec = cap.layers[key]
     lo, hi = rec.vmin, rec.vmax
-    picture(grid_png(cap, mkey, image_id, key, channel_order(rec, "mean")[:PER_PAGE], GRID_COLS, 640, lo, hi),
+    picture(captures.grid_png(cap, mkey, image_id, key, channel_order(rec, "mean")[:PER_PAGE], GRID_COLS, 640, lo, hi),
             caption=tr("feature_maps.plain_output", block=key))
-    colour_bar(lo, hi)
+    captures.colour_bar(lo, hi)
 
 
 def block_choice(cap: Capture, residual: list[str]) -> tuple[str, int | None]:
@@ -176,10 +170,7 @@ def anatomy_view(cap: Capture, mkey: str, image_id: str) -> None:
         return
     block, channel = block_choice(cap, residual)
     st.plotly_chart(anatomy_figure(anatomy(cap, block, channel), current_language()), width="stretch")
-    rec = cap.blocks[block]
-    here = rec.ratio if channel is None else channel_ratio(cap, block, channel)
-    st.caption(tr("feature_maps.anatomy_caption" if channel is not None else "feature_maps.anatomy_caption_all",
-                  block=block, ratio=f"{here:.3f}", shortcut=tr(f"feature_maps.shortcut_kind_{rec.shortcut}")))
+    st.caption(tables.anatomy_caption(cap, block, channel, current_language()))
     ratio_section(cap, block)
 
 
@@ -187,8 +178,7 @@ def ratio_section(cap: Capture, block: str) -> None:
     st.subheader(tr("feature_maps.ratio_title"))
     data = ratios(cap)
     st.plotly_chart(ratio_figure(data, block=block, model=cap.model, lang=current_language()), width="stretch")
-    median = float(np.median([v for _, v in data]))
-    st.caption(tr("feature_maps.ratio_caption", median=f"{median:.2f}", count=len(data)))
+    st.caption(tables.ratio_caption(data, current_language()))
 
 
 def compare_view(image, image_id: str) -> None:
@@ -200,16 +190,13 @@ def compare_view(image, image_id: str) -> None:
         return
     labels = {f"{p[0]} / {p[2]}": p for p in pairs}
     choice = st.selectbox(tr("feature_maps.compare_pair"), list(labels), key="feature_maps_pair")
-    caps = pair_captures(image, image_id, labels[choice])
+    caps = captures.pair_captures(image, image_id, labels[choice])
     if caps is None:
         return
-    scales = strip_scales([cap for _, cap in caps.values()])
+    scales = captures.strip_scales([cap for _, cap in caps.values()])
     for name, (loaded, cap) in caps.items():
-        label, p = cap.top(1)[0]
-        acc = loaded.accuracy
-        st.markdown(tr("feature_maps.compare_net", model=name, label=label, prob=f"{100 * p:.1f}",
-                       acc=f"{acc:.2f}" if acc is not None else "?", dataset=loaded.meta.get("dataset") or "?"))
-        depth_strip(cap, model_key(loaded), image_id, scales)
+        st.markdown(tables.compare_net(name, cap, loaded.accuracy, loaded.meta.get("dataset"), current_language()))
+        captures.depth_strip(cap, model_key(loaded), image_id, scales)
     stds = {name: [(k, cap.layers[k].std) for k in cap.blocks] for name, (_, cap) in caps.items()}
     st.plotly_chart(compare_figure(stds, current_language()), width="stretch")
     st.caption(tr("feature_maps.compare_caption"))
@@ -231,13 +218,13 @@ def main() -> None:
         pre = preprocessed(image, image_id, loaded)
         mkey = model_key(loaded)
         with st.spinner(tr("feature_maps.computing")):
-            cap = capture_of(loaded, pre, image_id)
+            cap = captures.capture_of(loaded, pre, image_id)
     except (VizError, RuntimeError, ValueError) as exc:
         show_error(exc)
         return
     with right:
         a, b = st.columns(2)
-        picture(cached_png(("input", mkey, image_id), lambda: input_picture(pre)), where=a,
+        picture(cached_png(("input", mkey, image_id), lambda: captures.input_picture(pre)), where=a,
                 caption=tr("feature_maps.model_input", model=loaded.label, size=loaded.input_size))
         with b:
             predictions(cap, loaded, image_id)

@@ -20,12 +20,14 @@ from resnet_viz.paper.figure7 import (
     REFERENCE_IMAGES,
     REFERENCE_SECONDS,
     CostMeter,
+    Figure7Source,
     ImageMoments,
     LayerResponses,
     balanced_order,
     bootstrap_interval,
     concentration,
     layer_responses,
+    live_paths,
     load_npz,
     median_image_interval,
     median_image_std,
@@ -34,6 +36,8 @@ from resnet_viz.paper.figure7 import (
     response_claims,
     response_layers,
     responses_of,
+    source_family,
+    source_model,
     stored_responses,
 )
 
@@ -420,3 +424,15 @@ def test_cost_estimate_from_measurements_else_from_multiply_adds():
     meter.record("plain20", 200, 1.0)
     assert meter.estimate(["resnet20", "plain20"], 100) == (pytest.approx(2.5), "measured")
     assert network_macs("resnet56") > 3 * network_macs("resnet20")
+
+
+def test_sources_model_family_and_which_nets_are_computed_live():
+    stored = Figure7Source("/c/r20.safetensors", "resnet20", "resnet", "r20", True, _res(0.5))
+    bare = Figure7Source("/c/p20.safetensors", "plain20", "plain", "p20", False, None)
+    by_path = {s.path: s for s in (stored, bare)}
+    assert source_model(stored.path, by_path) == "resnet20" and source_family(bare.path, by_path) == "plain"
+    assert source_model("random:plain20", by_path) == "plain20"  # an untrained net: its name after "random:"
+    assert source_family("random:resnet20", by_path) == "resnet" and source_family("random:plain20", {}) == "plain"
+    chosen = [stored.path, bare.path, "random:resnet20"]
+    assert live_paths(chosen, by_path, live=False) == [bare.path, "random:resnet20"]  # no stored values
+    assert live_paths(chosen, by_path, live=True) == chosen  # "Recompute live": every net

@@ -10,11 +10,20 @@ import torch
 
 from resnet_viz.checkpoints.read import load_random
 from resnet_viz.errors import InputError
-from resnet_viz.i18n import t
+from resnet_viz.i18n import class_label, t
 from resnet_viz.inspect import architecture as A
-from resnet_viz.inspect.feature_maps import LayerRecord, capture
+from resnet_viz.inspect.feature_maps import LayerRecord, capture, channel_ratio
 from resnet_viz.inspect.receptive_field import ReceptiveField
 from resnet_viz.lab import calc, parse
+from resnet_viz.paper.figure7 import (
+    REFERENCE_IMAGES,
+    REFERENCE_SECONDS,
+    Concentration,
+    Figure7Source,
+    LayerResponses,
+    ResponseClaims,
+    response_claims,
+)
 from resnet_viz.render import tables
 
 summarize = functools.cache(A.summarize)  # summaries are immutable; the machine is small
@@ -243,3 +252,122 @@ def test_class_names_are_shown_in_the_readers_language():
     assert "truck" in tables.model_scope(CIFAR10_CLASSES, 32, "cifar10", "en")
     fig = predictions_figure([Prediction(9, "truck", 0.658)], 9, "zh")
     assert list(fig.data[0].y) == ["卡车 (9)"]
+
+
+# ---------------------------------------------------------------- Figure 7
+
+def _responses(*std: float, images: int = 100) -> LayerResponses:
+    return LayerResponses(tuple(f"conv{i}" for i in range(len(std))), std, images)
+
+
+def _pair_claims(intervals: dict) -> ResponseClaims:
+    return response_claims([("ResNet-20", "resnet", _responses(0.5, 0.7)), ("plain-20", "plain", _responses(1.0, 1.4))],
+                           intervals=intervals)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_figure7_claims_say_yes_and_apart_or_too_close_or_without_interval(lang):
+    apart = tables.claim_sentences(_pair_claims({"ResNet-20": (0.55, 0.65), "plain-20": (1.1, 1.3)}),
+                                   "figure7.claim", 100, lang)
+    params = {"level": "95 %", "images": 100, "resnet": "ResNet-20", "resnet_mean": "0.600", "resnet_ci": "0.550–0.650",
+              "plain": "plain-20", "plain_mean": "1.200", "plain_ci": "1.100–1.300"}
+    assert apart == [("markdown", t("figure7.claim_smaller_yes", lang, **params)),
+                     ("caption", t("figure7.intervals_apart", lang, level="95 %", a="ResNet-20", a_ci="0.550–0.650",
+                                   b="plain-20", b_ci="1.100–1.300"))]
+    close = tables.claim_sentences(_pair_claims({"ResNet-20": (0.5, 1.2), "plain-20": (1.1, 1.3)}),
+                                   "figure7.typical", 200, lang)
+    assert close == [("markdown", t("figure7.typical_smaller_close", lang, **{**params, "images": 200,
+                                                                              "resnet_ci": "0.500–1.200"}))]
+    stored = tables.claim_sentences(_pair_claims({}), "figure7.claim", 100, lang)
+    assert [style for style, _ in stored] == ["markdown", "caption"]
+    assert stored[1][1] == t("figure7.claim_no_interval", lang) and "0.600" in stored[0][1]
+    assert tables.claim_sentences(response_claims([]), "figure7.claim", 100, lang) == []
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_figure7_row_stored_and_live(lang):
+    res = _responses(0.5, 0.7, 3.0, images=2)
+    stored = tables.figure7_row("ResNet-20", res, None, None, lang)
+    assert stored[t("figure7.col_layers", lang)] == 3 and stored[t("figure7.col_mean", lang)] == "1.4"
+    assert stored[t("figure7.col_median", lang)] == "0.7" and stored[t("figure7.col_max", lang)] == "3"
+    assert stored[t("figure7.col_interval", lang, level="95 %")] == t("figure7.interval_needs_live", lang)
+    assert stored[t("figure7.col_source", lang)] == t("figure7.source_stored", lang, images=2)
+    live = tables.figure7_row("ResNet-20", res, (1.23456, 1.5), 200, lang)
+    assert live[t("figure7.col_interval", lang, level="95 %")] == "1.235–1.5"
+    assert live[t("figure7.col_source", lang)] == t("figure7.source_live", lang, images=200)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_figure7_spread_table_sentences_and_captions(lang):
+    wild = Concentration("plain-20", 100, 0.25, (7, 2, 5), (25.0, 9.0, 0.8), (0.5, 0.19, 0.01))
+    even = Concentration("ResNet-20", 100, 0.3, (1, 2, 3), (0.4, 0.4, 0.4), (0.011, 0.011, 0.01))
+    rows = tables.spread_rows([wild, even], {"plain-20": 1.23456, "ResNet-20": 0.5}, lang)
+    assert rows[0] == {t("figure7.col_net", lang): "plain-20", t("figure7.col_mean", lang): "1.235",
+                       t("figure7.col_median_image", lang): "0.25", t("figure7.col_top_share", lang, k=3): "70.0 %"}
+    assert tables.spread_sentence(wild, lang) == t("figure7.spread_sentence", lang, net="plain-20", k=3, n=100,
+                                                   share="70 %", even="3.0 %")
+    assert tables.spread_sentence(even, lang) == t("figure7.spread_even", lang, k=3, n=100, share="3.2 %")
+    assert tables.thumb_caption(wild, 1, "horse", lang) == t("figure7.thumb_caption", lang, cls="horse", std="9.00",
+                                                             share="19 %")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_figure7_estimate_and_labels(lang):
+    text = tables.figure7_estimate(0.2, "measured", 500, 2, lang)  # under a second still reads "1"
+    assert text == t("figure7.estimate", lang, images=500, seconds="1", nets=2, basis=t("figure7.basis_measured", lang))
+    reference = tables.figure7_estimate(61.6, "macs_reference", 1000, 5, lang)
+    assert "62" in reference and f"{REFERENCE_SECONDS:.0f}" in reference and str(REFERENCE_IMAGES) in reference
+    assert tables.figure7_labels([], lang) == {
+        "random:plain20": t("figure7.untrained_label", lang, net="plain-20"),
+        "random:resnet20": t("figure7.untrained_label", lang, net="ResNet-20")}
+    sources = [Figure7Source("a.safetensors", "resnet20", "resnet", "a", True, None),
+               Figure7Source("b.safetensors", "resnet20", "resnet", "b", False, None),
+               Figure7Source("p.safetensors", "plain20", "plain", "p", True, None)]
+    assert tables.figure7_labels(sources, lang) == {"a.safetensors": "ResNet-20 (a)", "b.safetensors": "ResNet-20 (b)",
+                                                    "p.safetensors": "plain-20"}
+
+
+# ---------------------------------------------------------------- feature maps: sentences
+
+@pytest.fixture(scope="module")
+def cifar_capture():
+    loaded = load_random("resnet20")
+    torch.manual_seed(0)
+    return capture(loaded.model, torch.rand(1, 3, 32, 32), loaded.spec, classes=loaded.classes)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_prediction_labels_name_classes_in_the_language(cifar_capture, lang):
+    shown = tables.prediction_labels(cifar_capture, lang)
+    top = cifar_capture.top(5)
+    assert len(shown) == 5 and [p for p, _ in shown] == pytest.approx([p for _, p in top])
+    assert shown[0][1] == t("feature_maps.prediction", lang, label=class_label(top[0][0], lang),
+                            prob=f"{100 * top[0][1]:.1f}")
+    assert all(0.0 <= p <= 1.0 for p, _ in shown) and shown[0][0] >= shown[-1][0]
+    if lang == "zh":
+        assert all(class_label(name, "en") not in text for (name, _), (_, text) in zip(top, shown))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_anatomy_and_ratio_captions(cifar_capture, lang):
+    block = next(k for k, b in cifar_capture.blocks.items() if b.residual_array is not None)
+    rec = cifar_capture.blocks[block]
+    shortcut = t(f"feature_maps.shortcut_kind_{rec.shortcut}", lang)
+    assert tables.anatomy_caption(cifar_capture, block, None, lang) == t(
+        "feature_maps.anatomy_caption_all", lang, block=block, ratio=f"{rec.ratio:.3f}", shortcut=shortcut)
+    one = channel_ratio(cifar_capture, block, 0)
+    assert tables.anatomy_caption(cifar_capture, block, 0, lang) == t(
+        "feature_maps.anatomy_caption", lang, block=block, ratio=f"{one:.3f}", shortcut=shortcut)
+    assert tables.ratio_caption([("a", 0.1), ("b", 0.5), ("c", 2.0)], lang) == t(
+        "feature_maps.ratio_caption", lang, median="0.50", count=3)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_compare_net_sentence(cifar_capture, lang):
+    label, p = cifar_capture.top(1)[0]
+    assert tables.compare_net("ResNet-20", cifar_capture, 91.234, "cifar10", lang) == t(
+        "feature_maps.compare_net", lang, model="ResNet-20", label=label, prob=f"{100 * p:.1f}", acc="91.23",
+        dataset="cifar10")
+    unknown = tables.compare_net("plain-20", cifar_capture, None, None, lang)
+    assert unknown == t("feature_maps.compare_net", lang, model="plain-20", label=label, prob=f"{100 * p:.1f}",
+                        acc="?", dataset="?")

@@ -32,6 +32,11 @@ from ui.models import load_cached, model_key
 STRIP_CHANNELS = 16  # the most active channels a depth strip shows of each stage
 
 
+def input_picture(pre: Preprocessed) -> np.ndarray:
+    """The model's input as a picture: the cropped image, which the normalised tensor encodes exactly."""
+    return np.asarray(pre.cropped)
+
+
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _capture(model: str, image_id: str, _loaded: LoadedModel, _tensor: torch.Tensor) -> Capture:
     """A resource, not st.cache_data: cache_data would unpickle a fresh copy of every activation on each rerun

@@ -281,6 +281,23 @@ def figure7_sources(infos=None) -> list[Figure7Source]:
     return sorted(out, key=lambda s: (rank.get(s.model, len(rank)), s.family, not s.shipped, s.stem))
 
 
+def source_model(path: str, by_path: Mapping[str, Figure7Source]) -> str:
+    """The model of the net at ``path``: its source's, else the name after "random:" (an untrained net)."""
+    src = by_path.get(path)
+    return src.model if src else path.rpartition(":")[2]
+
+
+def source_family(path: str, by_path: Mapping[str, Figure7Source]) -> str:
+    """"resnet" or "plain": the family of the net at ``path`` (an untrained net's by its name)."""
+    src = by_path.get(path)
+    return src.family if src else ("resnet" if "resnet" in path else "plain")
+
+
+def live_paths(chosen: Sequence[str], by_path: Mapping[str, Figure7Source], live: bool) -> list[str]:
+    """The chosen nets to compute live: all after "Recompute live", else those without stored values."""
+    return [p for p in chosen if live or by_path.get(p) is None or by_path[p].stored is None]
+
+
 def default_selection(sources: Sequence[Figure7Source]) -> list[str]:
     """One checkpoint per Figure 7 network (shipped preferred), else the first five found."""
     chosen: dict[str, str] = {}

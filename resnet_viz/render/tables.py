@@ -9,15 +9,27 @@ catalogue.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from resnet_viz.i18n import class_label, t
 from resnet_viz.inspect.architecture import Summary, Table1Cell, Table1Column
-from resnet_viz.inspect.feature_maps import Capture, LayerRecord
+from resnet_viz.inspect.feature_maps import Capture, LayerRecord, channel_ratio
 from resnet_viz.lab import calc, parse
 from resnet_viz.lab.parse import format_number
 from resnet_viz.models.registry import ModelSpec, display_name
+from resnet_viz.paper.figure7 import (
+    LEVEL,
+    REFERENCE_IMAGES,
+    REFERENCE_SECONDS,
+    Concentration,
+    Figure7Source,
+    LayerResponses,
+    ResponseClaims,
+)
 
 DATASET_NAMES = {"cifar10": "CIFAR-10", "imagenet": "ImageNet"}
 FAMILY_ORDER = ("plain", "resnet", "vgg")  # the model picker's order: plain nets, ResNets, VGG, each by depth
@@ -263,6 +275,33 @@ def layer_metrics(rec: LayerRecord, lang: str = "en") -> list[Metric]:
     ]
 
 
+def prediction_labels(cap: Capture, lang: str = "en", k: int = 5) -> list[tuple[float, str]]:
+    """The ``k`` most probable classes, each as (probability clipped to 0..1, e.g. "cat: 91.2%")."""
+    return [(min(1.0, max(0.0, p)), t("feature_maps.prediction", lang, label=class_label(name, lang),
+                                       prob=f"{100 * p:.1f}")) for name, p in cap.top(k)]
+
+
+def anatomy_caption(cap: Capture, block: str, channel: int | None, lang: str = "en") -> str:
+    """The block's ‖F(x)‖ / ‖x‖, of one channel or (None) over all channels, and its kind of shortcut."""
+    rec = cap.blocks[block]
+    ratio = rec.ratio if channel is None else channel_ratio(cap, block, channel)
+    return t("feature_maps.anatomy_caption" if channel is not None else "feature_maps.anatomy_caption_all", lang,
+             block=block, ratio=f"{ratio:.3f}", shortcut=t(f"feature_maps.shortcut_kind_{rec.shortcut}", lang))
+
+
+def ratio_caption(block_ratios: Sequence[tuple[str, float]], lang: str = "en") -> str:
+    """The median of the blocks' ‖F(x)‖ / ‖x‖ (``inspect.feature_maps.ratios``), next to the paper's Figure 7."""
+    median = float(np.median([v for _, v in block_ratios]))
+    return t("feature_maps.ratio_caption", lang, median=f"{median:.2f}", count=len(block_ratios))
+
+
+def compare_net(name: str, cap: Capture, accuracy: float | None, dataset: str | None, lang: str = "en") -> str:
+    """One net of a plain/residual pair: its top prediction on the image, its test accuracy and data set."""
+    label, p = cap.top(1)[0]
+    return t("feature_maps.compare_net", lang, model=name, label=label, prob=f"{100 * p:.1f}",
+             acc=f"{accuracy:.2f}" if accuracy is not None else "?", dataset=dataset or "?")
+
+
 # ---------------------------------------------------------------- models and their predictions
 
 def model_order(spec: ModelSpec) -> tuple[int, int, int]:
@@ -306,3 +345,108 @@ def target_labels(classes: Sequence[str], top: str, probability: str, lang: str 
     labels.update({i: t("attribution.target_option", lang, index=i, name=class_label(name, lang))
                    for i, name in enumerate(classes)})
     return labels
+
+
+# ---------------------------------------------------------------- Figure 7
+
+Sentence = tuple[str, str]  # (style, text): "markdown" for a verdict, "caption" for a note under it
+
+
+def figure7_level() -> str:
+    """The bootstrap intervals' level as the page writes it, e.g. "95 %"."""
+    return f"{100 * LEVEL:.0f} %"
+
+
+def interval_text(interval: tuple[float, float], value: str) -> str:
+    """``(0.1234, 0.2)`` with ``value`` ".3f" -> "0.123–0.200"."""
+    return f"{interval[0]:{value}}–{interval[1]:{value}}"
+
+
+def _claim(key: str, holds: bool | None, too_close: bool | None, sides: dict, value: str, images: int,
+           intervals: Mapping[str, tuple[float, float]], lang: str) -> list[Sentence]:
+    """One claim's sentence, ``{key}_yes`` / ``_no`` / ``_close``; ``sides``: role -> (label, number) as the
+    sentence names them ("resnet", "plain" or "deep", "shallow"). Where the intervals are apart, a note says so."""
+    if holds is None:
+        return []
+
+    def ci(label: str) -> str:
+        return "" if label not in intervals else interval_text(intervals[label], value)
+
+    params: dict[str, Any] = {"level": figure7_level(), "images": images}
+    for role, (label, number) in sides.items():
+        params.update({role: label, f"{role}_mean": f"{number:{value}}", f"{role}_ci": ci(label)})
+    out = [("markdown", t(f"{key}_{'close' if too_close else 'yes' if holds else 'no'}", lang, **params))]
+    if too_close is False:
+        (a, _), (b, _) = sides.values()
+        out.append(("caption", t("figure7.intervals_apart", lang, level=figure7_level(), a=a, a_ci=ci(a), b=b,
+                                 b_ci=ci(b))))
+    return out
+
+
+def claim_sentences(claims: ResponseClaims, prefix: str, images: int, lang: str = "en",
+                    value: str = ".3f") -> list[Sentence]:
+    """The two Figure 7 claims as sentences under ``prefix`` ("figure7.claim" or "figure7.typical"): "too close
+    to call" where the compared networks' intervals overlap, and a note where values without per-image data
+    leave a verdict without an interval."""
+    out = _claim(f"{prefix}_smaller", claims.resnets_smaller, claims.smaller_too_close,
+                 {"resnet": claims.largest_resnet, "plain": claims.smallest_plain}, value, images, claims.intervals,
+                 lang)
+    out += _claim(f"{prefix}_deeper", claims.deeper_smaller, claims.deeper_too_close,
+                  {"deep": claims.deep_resnet, "shallow": claims.shallow_resnet}, value, images, claims.intervals,
+                  lang)
+    if ((claims.resnets_smaller is not None and claims.smaller_too_close is None)
+            or (claims.deeper_smaller is not None and claims.deeper_too_close is None)):
+        out.append(("caption", t("figure7.claim_no_interval", lang)))
+    return out
+
+
+def figure7_row(label: str, res: LayerResponses, interval: tuple[float, float] | None, live_images: int | None,
+                lang: str = "en") -> dict[str, object]:
+    """A network's row of the Figure 7 table; ``live_images``: the sample size computed live, None for values
+    stored with the checkpoint."""
+    source = (t("figure7.source_stored", lang, images=res.images) if live_images is None
+              else t("figure7.source_live", lang, images=live_images))
+    return {t("figure7.col_net", lang): label, t("figure7.col_layers", lang): len(res.std),
+            t("figure7.col_mean", lang): f"{res.mean:.4g}",
+            t("figure7.col_interval", lang, level=figure7_level()): t("figure7.interval_needs_live", lang)
+            if interval is None else interval_text(interval, ".4g"),
+            t("figure7.col_median", lang): f"{res.median:.4g}", t("figure7.col_max", lang): f"{res.max:.4g}",
+            t("figure7.col_source", lang): source}
+
+
+def spread_rows(spread: Sequence[Concentration], means: Mapping[str, float], lang: str = "en") -> list[dict]:
+    """One row per network: its mean std, its median image's std and the share of its most extreme images."""
+    return [{t("figure7.col_net", lang): c.label, t("figure7.col_mean", lang): f"{means[c.label]:.4g}",
+             t("figure7.col_median_image", lang): f"{c.median_image_std:.4g}",
+             t("figure7.col_top_share", lang, k=len(c.top)): f"{100 * c.top_share:.1f} %"} for c in spread]
+
+
+def spread_sentence(worst: Concentration, lang: str = "en") -> str:
+    """How much of the most concentrated network's variance its few most extreme images carry."""
+    if not worst.dominated:
+        return t("figure7.spread_even", lang, k=len(worst.top), n=worst.images, share=f"{100 * worst.top_share:.1f} %")
+    return t("figure7.spread_sentence", lang, net=worst.label, k=len(worst.top), n=worst.images,
+             share=f"{100 * worst.top_share:.0f} %", even=f"{100 * worst.even_share:.1f} %")
+
+
+def thumb_caption(worst: Concentration, k: int, cls: str, lang: str = "en") -> str:
+    """The caption under the ``k``-th most extreme image of ``worst``, of class ``cls``."""
+    return t("figure7.thumb_caption", lang, cls=cls, std=f"{worst.top_std[k]:.2f}",
+             share=f"{100 * worst.top_shares[k]:.0f} %")
+
+
+def figure7_estimate(seconds: float, basis: str, images: int, nets: int, lang: str = "en") -> str:
+    """How long "Recompute live" would take (``CostMeter.estimate``), and on what the estimate rests."""
+    return t("figure7.estimate", lang, images=images, seconds=f"{max(seconds, 1):.0f}", nets=nets,
+             basis=t(f"figure7.basis_{basis}", lang, ref_seconds=f"{REFERENCE_SECONDS:.0f}",
+                     ref_images=REFERENCE_IMAGES))
+
+
+def figure7_labels(sources: Sequence[Figure7Source], lang: str = "en") -> dict[str, str]:
+    """Checkpoint path -> the network's name, with the file's stem where two checkpoints share a model; without
+    checkpoints, the untrained plain-20 and ResNet-20 the page shows instead ("random:plain20", ...)."""
+    if not sources:
+        return {f"random:{m}": t("figure7.untrained_label", lang, net=display_name(m)) for m in ("plain20", "resnet20")}
+    counts = Counter(s.model for s in sources)
+    return {s.path: display_name(s.model) if counts[s.model] == 1 else f"{display_name(s.model)} ({s.stem})"
+            for s in sources}
