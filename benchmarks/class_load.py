@@ -8,10 +8,12 @@ to the home page (the server imports torch), runs one tour alone (the reference)
 home -> feature maps -> upload a photo -> two layer changes -> attribution -> the same photo uploaded there ->
 Figure 7 -> "Recompute live" -> gradient flow. Each interaction is one BackMsg ``rerun_script`` (widget states
 as the browser sends them; an upload goes through ``file_urls_request`` and the upload endpoint first) timed to
-the ForwardMsg ``script_finished``; the page it leaves (every text, metric, table cell, picture address and chart
-digest) must equal the solo tour's. Each session uploads the photo with its own JPEG comment: other bytes (so no
-session gets another's cached result), the same pixels (so the same numbers). The pictures on each page are then
-fetched as a browser would. The server's RSS is sampled all along.
+the ForwardMsg ``script_finished``; the page it leaves (every text, metric, table cell, widget value, picture
+address, i.e. the picture's content hash, and chart digest; not the texts that estimate this server's speed) must
+equal the solo tour's. Each session uploads the photo with its own JPEG comment: other bytes (so no session gets
+another's cached result), the same pixels (so the same numbers). The pictures on each page are then fetched as a
+browser would. The server's RSS and CPU time are read all along. ``--server-env`` passes settings to the server
+(e.g. ``STREAMLIT_RUNNER_POST_SCRIPT_GC=false``) to compare them; benchmarks/README.md has results.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from tests.browser import ROOT, rss_mb, streamlit_server
 DONE = (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR)
 VOLATILE = ("figure7.estimate",)  # i18n keys of texts that may differ between two equal pages (timing estimates)
 XSRF_COOKIE = "_streamlit_xsrf"
-MAIN, SIDEBAR = 0, 1  # the first number of a delta path
+MAIN = 0  # the first number of a delta path in the main area (1: the sidebar)
 RSS_EVERY_S = 0.5
 
 
@@ -431,6 +433,7 @@ class Outcome:
     exceptions: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # protocol: timeouts, dropped connections, HTTP errors
     wrong: str | None = None  # the first line that differs from the solo tour
+    pictures: int = 0  # fetched after the run
     lines: list[str] = field(default_factory=list, repr=False)
     headline: dict[str, Any] = field(default_factory=dict)
 
@@ -457,6 +460,7 @@ async def run_tour(port: int, number: int, photo: bytes, tour: list[Step], timeo
             o.errors, o.exceptions = page.errors(), page.exceptions()
             o.lines, o.headline = page.lines(), page.headline()
             if fetch:
+                o.pictures = len(page.pictures())
                 try:
                     o.failures += await s.fetch_pictures()
                 except Exception as exc:
@@ -548,7 +552,8 @@ def summary(outcomes: list[Outcome]) -> dict[str, dict[str, Any]]:
         rows[name] = {"n": len(mine), "finished": len(times), "p50_s": percentile(times, 50),
                       "p95_s": percentile(times, 95), "max_s": max(times, default=float("nan")),
                       "errors": sum(len(o.errors) for o in mine), "exceptions": sum(len(o.exceptions) for o in mine),
-                      "wrong": sum(o.wrong is not None for o in mine), "failures": sum(len(o.failures) for o in mine)}
+                      "wrong": sum(o.wrong is not None for o in mine), "failures": sum(len(o.failures) for o in mine),
+                      "pictures": sum(o.pictures for o in mine)}
     return rows
 
 
@@ -589,35 +594,47 @@ async def bounded(tour: Awaitable[list[Outcome]], until: float, number: int, ste
         return [Outcome(number, step, failures=["the global deadline passed"])]
 
 
+async def class_tours(port: int, args: argparse.Namespace, photo: bytes, tour: list[Step],
+                      until: float) -> list[Outcome]:
+    """``args.sessions`` tours at once, each session with its own bytes of the photo (unless ``--same-photo``)."""
+    fetch = not args.skip_pictures
+    tasks = [bounded(run_tour(port, i, photo if args.same_photo else with_comment(photo, f"student {i}"), tour,
+                              args.timeout, fetch), until, i, tour[0][0]) for i in range(1, args.sessions + 1)]
+    return [o for result in await asyncio.gather(*tasks) for o in result]
+
+
 async def class_run(port: int, pid: int, args: argparse.Namespace, photo: bytes,
                     tour: list[Step]) -> dict[str, Any]:
-    """Probe (home: the server imports torch), the solo tour, then ``args.sessions`` tours at once."""
+    """A first visitor (home: the server imports torch), the solo tour, then ``args.sessions`` tours at once."""
     until = time.monotonic() + args.deadline
-    fetch = not args.skip_pictures
+    first = tour[0][0]
     rss = RssSampler(pid)
     figures = {"started": rss.now()}
     rss.start()
-    probe = await bounded(run_tour(port, -1, photo, tour[:1], args.timeout, fetch=False), until, -1, tour[0][0])
+    probe = await bounded(run_tour(port, -1, photo, tour[:1], args.timeout, fetch=False), until, -1, first)
     await asyncio.sleep(args.settle)
     figures["after_import"] = rss.now()
-    solo = await bounded(run_tour(port, 0, with_comment(photo, "solo"), tour, args.timeout, fetch), until, 0,
-                         tour[0][0])
+    solo_photo = with_comment(photo, "solo")
+    solo = await bounded(run_tour(port, 0, solo_photo, tour, args.timeout, not args.skip_pictures), until, 0, first)
     await asyncio.sleep(args.settle)
     figures["after_solo"] = rss.now()
-    started, cpu0, client0, t0 = rss.elapsed(), cpu_seconds(pid), time.process_time(), time.perf_counter()
     solo_ok = len(solo) == len(tour) and not problems(solo)
-    tasks = [asyncio.create_task(bounded(run_tour(
-        port, i, photo if args.same_photo else with_comment(photo, f"student {i}"), tour, args.timeout, fetch),
-        until, i, tour[0][0])) for i in range(1, args.sessions + 1)] if solo_ok else []
-    outcomes = [o for result in await asyncio.gather(*tasks) for o in result]
+    started, cpu0, client0, t0 = rss.elapsed(), cpu_seconds(pid), time.process_time(), time.perf_counter()
+    outcomes = await class_tours(port, args, photo, tour, until) if solo_ok else []
     wall, server_cpu, client_cpu = time.perf_counter() - t0, cpu_seconds(pid) - cpu0, time.process_time() - client0
     figures["peak"] = rss.peak(since=started)
     await asyncio.sleep(args.settle)
     figures["after_run"] = rss.now()
+    if args.linger > 0:  # past server.disconnectedSessionTTL, then one visitor (the storage expires lazily)
+        await asyncio.sleep(args.linger)
+        probe += await bounded(run_tour(port, -1, photo, tour[:1], args.timeout, fetch=False), until, -1, first)
+        await asyncio.sleep(args.settle)
+        figures["after_linger"] = rss.now()
     rss.stop()
     compare(outcomes, solo)
-    return {"sessions": args.sessions, "photo": str(args.photo), "server_env": args.server_env, "wall_s": wall, "server_cpu_s": server_cpu,
-            "client_cpu_s": client_cpu, "interactions": summary(outcomes), "solo": summary(solo), "rss_mb": figures,
+    return {"sessions": args.sessions, "photo": str(args.photo), "server_env": args.server_env, "wall_s": wall,
+            "server_cpu_s": server_cpu, "client_cpu_s": client_cpu, "interactions": summary(outcomes),
+            "solo": summary(solo), "rss_mb": figures,
             "problems": [f"(alone) {p}" for p in problems(probe + solo)] + problems(outcomes)
             + ([] if solo_ok else ["the solo tour failed: no concurrent tours were run"]),
             "solo_headlines": [{"step": o.step, **o.headline} for o in solo],
@@ -635,6 +652,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-pictures", action="store_true", help="do not fetch the pictures of each page")
     p.add_argument("--short", action="store_true", help="the test's short tour")
     p.add_argument("--settle", type=float, default=3.0, help="quiet seconds before an RSS figure is read (default 3)")
+    p.add_argument("--linger", type=float, default=0.0,
+                   help="after the run, wait this long, open one more session and read the RSS again (e.g. 130: "
+                        "longer than server.disconnectedSessionTTL, 120 s, for which closed sessions are kept)")
     p.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                    help="an environment variable for the server, e.g. STREAMLIT_RUNNER_POST_SCRIPT_GC=false")
     p.add_argument("--json-out", type=Path, help="write the whole result (every interaction) here")

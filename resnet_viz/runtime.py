@@ -22,6 +22,7 @@ MMAP_THRESHOLD = 64 * 1024  # bytes; glibc's default start value, made fixed
 _M_MMAP_THRESHOLD = -3  # mallopt's parameter number in glibc's malloc.h
 
 _configured = False
+_allocator_configured: bool | None = None
 _guard = threading.Lock()
 
 
@@ -67,6 +68,14 @@ def configure_allocator() -> bool:
     gigabytes (Figure 7 on 10,000 images: killed at 24 GB). Setting the threshold explicitly switches the dynamic
     adjustment off, as ``MALLOC_MMAP_THRESHOLD_=65536`` in the environment would.
     """
+    global _allocator_configured
+    if _allocator_configured is not None:  # the app's script calls this on every rerun; find_library forks
+        return _allocator_configured
+    _allocator_configured = _set_mmap_threshold()
+    return _allocator_configured
+
+
+def _set_mmap_threshold() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     name = ctypes.util.find_library("c")
