@@ -1,30 +1,71 @@
-"""Home: what the app is and the paper's story."""
+"""Home: a picture of the residual block, one button that starts the tour, a card per page, the paper's story.
+
+Nothing here runs a model: the first load of Home stays fast.
+"""
 
 import streamlit as st
 
-from ui.common import tr
+from resnet_viz.render.plots.home import residual_block
+from ui.common import current_language, tr
 
-st.title(tr("home.title"))
-st.markdown(tr("home.intro"))
-st.info(tr("home.how"), icon=":material/info:")
+START_PAGE = "pages/feature_maps.py"
+CARDS_PER_ROW = 3
+# (page file, icon as app.py registers it); each card's title comes from that registration, its promise from home.toml
+CARDS = [
+    ("pages/feature_maps.py", ":material/layers:"),
+    ("pages/attribution.py", ":material/visibility:"),
+    ("pages/architecture.py", ":material/account_tree:"),
+    ("pages/conv_lab.py", ":material/grid_on:"),
+    ("pages/figure6.py", ":material/show_chart:"),
+    ("pages/figure7.py", ":material/bar_chart:"),
+    ("pages/gradient_flow.py", ":material/trending_down:"),
+]
+STORY = ["degradation", "residual", "gradient", "blocks", "results"]
+FORMULAS = {
+    "residual": r"y = \mathcal{F}(x, \{W_i\}) + x",
+    "gradient": r"\frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}"
+                r"\left(\frac{\partial \mathcal{F}}{\partial x} + 1\right)",
+}
 
-st.header(tr("home.story_header"))
-st.subheader(tr("home.degradation_title"))
-st.markdown(tr("home.degradation"))
-st.subheader(tr("home.residual_title"))
-st.markdown(tr("home.residual"))
-st.latex(r"y = \mathcal{F}(x, \{W_i\}) + x")
-st.subheader(tr("home.gradient_title"))
-st.markdown(tr("home.gradient"))
-st.latex(r"\frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}"
-         r"\left(\frac{\partial \mathcal{F}}{\partial x} + 1\right)")
-st.subheader(tr("home.blocks_title"))
-st.markdown(tr("home.blocks"))
-st.subheader(tr("home.results_title"))
-st.markdown(tr("home.results"))
 
-st.header(tr("home.pages_header"))
-for page in ("conv_lab", "architecture", "feature_maps", "attribution", "figure6", "figure7",
-             "gradient_flow"):
-    st.markdown(f"- {tr(f'home.page_{page}')}")
-st.caption(tr("home.model_note"))
+def page_name(file: str) -> str:
+    return file.removeprefix("pages/").removesuffix(".py")
+
+
+def top() -> None:
+    st.title(tr("home.title"))
+    st.markdown(tr("home.intro"))
+    picture, start = st.columns([3, 2], vertical_alignment="center")
+    with picture:
+        st.plotly_chart(residual_block(current_language()), config={"displayModeBar": False, "staticPlot": True})
+        st.caption(tr("home.fig_caption"))
+    with start:
+        if st.button(tr("home.start"), key="home_start", type="primary", icon=":material/photo_camera:",
+                     width="stretch"):
+            st.switch_page(START_PAGE)
+        st.caption(tr("home.start_help"))
+        st.info(tr("home.how"), icon=":material/translate:")
+
+
+def cards() -> None:
+    st.header(tr("home.pages_header"))
+    for row in range(0, len(CARDS), CARDS_PER_ROW):
+        for column, (file, icon) in zip(st.columns(CARDS_PER_ROW), CARDS[row:row + CARDS_PER_ROW]):
+            with column.container(border=True):
+                st.page_link(file, icon=icon)
+                st.caption(tr(f"home.page_{page_name(file)}"))
+    st.caption(tr("home.model_note"))
+
+
+def story() -> None:
+    st.header(tr("home.story_header"))
+    for section in STORY:
+        with st.expander(tr(f"home.{section}_title")):
+            st.markdown(tr(f"home.{section}"))
+            if section in FORMULAS:
+                st.latex(FORMULAS[section])
+
+
+top()
+cards()
+story()
