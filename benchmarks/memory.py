@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from resnet_viz import PROJECT_ROOT
+from resnet_viz.checkpoints.find import SHIPPED_DIR
 from resnet_viz.checkpoints.read import load_checkpoint
 from resnet_viz.paper.figure7 import load_npz, responses_of
 from resnet_viz.runtime import configure_allocator
@@ -36,7 +36,7 @@ def main() -> None:
     p.add_argument("--no-allocator", action="store_true")
     args = p.parse_args()
     applied = False if args.no_allocator else configure_allocator()
-    loaded = load_checkpoint(PROJECT_ROOT / "assets" / "checkpoints" / f"{args.net}.safetensors")
+    loaded = load_checkpoint(SHIPPED_DIR / f"{args.net}.safetensors")
     images = load_npz(limit=args.images)[0]
     print(f"allocator configured: {applied}; {args.net}, {len(images)} images, batch {args.batch_size}")
     print(f"after loading: RSS {status_mb('VmRSS'):.0f} MB")

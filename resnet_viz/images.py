@@ -20,7 +20,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.transforms import functional as TF
 
-from resnet_viz import PROJECT_ROOT
+from resnet_viz import ASSETS_DIR
 from resnet_viz.checkpoints.read import LoadedModel
 from resnet_viz.errors import ImageError
 
@@ -30,7 +30,7 @@ MAX_PIXELS = 40_000_000
 MAX_SIDE = 2048
 UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff")
 
-SAMPLES_DIR = PROJECT_ROOT / "assets" / "samples"
+SAMPLES_DIR = ASSETS_DIR / "samples"
 _SAMPLE_DIRS = {"imagenet": ("photos", "*.jpg"), "cifar10": ("cifar10", "*.png")}
 
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")

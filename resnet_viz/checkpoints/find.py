@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from resnet_viz import PROJECT_ROOT
+from resnet_viz import ASSETS_DIR
 from resnet_viz.checkpoints.pretrained import load_pretrained
 from resnet_viz.checkpoints.read import (
     LoadedModel,
@@ -16,7 +16,7 @@ from resnet_viz.checkpoints.read import (
     read_sidecar,
 )
 
-SHIPPED_DIR = PROJECT_ROOT / "assets" / "checkpoints"
+SHIPPED_DIR = ASSETS_DIR / "checkpoints"
 
 
 def user_checkpoint_dir() -> Path:

@@ -21,12 +21,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from resnet_viz import PROJECT_ROOT  # noqa: E402
+from resnet_viz import ASSETS_DIR
 from resnet_viz.data import load_split, normalize
 from resnet_viz.errors import DataError, InputError
 from resnet_viz.inspect.hooks import hooked
 
-SAMPLE_PATH = PROJECT_ROOT / "assets" / "samples" / "cifar10-test-sample.npz"
+SAMPLE_PATH = ASSETS_DIR / "samples" / "cifar10-test-sample.npz"
 SAMPLE_NAME = "cifar10-test-sample"
 
 
