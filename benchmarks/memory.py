@@ -15,8 +15,9 @@ import time
 
 from resnet_viz.checkpoints.find import SHIPPED_DIR
 from resnet_viz.checkpoints.read import load_checkpoint
-from resnet_viz.paper.figure7 import load_npz, responses_of
+from resnet_viz.paper.figure7 import responses_of
 from resnet_viz.runtime import configure_allocator
+from resnet_viz.samples import load_npz
 
 
 def status_mb(field: str) -> float:

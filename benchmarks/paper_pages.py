@@ -19,9 +19,10 @@ from pathlib import Path
 import torch
 
 from resnet_viz.models.registry import CIFAR10_MEAN, CIFAR10_STD, build_model, display_name
-from resnet_viz.paper.figure7 import layer_responses, load_npz
+from resnet_viz.paper.figure7 import layer_responses
 from resnet_viz.paper.gradient_flow import BATCH_SIZE, compare_at_init
 from resnet_viz.runtime import configure_threads
+from resnet_viz.samples import load_npz
 
 
 def best_of(fn, repeat: int) -> tuple[float, float]:

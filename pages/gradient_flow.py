@@ -7,9 +7,10 @@ import streamlit as st
 from resnet_viz.checkpoints.find import folders_fingerprint, user_checkpoint_dir
 from resnet_viz.errors import VizError
 from resnet_viz.models.registry import display_name
-from resnet_viz.paper.figure7 import figure7_sources, load_npz
+from resnet_viz.paper.figure7 import figure7_sources
 from resnet_viz.paper.gradient_flow import BATCH_SIZE, DEPTH_CHOICES, GradientFlow, compare_at_init, of_checkpoint
 from resnet_viz.render.plots.paper import block_figure, gradient_norms_figure
+from resnet_viz.samples import load_npz
 from ui.common import current_language, keep_valid, show_error, tr
 from ui.models import load_cached
 from ui.work import heavy

@@ -10,7 +10,8 @@ from resnet_viz.checkpoints import find as loading
 from resnet_viz.checkpoints.write import save_checkpoint
 from resnet_viz.i18n import class_label, t
 from resnet_viz.models.registry import build_model
-from resnet_viz.paper.figure7 import SAMPLE_PATH, layer_responses, store_in_sidecar
+from resnet_viz.paper.figure7 import layer_responses, store_in_sidecar
+from resnet_viz.samples import TEST_SAMPLE as SAMPLE_PATH
 from tests.conftest import app_page, assert_no_exception
 from tests.test_curves import write_run
 
@@ -129,6 +130,7 @@ def test_figure7_stored_then_live(user_dir):
 
 def test_figure7_show_the_images_that_dominate(user_dir, monkeypatch):
     """The logic is tested in test_responses; here the page renders a dominated network's images."""
+    from resnet_viz import samples
     from resnet_viz.paper import figure7 as responses
 
     r20 = save_checkpoint(_trained_like("resnet20"), user_dir / "resnet20", {"model": "resnet20", "shortcut": "A"})
@@ -145,8 +147,8 @@ def test_figure7_show_the_images_that_dominate(user_dir, monkeypatch):
     sentence = t("figure7.spread_sentence", "zh", net="ResNet-20", k=3, n=100, share="70 %", even="3.0 %")
     assert sentence in _texts(at)
     captions = [c for image in at.get("image") for c in image.captions]
-    classes = responses.load_npz(limit=100)[2]
-    labels = responses.load_npz(limit=100)[1]
+    classes = samples.load_npz(limit=100)[2]
+    labels = samples.load_npz(limit=100)[1]
     horse = class_label(classes[int(labels[7])], "zh")  # the page names classes in the reader's language
     caption = t("figure7.thumb_caption", "zh", cls=horse, std="25.00", share="50 %")
     assert caption in captions, captions

@@ -23,12 +23,10 @@ from resnet_viz.paper.figure7 import (
     Figure7Source,
     ImageMoments,
     LayerResponses,
-    balanced_order,
     bootstrap_interval,
     concentration,
     layer_responses,
     live_paths,
-    load_npz,
     median_image_interval,
     median_image_std,
     network_macs,
@@ -40,6 +38,7 @@ from resnet_viz.paper.figure7 import (
     source_model,
     stored_responses,
 )
+from resnet_viz.samples import balanced_order, load_npz
 
 MEAN, STD = (0.49, 0.48, 0.45), (0.25, 0.24, 0.26)
 

@@ -95,12 +95,12 @@ def test_figure7_claims_hold_in_the_shipped_runs_and_no_few_images_decide_them(o
     values are what a live pass computes."""
     from resnet_viz.paper.figure7 import (
         concentration,
-        load_npz,
         median_image_std,
         response_claims,
         responses_of,
         stored_responses,
     )
+    from resnet_viz.samples import load_npz
 
     images, _, _ = load_npz()
     results = []

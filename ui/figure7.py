@@ -14,6 +14,7 @@ from resnet_viz.errors import VizError
 from resnet_viz.images import preprocess
 from resnet_viz.paper import figure7 as paper
 from resnet_viz.render.colour import display_scale, png_bytes, zoom
+from resnet_viz.samples import load_npz
 from resnet_viz.work import ByteBudgetCache
 from ui.common import show_error, tr
 from ui.models import load_cached
@@ -33,7 +34,7 @@ def sources(fingerprint_key: tuple, user_dir: str):
 @st.cache_data(max_entries=4, show_spinner=False)
 def sample(limit: int):
     """The first ``limit`` images of the shipped CIFAR-10 test sample, their labels and class names."""
-    return paper.load_npz(limit=limit)
+    return load_npz(limit=limit)
 
 
 def _result_bytes(result) -> int:

@@ -6,14 +6,15 @@ import argparse
 import json
 
 from resnet_viz.checkpoints.find import load_model
-from resnet_viz.paper.figure7 import SAMPLE_PATH, load_images, responses_of, store_in_sidecar
+from resnet_viz.paper.figure7 import responses_of, store_in_sidecar
 from resnet_viz.runtime import configure_threads
+from resnet_viz.samples import TEST_SAMPLE, load_images
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT",
                    help="checkpoint files (.safetensors with sidecar, .pt, .th) or random:NAME")
-    p.add_argument("--data", default=str(SAMPLE_PATH),
+    p.add_argument("--data", default=str(TEST_SAMPLE),
                    help="an .npz sample (default: the shipped 1000 CIFAR-10 test images) or a dataset "
                         "(cifar-10-batches-py, image folder, .zip, .tar.gz)")
     p.add_argument("--split", default="test", help="split of a dataset (default: test)")

@@ -21,13 +21,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from resnet_viz import ASSETS_DIR
-from resnet_viz.data import load_split, normalize
-from resnet_viz.errors import DataError, InputError
+from resnet_viz.data import normalize
+from resnet_viz.errors import InputError
 from resnet_viz.inspect.hooks import hooked
-
-SAMPLE_PATH = ASSETS_DIR / "samples" / "cifar10-test-sample.npz"
-SAMPLE_NAME = "cifar10-test-sample"
+from resnet_viz.samples import TEST_SAMPLE_NAME
 
 
 @dataclass(frozen=True)
@@ -179,53 +176,6 @@ def check_images(images: torch.Tensor) -> torch.Tensor:
     return images
 
 
-# ---------------------------------------------------------------- image sources
-
-def load_npz(path: str | Path = SAMPLE_PATH, *, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor,
-                                                                                    tuple[str, ...]]:
-    """(uint8 N x 3 x H x W, int64 labels, class names) of an ``.npz`` like the shipped test sample.
-
-    ``limit`` keeps the first ``limit`` images of a class-balanced order (one of each class in turn), so a
-    small subset still covers every class.
-    """
-    try:
-        with np.load(Path(path), allow_pickle=False) as data:
-            images, labels = data["images"], data["labels"]
-            classes = tuple(str(c) for c in data["classes"]) if "classes" in data.files else ()
-    except (OSError, KeyError, ValueError) as exc:
-        raise DataError("figure7.bad_npz", path=str(path), reason=str(exc)[:200]) from None
-    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8 or len(labels) != len(images):
-        raise DataError("figure7.bad_npz", path=str(path), reason=f"images {images.shape} {images.dtype}")
-    order = balanced_order(labels)
-    if limit is not None:
-        order = order[:max(int(limit), 1)]
-    x = torch.from_numpy(np.ascontiguousarray(images[order].transpose(0, 3, 1, 2)))
-    return x, torch.from_numpy(labels[order].astype(np.int64)), classes
-
-
-def balanced_order(labels: np.ndarray) -> np.ndarray:
-    """Indices that take one image of each class in turn (stable within a class)."""
-    labels = np.asarray(labels)
-    rank = np.zeros(len(labels), dtype=np.int64)
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        rank[idx] = np.arange(len(idx))
-    return np.lexsort((labels, rank))
-
-
-def load_images(source: str | Path, *, split: str = "test", limit: int | None = None) -> tuple[torch.Tensor,
-                                                                                               torch.Tensor,
-                                                                                               tuple[str, ...]]:
-    """Images for Figure 7 from an ``.npz`` sample or any dataset ``resnet_viz.data.load_split`` reads."""
-    if str(source).lower().endswith(".npz"):
-        return load_npz(source, limit=limit)
-    images, labels, classes = load_split(source, split=split)
-    if limit is not None and limit < len(images):
-        order = torch.from_numpy(balanced_order(labels.numpy())[:max(int(limit), 1)])
-        images, labels = images[order], labels[order]
-    return images, labels, tuple(classes)
-
-
 def store_in_sidecar(checkpoint: str | Path, result: LayerResponses, *, sample: str | Path) -> None:
     """Keep ``result`` in the checkpoint's JSON sidecar under ``"responses"`` (the app shows it without recomputing)."""
     import json
@@ -238,7 +188,7 @@ def store_in_sidecar(checkpoint: str | Path, result: LayerResponses, *, sample: 
     atomic_write(side, json.dumps(data, indent=1).encode("utf-8"))
 
 
-def stored_responses(meta: dict, *, sample: str = SAMPLE_NAME) -> LayerResponses | None:
+def stored_responses(meta: dict, *, sample: str = TEST_SAMPLE_NAME) -> LayerResponses | None:
     """The values a sidecar holds for ``sample`` (None when absent or malformed)."""
     entry = meta.get("responses")
     if not isinstance(entry, dict) or entry.get("sample") != sample:
