@@ -51,6 +51,12 @@ def autocast_context(device: torch.device):
     return contextlib.nullcontext()
 
 
+def confusion_matrix(labels: torch.Tensor, predicted: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """int64 C x C counts: rows = true class, columns = predicted class."""
+    flat = torch.bincount(labels * num_classes + predicted, minlength=num_classes**2)
+    return flat.view(num_classes, num_classes)
+
+
 @torch.no_grad()
 def confusion_and_loss(model: nn.Module, batches, num_classes: int,
                        device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,7 +71,7 @@ def confusion_and_loss(model: nn.Module, batches, num_classes: int,
                 logits = model(x)
             logits = logits.float()
             loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
-            confusion += torch.bincount(y * num_classes + logits.argmax(1), minlength=num_classes**2)
+            confusion += confusion_matrix(y, logits.argmax(1), num_classes).view(-1)
     finally:
         model.train(was_training)
     return loss_sum, confusion.view(num_classes, num_classes)
@@ -131,3 +137,141 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
         raise InputError("train.no_cuda")
     return dev
+
+
+# ---------------------------------------------------------------- a shared model on a shipped sample
+
+@dataclass(frozen=True)
+class Mistake:
+    """One wrongly classified image: its index in the sample, the true and predicted class, and the softmax
+    probability the model gave its (wrong) prediction."""
+
+    index: int
+    true: int
+    predicted: int
+    confidence: float
+
+
+@dataclass(frozen=True)
+class SampleEvaluation:
+    """A model's evaluation on an image sample: the totals, and each image's logits (N x C, float32)."""
+
+    result: EvalResult
+    logits: torch.Tensor
+    labels: torch.Tensor  # in the model's class order
+
+    def mistakes(self, k: int = 12) -> list[Mistake]:
+        return confident_mistakes(self.logits, self.labels, k)
+
+
+def sample_logits(model: nn.Module, images: torch.Tensor, *, mean, std, batch_size: int = 250,
+                  on_batch=None) -> torch.Tensor:
+    """float32 N x C logits of uint8 ``images`` (normalised with the model's ``mean``/``std``), in eval mode,
+    without gradients, under the model's lock: a cached model shared by every session is left as it was."""
+    from resnet_viz.data import normalize
+    from resnet_viz.inspect.hooks import hooked
+
+    out = []
+    with torch.no_grad(), hooked(model, mode="eval"):
+        for start in range(0, len(images), batch_size):
+            out.append(model(normalize(images[start:start + batch_size], mean, std)).float())
+            if on_batch is not None:
+                on_batch(min(start + batch_size, len(images)))
+    return torch.cat(out) if out else torch.zeros((0, 0))
+
+
+def evaluate_logits(logits: torch.Tensor, labels: torch.Tensor, classes: tuple[str, ...]) -> EvalResult:
+    """Loss, top-1 and the confusion matrix from logits already computed (labels in the model's order)."""
+    if len(logits) == 0:
+        return EvalResult(0.0, 0, 0, torch.zeros((len(classes), len(classes)), dtype=torch.int64), classes)
+    confusion = confusion_matrix(labels, logits.argmax(1), len(classes))
+    loss = float(F.cross_entropy(logits.double(), labels, reduction="mean"))
+    return EvalResult(loss, int(confusion.diagonal().sum()), len(labels), confusion, classes)
+
+
+def confident_mistakes(logits: torch.Tensor, labels: torch.Tensor, k: int = 12) -> list[Mistake]:
+    """The ``k`` wrong predictions made with the highest softmax probability, most confident first (ties: lower
+    index first)."""
+    if len(logits) == 0:
+        return []
+    probs = torch.softmax(logits.double(), dim=1)
+    confidence, predicted = probs.max(dim=1)
+    wrong = torch.nonzero(predicted != labels).flatten().tolist()
+    wrong.sort(key=lambda i: (-float(confidence[i]), i))
+    return [Mistake(i, int(labels[i]), int(predicted[i]), float(confidence[i])) for i in wrong[:max(k, 0)]]
+
+
+def evaluate_sample(loaded, images: torch.Tensor, labels: torch.Tensor, data_classes: tuple[str, ...], *,
+                    batch_size: int = 250, on_batch=None) -> SampleEvaluation:
+    """A loaded model (``resnet_viz.checkpoints.read.LoadedModel``) on uint8 images with their own class names:
+    labels renumbered into the model's classes (DataError when the model lacks one), one forward pass."""
+    model_labels = align_labels(labels, data_classes, loaded.classes)
+    logits = sample_logits(loaded.model, images, mean=loaded.mean, std=loaded.std, batch_size=batch_size,
+                           on_batch=on_batch)
+    return SampleEvaluation(evaluate_logits(logits, model_labels, loaded.classes), logits, model_labels)
+
+
+SIDECAR_MAX_BYTES = 1024 * 1024
+
+
+def load_uploaded(files, *, max_bytes: int):
+    """A model from uploaded files ``[(name, bytes), ...]``: one checkpoint (``.safetensors``, ``.pt``, ``.pth``,
+    ``.th``) and, for a ``.safetensors``, optionally its ``.json`` sidecar (same stem, or the only one uploaded).
+
+    Everything goes through ``resnet_viz.checkpoints.read`` (no pickle code ever runs); a sidecar that does not
+    belong to the weights (its ``weights_sha256``) is refused as ``load_checkpoint`` refuses it.
+    """
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from resnet_viz.checkpoints.read import CHECKPOINT_SUFFIXES, load_checkpoint_bytes
+    from resnet_viz.errors import LoadError
+
+    files = list(files)
+    weights = [(n, d) for n, d in files if Path(n).suffix.lower() in CHECKPOINT_SUFFIXES]
+    sidecars = [(n, d) for n, d in files if Path(n).suffix.lower() == ".json"]
+    if len(weights) != 1:
+        raise LoadError("evaluate.upload_count", count=len(weights), suffixes=", ".join(CHECKPOINT_SUFFIXES))
+    name, data = weights[0]
+    stem = Path(name).stem
+    matching = [s for s in sidecars if Path(s[0]).stem == stem] or (sidecars if len(sidecars) == 1 else [])
+    sidecar = None
+    if matching and Path(name).suffix.lower() == ".safetensors":
+        side_name, side_bytes = matching[0]
+        try:
+            if len(side_bytes) > SIDECAR_MAX_BYTES:
+                raise ValueError("too large")
+            sidecar = json.loads(side_bytes.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise LoadError("evaluate.bad_sidecar", file=side_name) from None
+        if not isinstance(sidecar, dict):
+            raise LoadError("evaluate.bad_sidecar", file=side_name)
+        if sidecar.get("weights_sha256") and sidecar["weights_sha256"] != hashlib.sha256(data).hexdigest():
+            raise LoadError("load.sidecar_mismatch", file=name)
+    return load_checkpoint_bytes(data, name, sidecar=sidecar, max_bytes=max_bytes)
+
+
+@dataclass(frozen=True)
+class Highlights:
+    """What the evaluation page says in words, read off the confusion matrix."""
+
+    best: tuple[str, float]  # (class, accuracy %) of the best class (first in the model's order on a tie)
+    worst: tuple[str, float]
+    confusion: tuple[str, str, int] | None  # the largest off-diagonal count (true, predicted, images); None: none
+
+
+def highlights(result: EvalResult) -> Highlights | None:
+    """Best and worst class and the most frequent confusion; None when no class has images."""
+    per_class = result.per_class()
+    if not per_class:
+        return None
+    best = max(per_class.items(), key=lambda kv: kv[1])
+    worst = min(per_class.items(), key=lambda kv: kv[1])
+    off = result.confusion.clone()
+    off.fill_diagonal_(0)
+    top = int(off.argmax())
+    n = len(result.classes)
+    count = int(off.view(-1)[top])
+    pair = (result.classes[top // n], result.classes[top % n], count) if count > 0 else None
+    return Highlights(best, worst, pair)
