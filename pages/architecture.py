@@ -13,12 +13,13 @@ from resnet_viz.inspect.architecture import Summary, block_pair, dimension_chang
 from resnet_viz.models.registry import MODELS, get_spec
 from resnet_viz.render import tables
 from resnet_viz.render.plots.figure3 import ColumnLayout, column_layout, figure3, selected_box, spec_title
-from ui.common import current_language, show_error, tr
+from ui.common import current_language, keep_valid, show_error, tr
 
 NAMES = list(MODELS)
 RESIDUAL = [n for n, s in MODELS.items() if s.residual]
 DEFAULT_COLUMNS = ("vgg19", "plain34", "resnet34")
 SHORTCUTS = ["default", "A", "B", "C"]
+DEFAULT_SHORTCUT = "A"  # the paper's Figure 3 and Table 2: ResNet-34 with option A, as many parameters as plain-34
 
 
 @st.cache_data(max_entries=96, show_spinner=False)
@@ -63,7 +64,7 @@ def option_name(option: str, lang: str) -> str:
 
 
 def column_shortcut(name: str) -> str | None:
-    choice = st.session_state.get("architecture_shortcut", "default")
+    choice = st.session_state.get("architecture_shortcut", DEFAULT_SHORTCUT)
     return None if choice == "default" or not get_spec(name).residual else choice
 
 
@@ -110,6 +111,7 @@ def figure3_tab(lang: str) -> None:
         names.append(col.selectbox(tr("architecture.column_pick", n=i + 1), NAMES, key=key,
                                    format_func=partial(model_name, lang=lang)))
     opt_col, collapse_col = st.columns([2, 1])
+    keep_valid("architecture_shortcut", SHORTCUTS, DEFAULT_SHORTCUT)
     opt_col.radio(tr("architecture.shortcut_pick"), SHORTCUTS, key="architecture_shortcut", horizontal=True,
                   format_func=partial(option_name, lang=lang), help=tr("architecture.shortcut_help"))
     collapse = collapse_col.toggle(tr("architecture.collapse"), key="architecture_collapse",

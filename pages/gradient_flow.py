@@ -1,6 +1,8 @@
-"""Gradient flow: plain-N vs ResNet-N at initialisation and trained, and the +1 of the identity path."""
+"""Plain vs residual gradient flow: a controlled experiment at initialisation, the chain rule block by block,
+the residual form of the gradient, and the same measurements on trained checkpoints."""
 
 import math
+from functools import partial
 
 import streamlit as st
 
@@ -8,20 +10,30 @@ from resnet_viz.checkpoints.find import folders_fingerprint, user_checkpoint_dir
 from resnet_viz.errors import VizError
 from resnet_viz.models.registry import display_name
 from resnet_viz.paper.figure7 import figure7_sources
-from resnet_viz.paper.gradient_flow import BATCH_SIZE, DEPTH_CHOICES, GradientFlow, compare_at_init, of_checkpoint
-from resnet_viz.render.plots.paper import block_figure, gradient_norms_figure
+from resnet_viz.paper.gradient_flow import (
+    BATCH_SIZE,
+    DEPTH_CHOICES,
+    HEALTHY_FACTOR,
+    INITS,
+    GradientFlow,
+    at_init,
+    of_checkpoint,
+)
+from resnet_viz.render.plots.paper import block_figure, gradient_norms_figure, gradient_path_figure
 from resnet_viz.samples import load_npz
 from ui.common import current_language, keep_valid, show_error, tr
 from ui.models import load_cached
 from ui.work import heavy
 
 SEED = 0
+# preset -> (batch norm, initialisation): the three outcomes a student should see
+PRESETS = {"vanishing": (False, "small"), "exploding": (False, "he"), "paper": (True, "he")}
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _at_init(depth: int, seed: int):
+@st.cache_data(max_entries=32, show_spinner=False)
+def _at_init(depth: int, residual: bool, batch_norm: bool, init: str, seed: int) -> GradientFlow:
     images, labels, _ = load_npz(limit=BATCH_SIZE)
-    return compare_at_init(depth, images, labels, seed=seed)
+    return at_init(depth, images, labels, residual=residual, seed=seed, batch_norm=batch_norm, init=init)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -35,10 +47,13 @@ def _sources(fingerprint_key: tuple, user_dir: str):
     return figure7_sources()
 
 
+def _num(x: float) -> str:
+    return f"{x:.3g}" if math.isfinite(x) else tr("gradient_flow.ratio_overflowed")
+
+
 def _ratio(flow: GradientFlow) -> str:
     """The first-to-last ratio, or words when a norm overflowed float32 in the backward pass."""
-    ratio = flow.first_to_last_ratio
-    return f"{ratio:.3g}" if math.isfinite(ratio) else tr("gradient_flow.ratio_overflowed")
+    return _num(flow.first_to_last_ratio)
 
 
 def _overflow_notes(flows: list[GradientFlow]) -> None:
@@ -49,48 +64,112 @@ def _overflow_notes(flows: list[GradientFlow]) -> None:
                           layers=len(flow.layers)))
 
 
-def _formula(plain: GradientFlow, res: GradientFlow) -> None:
-    """The chain rule through a plain block and through a residual block, and what was measured."""
+def _preset(name: str) -> None:
+    st.session_state["gradient_flow_bn"], st.session_state["gradient_flow_init"] = PRESETS[name]
+
+
+def _controls() -> tuple[int, bool, str]:
+    c1, c2, c3 = st.columns([5, 3, 4])
+    depth = c1.select_slider(tr("gradient_flow.depth"), DEPTH_CHOICES, key="gradient_flow_depth",
+                             help=tr("gradient_flow.depth_help"))
+    batch_norm = c2.toggle(tr("gradient_flow.bn"), key="gradient_flow_bn", help=tr("gradient_flow.bn_help"))
+    labels = {i: tr(f"gradient_flow.init_{i}") for i in INITS}  # drawn now, in this run's language
+    init = c3.radio(tr("gradient_flow.init"), INITS, key="gradient_flow_init", horizontal=True,
+                    format_func=labels.__getitem__, help=tr("gradient_flow.init_help"))
+    st.caption(tr("gradient_flow.presets"))
+    for col, name in zip(st.columns(len(PRESETS)), PRESETS):
+        col.button(tr(f"gradient_flow.preset_{name}"), key=f"gradient_flow_preset_{name}", width="stretch",
+                   on_click=_preset, args=(name,))
+    return int(depth), bool(batch_norm), str(init)
+
+
+def _verdict(flow: GradientFlow) -> None:
+    """The computed verdict on one net, and its numbers."""
+    st.markdown(tr(f"gradient_flow.verdict_{flow.verdict}", net=display_name(flow.model),
+                   ratio=_num(flow.overall_ratio), factor=_num(flow.mean_factor), blocks=len(flow.block_gain)))
+    m1, m2, m3 = st.columns(3)
+    m1.metric(tr("gradient_flow.metric_overall"), _num(flow.overall_ratio))
+    m2.metric(tr("gradient_flow.metric_factor"), _num(flow.mean_factor))
+    m3.metric(tr("gradient_flow.metric_loss"), _num(flow.loss))
+
+
+def _experiment(lang: str) -> list[GradientFlow]:
+    """Plain-N and ResNet-N freshly initialised with the chosen setting; a net that could not be computed is
+    explained in its column and left out."""
+    depth, batch_norm, init = _controls()
+    st.caption(tr("gradient_flow.batch_caption", images=BATCH_SIZE, seed=SEED,
+                  factor=f"{HEALTHY_FACTOR:g}") + " " + tr("gradient_flow.norms_caption"))
+    flows = []
+    for col, residual in zip(st.columns(2), (False, True)):
+        with col:
+            try:
+                with st.spinner(tr("paper.computing")):
+                    key = ("gradient_flow", depth, residual, batch_norm, init, SEED)
+                    flow = heavy(key, partial(_at_init, depth, residual, batch_norm, init, SEED))
+            except VizError as exc:
+                show_error(exc)
+                continue
+            _verdict(flow)
+            flows.append(flow)
+    if flows:
+        _overflow_notes(flows)
+        st.plotly_chart(gradient_path_figure(flows, lang), width="stretch")
+        c1, c2 = st.columns(2)
+        c1.plotly_chart(block_figure(flows, "gain", lang), width="stretch")
+        c2.plotly_chart(block_figure(flows, "signal", lang), width="stretch")
+        with st.expander(tr("gradient_flow.weights_expander")):
+            st.plotly_chart(gradient_norms_figure(flows, lang), width="stretch")
+    return flows
+
+
+def _chain_rule(flows: list[GradientFlow]) -> None:
+    """The lesson's chain rule: the measured per-block factors multiply to the whole stack's ratio."""
+    st.subheader(tr("gradient_flow.chain_header"))
+    st.markdown(tr("gradient_flow.chain_intro"))
+    st.latex(r"\frac{\partial L}{\partial x_0} = \frac{\partial L}{\partial x_N}\,"
+             r"\frac{\partial x_N}{\partial x_{N-1}}\cdots\frac{\partial x_1}{\partial x_0}"
+             r"\qquad\frac{\lVert \partial L/\partial x_0\rVert}{\lVert \partial L/\partial x_N\rVert}"
+             r"= \prod_{i=1}^{N} \frac{\lVert \partial L/\partial x_{i-1}\rVert}{\lVert \partial L/\partial x_i\rVert}")
+    names = [display_name(f.model) for f in flows]
+    keep_valid("gradient_flow_chain_net", range(len(flows)), 0)
+    flow = flows[st.radio(tr("gradient_flow.chain_net"), range(len(flows)), format_func=names.__getitem__,
+                          horizontal=True, key="gradient_flow_chain_net")]
+    product = 1.0
+    rows = []
+    for name, g_in, g_out, gain in zip(flow.blocks[1:], flow.grad_in_norm[1:], flow.grad_out_norm[1:],
+                                       flow.block_gain):
+        product *= gain
+        rows.append({tr("gradient_flow.col_block"): name, tr("gradient_flow.col_in"): g_in,
+                     tr("gradient_flow.col_out"): g_out, tr("gradient_flow.col_factor"): gain,
+                     tr("gradient_flow.col_product"): product})
+    st.dataframe(rows, hide_index=True, height=260)
+    st.markdown(tr("gradient_flow.chain_result", net=display_name(flow.model), blocks=len(flow.block_gain),
+                   product=_num(flow.chain_product), ratio=_num(flow.overall_ratio)))
+
+
+def _residual_form() -> None:
     st.subheader(tr("gradient_flow.formula_header"))
     left, right = st.columns(2)
-    with left:
-        st.markdown(tr("gradient_flow.formula_intro"))
-        st.markdown(tr("gradient_flow.formula_plain"))
-        st.latex(r"\frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}\,\frac{\partial F}{\partial x}")
-        st.markdown(tr("gradient_flow.formula_resnet"))
-        st.latex(r"\frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}\left(\frac{\partial F}{\partial x}"
-                 r" + 1\right)")
-        st.markdown(tr("gradient_flow.formula_after"))
-    with right:
-        st.markdown(f"**{tr('gradient_flow.measured_header')}**")
-        for flow, key in ((plain, "gradient_flow.measured_plain"), (res, "gradient_flow.measured_resnet")):
-            st.markdown(tr(key, net=display_name(flow.model), gain=f"{flow.median_gain:.3f}", ratio=_ratio(flow)))
-        for col, flow in zip(st.columns(2), (plain, res)):
-            col.markdown(f"**{display_name(flow.model)}**")
-            col.metric(tr("gradient_flow.metric_gain"), f"{flow.median_gain:.3f}")
-            col.metric(tr("gradient_flow.metric_ratio"), _ratio(flow))
-            col.metric(tr("gradient_flow.metric_loss"), f"{flow.loss:.3f}")
+    left.markdown(tr("gradient_flow.formula_plain"))
+    left.latex(r"\frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}\,\frac{\partial F}{\partial x}")
+    right.markdown(tr("gradient_flow.formula_resnet"))
+    right.latex(r"\frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}\left(1 + \frac{\partial F}{\partial x}"
+                r"\right)")
+    st.markdown(tr("gradient_flow.formula_after"))
+    st.info(tr("gradient_flow.formula_caveat"), icon=":material/info:")
 
 
-def _at_init_section(lang: str) -> bool:
-    """plain-N against ResNet-N freshly initialised (False, after a message, when it could not be computed)."""
-    depth = st.select_slider(tr("gradient_flow.depth"), DEPTH_CHOICES, key="gradient_flow_depth",
-                             help=tr("gradient_flow.depth_help"))
-    try:
-        with st.spinner(tr("paper.computing")):
-            plain, res = heavy(("gradient_flow", int(depth), SEED), lambda: _at_init(int(depth), SEED))
-    except VizError as exc:
-        show_error(exc)
-        return False
-    st.caption(tr("gradient_flow.batch_caption", images=plain.images, seed=SEED))
-    st.caption(tr("gradient_flow.norms_caption"))
-    _formula(plain, res)
-    _overflow_notes([plain, res])
-    st.plotly_chart(gradient_norms_figure([plain, res], lang), width="stretch")
-    c1, c2 = st.columns(2)
-    c1.plotly_chart(block_figure([plain, res], "gain", lang), width="stretch")
-    c2.plotly_chart(block_figure([plain, res], "signal", lang), width="stretch")
-    return True
+def _paper(flows: list[GradientFlow]) -> None:
+    """The paper's own view of degradation, with this page's measurement of a BN plain net where one is shown."""
+    st.subheader(tr("gradient_flow.paper_header"))
+    st.markdown(tr("gradient_flow.paper_view"))
+    plain = [f for f in flows if not f.residual and f.batch_norm]
+    if plain:
+        st.markdown(tr("gradient_flow.paper_measured", net=display_name(plain[0].model),
+                       ratio=_num(plain[0].overall_ratio), verdict=tr(f"gradient_flow.word_{plain[0].verdict}")))
+    else:
+        st.markdown(tr("gradient_flow.paper_switch_bn"))
+    st.page_link("pages/figure6.py", label=tr("gradient_flow.figure6_link"), icon=":material/show_chart:")
 
 
 def _trained_section(lang: str) -> None:
@@ -112,12 +191,15 @@ def _trained_section(lang: str) -> None:
     flows, names = [], []
     for path in chosen:
         try:
-            flows.append(heavy(("gradient_flow", path, fp), lambda p=path: _trained(p, fp)))
+            flows.append(heavy(("gradient_flow", path, fp), partial(_trained, path, fp)))
             names.append(labels[path])
         except VizError as exc:
             show_error(exc)
     if flows:
         _overflow_notes(flows)
+        for flow, name in zip(flows, names):
+            st.markdown(tr("gradient_flow.trained_row", net=name, ratio=_num(flow.overall_ratio),
+                           factor=_num(flow.mean_factor), weights=_ratio(flow)))
         st.plotly_chart(gradient_norms_figure(flows, lang, labels=names), width="stretch")
         st.plotly_chart(block_figure(flows, "gain", lang, labels=names), width="stretch")
 
@@ -125,12 +207,17 @@ def _trained_section(lang: str) -> None:
 def main() -> None:
     lang = current_language()
     keep_valid("gradient_flow_depth", DEPTH_CHOICES, 56)  # first visit, or a value from elsewhere
+    keep_valid("gradient_flow_bn", (True, False), True)
+    keep_valid("gradient_flow_init", INITS, "he")
     st.title(tr("gradient_flow.page_title"))
     st.markdown(tr("gradient_flow.intro"))
-    if not _at_init_section(lang):
-        return
+    flows = _experiment(lang)
     with st.expander(tr("paper.what_to_notice"), expanded=True):
         st.markdown(tr("gradient_flow.notice"))
+    if flows:
+        _chain_rule(flows)
+    _residual_form()
+    _paper(flows)
     _trained_section(lang)
 
 

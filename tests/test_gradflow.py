@@ -146,3 +146,141 @@ def test_overflowed_layers_are_counted_and_the_ratio_is_not_a_number():
     broken = dataclasses.replace(flow, weight_grad_norm=norms)
     assert broken.overflowed_layers == 2
     assert not math.isfinite(broken.first_to_last_ratio)
+
+
+# --- the controlled experiment: batch normalisation on/off, the initialisation, the chain rule ---------------------
+
+
+def _sample(n: int = 8):
+    from resnet_viz.samples import load_npz
+
+    images, labels, _ = load_npz(limit=n)
+    return images, labels
+
+
+@pytest.mark.parametrize("batch_norm,init", [(True, "he"), (False, "small"), (False, "he"), (False, "xavier")])
+def test_the_blocks_factors_multiply_to_the_whole_stacks_ratio(batch_norm, init):
+    """The lesson's chain rule, measured: each block's output is the next block's input (the same gradient),
+    so the per-block factors ||dL/dx_in|| / ||dL/dx_out|| multiply to ||dL/dx_0|| / ||dL/dx_N||."""
+    x, y = _batch(4, 8)
+    for flow in compare_at_init(20, x, y, batch_norm=batch_norm, init=init):
+        assert flow.grad_out_norm[1:-1] == flow.grad_in_norm[2:]  # block i's output gradient is block i+1's input's
+        assert flow.chain_product == pytest.approx(flow.overall_ratio, rel=1e-9)
+        assert flow.overall_ratio == flow.grad_in_norm[1] / flow.grad_out_norm[-1]
+        assert flow.mean_factor ** len(flow.block_gain) == pytest.approx(flow.overall_ratio, rel=1e-9)
+        assert (flow.batch_norm, flow.init) == (batch_norm, init)
+
+
+def test_without_bn_small_weights_a_plain_56_loses_its_gradient_a_resnet_56_keeps_it():
+    x, y = _sample()
+    plain, res = compare_at_init(56, x, y, batch_norm=False, init="small")
+    assert plain.overall_ratio < 1e-30 and plain.verdict == "vanishing"  # measured: about 1e-51 per 27 blocks
+    assert all(g < 0.1 for g in plain.block_gain)  # every block shrinks it: the factors compound
+    assert res.verdict == "healthy" and 0.1 < res.overall_ratio < 10  # each block is close to the identity
+
+
+def test_with_bn_the_paper_setting_no_gradient_vanishes():
+    """The paper's plain nets use BN, and their gradients do not vanish: at initialisation in training mode a deep
+    plain net's gradient even grows toward the input; the ResNet's stays within this app's healthy range."""
+    x, y = _sample()
+    plain, res = compare_at_init(56, x, y)
+    assert plain.overall_ratio > 1 and plain.verdict != "vanishing"
+    assert 1 < plain.mean_factor < 2
+    assert res.verdict == "healthy" and res.overall_ratio < plain.overall_ratio / 10
+    assert compare_at_init(20, x, y)[0].verdict == "healthy"  # 9 blocks of about 1.4 stay within 1000
+
+
+def test_without_bn_he_residual_blocks_explode_plain_blocks_keep_their_scale():
+    x, y = _sample()
+    plain, res = compare_at_init(56, x, y, batch_norm=False, init="he")
+    assert res.verdict == "exploding" and res.mean_factor > 1.2  # each block adds F(x)'s variance to x's
+    assert plain.verdict == "healthy" and 0.8 < plain.mean_factor < 1.1  # He's initialisation keeps the scale
+    assert res.signal_std[-1] > 100 * res.signal_std[0]
+
+
+def test_xavier_without_bn_vanishes_more_slowly_than_small_weights():
+    x, y = _batch(4, 8)
+    xavier = at_init(32, x, y, residual=False, batch_norm=False, init="xavier")
+    small = at_init(32, x, y, residual=False, batch_norm=False, init="small")
+    assert small.mean_factor < xavier.mean_factor < 1
+
+
+def test_fresh_nets_without_bn_have_no_bn_and_run_in_float64():
+    from resnet_viz.paper.gradient_flow import SMALL_STD, fresh_net
+
+    with_bn, without = fresh_net(14, residual=True), fresh_net(14, residual=True, batch_norm=False, init="small")
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in with_bn.modules())
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in without.modules())
+    assert next(with_bn.parameters()).dtype == torch.float32 and next(without.parameters()).dtype == torch.float64
+    assert float(without.layer2[0].conv1.weight.detach().std()) == pytest.approx(SMALL_STD, rel=0.05)
+    assert without.training and fresh_net(14, residual=True) is not with_bn  # per request, never shared
+
+
+def test_a_signal_below_float64s_reach_is_reported_not_computed():
+    from resnet_viz.paper.gradient_flow import SignalUnderflow
+
+    x, y = _batch(2, 8)
+    with pytest.raises(SignalUnderflow) as err:
+        at_init(326, x, y, residual=False, batch_norm=False, init="small")
+    assert "plain-326" in err.value.message("zh") and "1e-200" in err.value.message("en")
+
+
+def test_unknown_initialisations_are_refused():
+    from resnet_viz.paper.gradient_flow import check_init
+
+    with pytest.raises(InputError) as err:
+        check_init("orthogonal")
+    assert "orthogonal" in err.value.message("zh")
+
+
+def test_path_figure_draws_the_gradient_between_blocks_on_a_log_scale():
+    from resnet_viz.i18n import t
+    from resnet_viz.render.plots.paper import gradient_path_figure
+
+    x, y = _batch(4, 8)
+    plain, res = compare_at_init(14, x, y, batch_norm=False, init="small")
+    fig = gradient_path_figure([plain, res], "zh")
+    assert fig.layout.yaxis.type == "log" and list(fig.data[0].y) == list(plain.grad_out_norm)
+    assert fig.layout.title.text == t("gradient_flow.path_title", "zh")
+
+
+def _page(lang: str = "en", **session):
+    from tests.conftest import app_page
+
+    return app_page("pages/gradient_flow.py", lang=lang, gradient_flow_trained=[], **session)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_page_shows_the_vanishing_preset_with_verdicts_computed_from_the_data(lang):
+    from resnet_viz.i18n import t
+    from resnet_viz.paper.gradient_flow import BATCH_SIZE
+    from resnet_viz.samples import load_npz
+    from tests.conftest import assert_no_exception
+
+    at = _page(lang, gradient_flow_depth=20)
+    assert_no_exception(at)
+    assert at.title[0].value == t("gradient_flow.page_title", lang)
+    at.button(key="gradient_flow_preset_vanishing").click().run()
+    assert_no_exception(at)
+    assert at.toggle(key="gradient_flow_bn").value is False and at.radio(key="gradient_flow_init").value == "small"
+    images, labels, _ = load_npz(limit=BATCH_SIZE)
+    plain = at_init(20, images, labels, residual=False, batch_norm=False, init="small")
+    verdict = t("gradient_flow.verdict_vanishing", lang, net="plain-20", ratio=f"{plain.overall_ratio:.3g}",
+                factor=f"{plain.mean_factor:.3g}", blocks=9)
+    texts = [m.value for m in at.markdown]
+    assert verdict in texts
+    chain = t("gradient_flow.chain_result", lang, net="plain-20", blocks=9, product=f"{plain.chain_product:.3g}",
+              ratio=f"{plain.overall_ratio:.3g}")
+    assert chain in texts and t("gradient_flow.paper_switch_bn", lang) in texts
+    assert len(at.get("plotly_chart")) == 4 and len(at.dataframe) == 1
+
+
+def test_page_with_bn_states_the_papers_view_and_links_figure6():
+    from resnet_viz.i18n import t
+    from tests.conftest import assert_no_exception
+
+    at = _page(gradient_flow_depth=14)
+    assert_no_exception(at)
+    texts = "\n".join(m.value for m in at.markdown)
+    assert t("gradient_flow.paper_view", "en") in texts and "Measured here with BN" in texts
+    assert [link.label for link in at.get("page_link")] == [t("gradient_flow.figure6_link", "en")]

@@ -42,7 +42,18 @@ def test_layer_details_follow_the_selection(page):
     page.run()
     assert_no_exception(page)
     details = str(page.table[0].value.to_dict())
-    assert "layer2.0.conv1" in details and "67 x 67 input pixels" in details and "projection shortcut" in details
+    assert "layer2.0.conv1" in details and "67 x 67 input pixels" in details
+    assert "zero-padding shortcut (option A)" in details  # the paper's ResNet-34: option A by default
+
+
+def test_figure3_draws_resnet34_with_option_a_as_the_paper_does(page):
+    """The paper's Figure 3 and Table 2 use option A for ResNet-34: no extra parameters, so the same count as
+    plain-34 (21.6 M), where torchvision's option B has 21.8 M."""
+    assert page.radio(key="architecture_shortcut").value == "A"
+    a, b = summary_module.summarize("resnet34", shortcut="A"), summary_module.summarize("resnet34", shortcut="B")
+    assert a.params == summary_module.summarize("plain34").params == 21_623_848 and b.params == 21_797_672
+    spec = page.get("plotly_chart")[0].proto.spec
+    assert "21.8" not in spec and "21.6" in spec
 
 
 def test_change_one_column_recomputes_only_that_column(monkeypatch):

@@ -168,10 +168,10 @@ def test_gradient_flow_page(user_dir):
     r20 = save_checkpoint(_trained_like("resnet20"), user_dir / "resnet20", {"model": "resnet20", "shortcut": "A"})
     at = app_page("pages/gradient_flow.py", gradient_flow_depth=20, gradient_flow_trained=[str(r20)])
     assert_no_exception(at)
-    assert _charts(at) == 5  # at init: norms, gain, signal; trained: norms, gain
-    gains = [float(m.value) for m in at.metric if m.label == t("gradient_flow.metric_gain", "en")]
-    assert len(at.metric) == 6 and len(gains) == 2
-    assert gains[0] > gains[1] > 0  # plain-20 first: its blocks grow the gradient more than ResNet-20's
+    assert _charts(at) == 6  # at init: gradient path, factors, signal, weights; trained: weights, factors
+    ratios = [float(m.value) for m in at.metric if m.label == t("gradient_flow.metric_overall", "en")]
+    assert len(at.metric) == 6 and len(ratios) == 2
+    assert ratios[0] > ratios[1] > 0  # plain-20 first: with BN its blocks grow the gradient more than ResNet-20's
     assert "ResNet-20" in _texts(at)
 
 
@@ -207,20 +207,29 @@ def test_gradient_flow_page_says_when_gradients_overflowed(user_dir, monkeypatch
     import dataclasses
     import math
 
+    import streamlit as st
+
     from resnet_viz.paper import gradient_flow
 
-    real = gradient_flow.compare_at_init
+    real = gradient_flow.at_init
 
-    def overflowing(depth, images, labels, *, seed=0):
-        plain, res = real(14, images[:4], labels[:4], seed=seed)
-        return dataclasses.replace(plain, weight_grad_norm=(math.inf,) * 3 + plain.weight_grad_norm[3:]), res
+    def overflowing(depth, images, labels, *, residual, **kwargs):
+        flow = real(14, images[:4], labels[:4], residual=residual, **kwargs)
+        if residual:
+            return flow
+        return dataclasses.replace(flow, weight_grad_norm=(math.inf,) * 3 + flow.weight_grad_norm[3:],
+                                   grad_in_norm=flow.grad_in_norm[:1] + (math.inf,) + flow.grad_in_norm[2:])
 
-    monkeypatch.setattr(gradient_flow, "compare_at_init", overflowing)
-    at = app_page("pages/gradient_flow.py", gradient_flow_depth=326)
+    monkeypatch.setattr(gradient_flow, "at_init", overflowing)
+    st.cache_data.clear()  # the page caches its nets by depth and setting: no real plain-326 may answer
+    try:
+        at = app_page("pages/gradient_flow.py", gradient_flow_depth=326, gradient_flow_trained=[])
+    finally:
+        st.cache_data.clear()  # nor may this fake answer a later test
     assert_no_exception(at)
     warnings = [w.value for w in at.warning]
     assert warnings == [t("gradient_flow.overflowed", "en", net="plain-14", count=3, layers=14)]
-    ratios = [m.value for m in at.metric if m.label == t("gradient_flow.metric_ratio", "en")]
+    ratios = [m.value for m in at.metric if m.label == t("gradient_flow.metric_overall", "en")]
     assert ratios[0] == t("gradient_flow.ratio_overflowed", "en") and ratios[1] != ratios[0]
 
 

@@ -435,3 +435,21 @@ def test_sources_model_family_and_which_nets_are_computed_live():
     chosen = [stored.path, bare.path, "random:resnet20"]
     assert live_paths(chosen, by_path, live=False) == [bare.path, "random:resnet20"]  # no stored values
     assert live_paths(chosen, by_path, live=True) == chosen  # "Recompute live": every net
+
+
+def test_figure7_marks_the_layers_that_output_f_of_x():
+    """Only a basic block's second 3x3 conv outputs F(x) (before the addition); the stem conv, the first conv of a
+    block and a bottleneck's only 3x3 conv do not."""
+    from resnet_viz.paper.figure7 import outputs_residual
+    from resnet_viz.render.plots.paper import figure7
+
+    layers = ("conv1", "layer1.0.conv1", "layer1.0.conv2", "layer2.0.conv1", "layer2.0.conv2")
+    assert outputs_residual(layers) == (False, False, True, False, True)
+    assert outputs_residual(("conv1", "layer1.0.conv2", "layer1.1.conv2")) == (False, False, False)  # bottleneck
+    res = layer_responses(_trained_like("resnet20"), _images(2, 8), mean=MEAN, std=STD)
+    top = figure7([("ResNet-20", "resnet", res)], "en").data[0]
+    marked = [name for name, size in zip(res.layers, top.marker.size) if size]
+    assert marked == [f"layer{s}.{b}.conv2" for s in (1, 2, 3) for b in range(3)]
+    assert top.customdata[2] == "layer1.0.conv2, outputs F(x)" and top.customdata[1] == "layer1.0.conv1"
+    plain = figure7([("plain-20", "plain", res)], "en").data[0]
+    assert not any(plain.marker.size or ())  # a plain net's block adds nothing to x: no F(x) to mark

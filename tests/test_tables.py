@@ -52,7 +52,7 @@ def test_layer_detail_table_of_a_downsampling_conv():
     zh = tables.layer_detail_table(s, s.row("layer2.0.conv1").index, "zh")
     assert list(zh) == ["项目", "数值"]
     assert zh["数值"][8] == "67 x 67 个输入像素；相邻输出在输入上相距 8 个像素"
-    assert zh["数值"][9] == "conv3_1：投影捷径（1x1 卷积 + BN）；块内共 230,144 个参数，179,830,784 次乘加"
+    assert zh["数值"][9] == "conv3_1：投影快捷连接（1x1 卷积 + BN）；块内共 230,144 个参数，179,830,784 次乘加"
 
 
 def test_layer_detail_table_of_the_fc_layer_has_no_geometry_and_no_block():
@@ -73,7 +73,7 @@ def test_changes_table():
     assert zh == {"位置": ["conv1", "stage2_1", "stage3_1", "fc", "fc"],
                   "从": ["3 x 32 x 32", "16 x 32 x 32", "32 x 16 x 16", "64 x 8 x 8", "64"],
                   "到": ["16 x 32 x 32", "32 x 16 x 16", "64 x 8 x 8", "64 x 1 x 1", "10"],
-                  "捷径": ["-", "补零捷径（选项 A）", "补零捷径（选项 A）", "-", "-"]}
+                  "快捷连接": ["-", "补零快捷连接（方案 A）", "补零快捷连接（方案 A）", "-", "-"]}
 
 
 def test_options_table_is_table3():
@@ -83,10 +83,10 @@ def test_options_table_is_table3():
     assert en["FLOPs (billion)"] == ["0.125", "0.126", "0.132"]
     assert en["shortcuts"][0] == "25 identity, 2 zero-padding, 0 projection"
     zh = tables.options_table(A.shortcut_options("resnet34"), "zh")
-    assert zh["选项"] == ["A（补零）", "B（维度增加处投影）", "C（全部投影）"]
+    assert zh["方案"] == ["A（补零）", "B（维度增加处投影）", "C（全部投影）"]
     assert zh["参数量"] == ["21,623,848", "21,797,672", "22,716,840"]
     assert zh["相比 A 增加的 FLOPs（百万）"] == ["+0.0", "+19.3", "+186.3"]
-    assert zh["捷径"][2] == "0 个恒等，0 个补零，16 个投影"
+    assert zh["快捷连接"][2] == "0 个恒等，0 个补零，16 个投影"
 
 
 def test_block_convs_table_is_figure5():
@@ -136,7 +136,7 @@ def test_table1_table_in_chinese():
     table = tables.table1_table(A.table1((34, 50)), "zh")
     assert list(table) == ["层名称", "输出尺寸", "34 层", "50 层"]
     assert table["输出尺寸"][:6] == ["112x112", "56x56", "28x28", "14x14", "7x7", "1x1"]
-    assert table["34 层"][0] == "7x7, 64, 步幅 2"
+    assert table["34 层"][0] == "7x7, 64, 步长 2"
     assert table["50 层"][-3:] == ["4.09", "3.86", "25.6"]
 
 
@@ -211,7 +211,7 @@ def test_layer_labels(resnet18_capture):
 def test_block_labels_name_the_shortcut(resnet18_capture):
     assert tables.block_labels(resnet18_capture, ["conv2_1", "conv3_1"], "en") == {
         "conv2_1": "conv2_1 · identity shortcut", "conv3_1": "conv3_1 · projection shortcut"}
-    assert tables.block_labels(resnet18_capture, ["conv3_1"], "zh") == {"conv3_1": "conv3_1 · 投影捷径"}
+    assert tables.block_labels(resnet18_capture, ["conv3_1"], "zh") == {"conv3_1": "conv3_1 · 投影快捷连接"}
 
 
 def test_block_channel_labels():

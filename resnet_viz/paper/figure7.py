@@ -95,6 +95,15 @@ class ImageMoments:
         return share.mean(0)
 
 
+def outputs_residual(layers: Sequence[str]) -> tuple[bool, ...]:
+    """For each 3x3 layer path: True when it is the second 3x3 conv of a basic block (``<block>.conv2`` next to
+    ``<block>.conv1``), whose response is the block's F(x) before the addition; the first conv is inside F.
+    A bottleneck's F(x) ends with a 1x1 conv, so none of its 3x3 layers outputs F(x)."""
+    names = set(layers)
+    return tuple("." in name and name.endswith(".conv2") and name.removesuffix("conv2") + "conv1" in names
+                 for name in layers)
+
+
 def response_layers(model: nn.Module) -> list[tuple[str, nn.BatchNorm2d]]:
     """(conv path, the BN right after it) for every 3x3 conv, in forward order.
 

@@ -16,7 +16,7 @@ from plotly.subplots import make_subplots
 from resnet_viz.i18n import t
 from resnet_viz.models.registry import display_name
 from resnet_viz.paper.figure6 import DepthComparison, Run, TableRow
-from resnet_viz.paper.figure7 import LayerResponses
+from resnet_viz.paper.figure7 import LayerResponses, outputs_residual
 from resnet_viz.paper.gradient_flow import GradientFlow
 
 PALETTE = qualitative.Plotly
@@ -100,15 +100,19 @@ def table6_figure(rows: Sequence[TableRow], lang: str = "en") -> go.Figure:
 
 def figure7(results: Sequence[tuple[str, str, LayerResponses]], lang: str = "en", *,
             title_key: str = "figure7.title", log_y: bool = False) -> go.Figure:
-    """``results``: (label, family, responses). Top: std in layer order; bottom: sorted, largest first."""
+    """``results``: (label, family, responses). Top: std in layer order, a ResNet's F(x) layers (each basic
+    block's second 3x3 conv) marked with diamonds; bottom: sorted, largest first."""
     fig = make_subplots(rows=2, cols=1, vertical_spacing=0.2,
                         subplot_titles=(t("figure7.panel_order", lang), t("figure7.panel_sorted", lang)))
     for i, (label, family, res) in enumerate(results):
         color = _color(i)
         dash = "dash" if family == "plain" else "solid"
         xs = list(range(1, len(res.std) + 1))
-        fig.add_trace(go.Scatter(x=xs, y=list(res.std), mode="lines", name=label, legendgroup=label,
-                                 line=dict(color=color, dash=dash), customdata=list(res.layers),
+        fx = outputs_residual(res.layers) if family != "plain" else (False,) * len(res.layers)
+        names = [t("figure7.fx_layer", lang, layer=name) if f else name for name, f in zip(res.layers, fx)]
+        fig.add_trace(go.Scatter(x=xs, y=list(res.std), mode="lines+markers" if any(fx) else "lines", name=label,
+                                 legendgroup=label, line=dict(color=color, dash=dash), customdata=names,
+                                 marker=dict(symbol="diamond", size=[7 if f else 0 for f in fx], color=color),
                                  hovertemplate=t("figure7.hover", lang, run=label) + "<extra></extra>"), row=1, col=1)
         fig.add_trace(go.Scatter(x=xs, y=res.sorted_desc(), mode="lines", name=label, legendgroup=label,
                                  showlegend=False, line=dict(color=color, dash=dash),
@@ -162,12 +166,28 @@ def block_figure(flows: Sequence[GradientFlow], what: str, lang: str = "en",
                                  line=dict(color=color if not labels else _color(i), dash=dash), customdata=names,
                                  hovertemplate=t("gradient_flow.hover_block", lang) + "<extra></extra>"))
     fig.update_xaxes(title_text=t("gradient_flow.x_block", lang))
+    # log scales: without BN a signal or a block's factor spans many orders of magnitude
     if what == "signal":
-        fig.update_yaxes(title_text=t("gradient_flow.y_signal", lang), rangemode="tozero")
+        fig.update_yaxes(title_text=t("gradient_flow.y_signal", lang), type="log", exponentformat="power")
         title = t("gradient_flow.signal_title", lang)
     else:
-        fig.update_yaxes(title_text=t("gradient_flow.y_gain", lang))
+        fig.update_yaxes(title_text=t("gradient_flow.y_gain", lang), type="log", exponentformat="power")
         fig.add_hline(y=1.0, line=dict(color="#999", dash="dot"))
         title = t("gradient_flow.gain_title", lang)
     fig.update_layout(height=360, margin=dict(t=50, b=40, l=70, r=20), title=title)
+    return fig
+
+
+def gradient_path_figure(flows: Sequence[GradientFlow], lang: str = "en") -> go.Figure:
+    """||dL/dx_i|| between blocks (i = 0: the first block's input, i = N: the last block's output), log scale:
+    read from right to left, the gradient on its way back to the input."""
+    fig = go.Figure()
+    for flow, color, dash in _flows(flows):
+        fig.add_trace(go.Scatter(x=list(range(len(flow.blocks))), y=list(flow.grad_out_norm), mode="lines+markers",
+                                 marker=dict(size=4), name=display_name(flow.model), line=dict(color=color, dash=dash),
+                                 customdata=list(flow.blocks),
+                                 hovertemplate=t("gradient_flow.hover_path", lang) + "<extra></extra>"))
+    fig.update_xaxes(title_text=t("gradient_flow.x_path", lang))
+    fig.update_yaxes(title_text=t("gradient_flow.y_path", lang), type="log", exponentformat="power")
+    fig.update_layout(height=420, margin=dict(t=50, b=40, l=70, r=20), title=t("gradient_flow.path_title", lang))
     return fig
