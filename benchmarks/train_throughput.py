@@ -7,11 +7,17 @@ and flip, channels_last, bf16 autocast on CUDA) feeding the same model with the 
 size. Both run in this one process, one after the other, on the same machine; the ratio is printed.
 
     python benchmarks/train_throughput.py --model resnet20 --iterations 30 [--compile] [--data PATH] [--json]
+    python benchmarks/train_throughput.py --device cuda --model resnet56 --batch-size 512 --workers 8 \
+        --iterations 60 --warmup 10 --compile --json-out bench.json      # the GPU run (benchmarks/gpu_run.sh)
+
+On CUDA both sides run with cudnn.benchmark on (each convolution's algorithm timed once, as fixed shapes allow).
+``--json-out`` writes the result after each phase, so a run stopped by a time limit keeps the phases it finished.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -43,8 +49,8 @@ class CIFAR10Style(torch.utils.data.Dataset):
         return self.transform(Image.fromarray(self.data[i])), int(self.targets[i])
 
 
-def _step(model, optimizer, x, y, device) -> None:
-    with autocast_context(device):
+def _step(model, optimizer, x, y, device, amp: bool) -> None:
+    with autocast_context(device) if amp else contextlib.nullcontext():
         logits = model(x)
     loss = F.cross_entropy(logits.float(), y, label_smoothing=0.1)
     optimizer.zero_grad(set_to_none=True)
@@ -57,7 +63,8 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _time(batches, model, optimizer, device, iterations: int, warmup: int, *, to_device) -> tuple[float, float]:
+def _time(batches, model, optimizer, device, iterations: int, warmup: int, *, to_device,
+          amp: bool = True) -> tuple[float, float]:
     """(seconds of the warm-up iterations, which include torch.compile's compilation; seconds of the timed ones)"""
     it = iter(batches)
     done, start = 0, None
@@ -69,7 +76,7 @@ def _time(batches, model, optimizer, device, iterations: int, warmup: int, *, to
             it = iter(batches)
             continue
         x, y = to_device(x, y)
-        _step(model, optimizer, x, y, device)
+        _step(model, optimizer, x, y, device, amp)
         done += 1
         if done == warmup:
             _sync(device)
@@ -90,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--compile", action="store_true", help="also time our pipeline with torch.compile (train --compile)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--json-out", help="also write the result (so far) to this file after each phase")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -97,6 +105,19 @@ def main(argv: list[str] | None = None) -> int:
     images, labels, classes = load_split(args.data, "train")
     mean, std = channel_stats(images)
     cuda = device.type == "cuda"
+    torch.backends.cudnn.benchmark = cuda
+    n = args.iterations * args.batch_size
+    result: dict = {"model": args.model, "device": str(device), "batch_size": args.batch_size,
+                    "iterations": args.iterations, "threads": torch.get_num_threads(), "baseline_workers": args.workers,
+                    "torch": torch.__version__}
+    if cuda:
+        result["gpu"] = torch.cuda.get_device_name(device)
+
+    def record(**values) -> None:
+        result.update(values)
+        if args.json_out:
+            with open(args.json_out, "w") as f:
+                json.dump(result, f, indent=1)
 
     def fresh():
         torch.manual_seed(0)
@@ -114,9 +135,10 @@ def main(argv: list[str] | None = None) -> int:
                                      num_workers=args.workers, pin_memory=cuda,
                                      persistent_workers=args.workers > 0)
     model, opt = fresh()
-    _, base_s = _time(dl, model, opt, device, args.iterations, args.warmup,
-                   to_device=lambda x, y: (x.to(device, non_blocking=True), y.to(device, non_blocking=True)))
+    _, base_s = _time(dl, model, opt, device, args.iterations, args.warmup, amp=False,
+                      to_device=lambda x, y: (x.to(device, non_blocking=True), y.to(device, non_blocking=True)))
     del dl
+    record(baseline_img_per_s=round(n / base_s, 1), baseline_epoch_s=round(len(images) / (n / base_s), 2))
 
     # ours: the trainer's pipeline (train --compile adds torch.compile)
     loader = BatchLoader(images, labels, batch_size=args.batch_size, mean=mean, std=std, device=device, train=True,
@@ -129,18 +151,14 @@ def main(argv: list[str] | None = None) -> int:
         return _time(loader, net, opt, device, args.iterations, args.warmup, to_device=lambda x, y: (x, y))
 
     _, ours_s = ours(False)
-    n = args.iterations * args.batch_size
-    result = {"model": args.model, "device": str(device), "batch_size": args.batch_size, "iterations": args.iterations,
-              "threads": torch.get_num_threads(), "baseline_workers": args.workers,
-              "baseline_img_per_s": round(n / base_s, 1), "ours_img_per_s": round(n / ours_s, 1),
-              "ratio": round(base_s / ours_s, 3), "ours_epoch_s": round(len(images) / (n / ours_s), 1),
-              "torch": torch.__version__}
+    record(ours_img_per_s=round(n / ours_s, 1), ratio=round(base_s / ours_s, 3),
+           ours_epoch_s=round(len(images) / (n / ours_s), 2))
     if args.compile:
         warm_s, compiled_s = ours(True)
-        result.update(compiled_img_per_s=round(n / compiled_s, 1), compiled_ratio=round(base_s / compiled_s, 3),
-                      compiled_epoch_s=round(len(images) / (n / compiled_s), 1), compile_s=round(warm_s, 1))
+        record(compiled_img_per_s=round(n / compiled_s, 1), compiled_ratio=round(base_s / compiled_s, 3),
+               compiled_epoch_s=round(len(images) / (n / compiled_s), 2), compile_s=round(warm_s, 1))
     if cuda:
-        result["gpu"] = torch.cuda.get_device_name(device)
+        record(peak_memory_mb=round(torch.cuda.max_memory_allocated(device) / 2**20, 1))
     if args.json:
         print(json.dumps(result))
     else:

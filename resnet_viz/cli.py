@@ -23,24 +23,37 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("resnet_viz.commands.evaluate", "top-1, per-class accuracy and confusion matrix of a checkpoint"),
     "export": ("resnet_viz.commands.export", "fp16 copy of a checkpoint (half the size), accuracy checked"),
     "responses": ("resnet_viz.commands.responses", "Figure 7: std of each 3x3 conv layer's response (after BN)"),
+    "reference": ("resnet_viz.commands.reference",
+                  "train the reference nets on one GPU within a time budget (--smoke: CPU check), one archive"),
     "features": ("resnet_viz.commands.features",
                  "per-layer activation statistics of one image and ||F(x)||/||x|| per block"),
+    "lesion": ("resnet_viz.commands.lesion",
+               "delete blocks at test time (Veit et al. 2016): accuracy per deleted block and for k random blocks"),
+    "learns": ("resnet_viz.commands.learns",
+               "what each layer learns: top-patches grid as PNG, and the shipped feature visualisations"),
+    "landscape": ("resnet_viz.commands.landscape",
+                  "loss surface on filter-normalised random directions (Li et al. 2018) and the init->trained line"),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, just that command's module is imported (a command's dependencies, e.g. Plotly,
+    never load for another: the GPU machine runs ``train``/``reference`` with torch alone)."""
     parser = argparse.ArgumentParser(prog="python -m resnet_viz",
                                      description="resnet-viz: the ResNet paper's models, checkpoints and figures.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module)
-        importlib.import_module(module).add_arguments(p)
+        if only is None or name == only:
+            importlib.import_module(module).add_arguments(p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()

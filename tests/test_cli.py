@@ -69,3 +69,11 @@ def test_checkpoint_refuses_missing_and_garbage_files(tmp_path):
     garbage.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")
     result = run_cli("checkpoint", str(garbage))
     assert result.returncode == 2 and "Traceback" not in result.stderr and "not a readable checkpoint" in result.stderr
+
+
+def test_a_command_loads_only_its_own_module():
+    """The GPU machine has torch but no Plotly or Streamlit: `train` must not import another command's needs."""
+    code = ("import sys; from resnet_viz.cli import build_parser; build_parser('train'); "
+            "print(sorted(m for m in ('plotly', 'streamlit', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert out.stdout.strip() == "[]"

@@ -49,7 +49,7 @@ RESUME_FORMAT = "resnet_viz-resume/1"
 class TrainConfig:
     model: str
     data: str
-    recipe: str = "fast"
+    recipe: str | Recipe = "fast"  # a recipe's name (with the overrides below), or a Recipe used as it is
     epochs: int | None = None
     iterations: int | None = None
     batch_size: int | None = None
@@ -63,12 +63,16 @@ class TrainConfig:
     resume: bool = False
     overwrite: bool = False
     compile: bool = False
+    compile_mode: str | None = None  # torch.compile's mode, e.g. "reduce-overhead" (CUDA graphs)
     eval_batch_size: int = 1000
     progress: bool = True
     stop_after_epochs: int | None = None  # end this process early (the run stays resumable)
     stop_at_iteration: int | None = None
     eval_every: int | None = None  # also log, evaluate and checkpoint every N iterations (not only per epoch)
     eval_limit: int | None = None  # evaluate those intermediate points on a fixed subset of this many images
+    # Called at every log point (on every process, after the checkpoint is written) with the point's log entry;
+    # True from any process ends the run there, resumable, as stop_after_epochs does.
+    on_log: Callable[[dict[str, Any]], bool] | None = None
 
 
 @dataclass
@@ -84,21 +88,27 @@ class TrainResult:
 
 def _dist_setup(device: torch.device) -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
+    # A process torchrun starts (it sets TORCHELASTIC_RUN_ID) joins a process group even when it is alone:
+    # `torchrun --nproc_per_node 1` on one GPU then runs the NCCL and DistributedDataParallel path.
+    if world <= 1 and "TORCHELASTIC_RUN_ID" not in os.environ:
         return 0, 1
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return dist.get_rank(), dist.get_world_size()
 
 
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
 def _all_reduce(t: torch.Tensor, world: int) -> torch.Tensor:
-    if world > 1:
+    if world > 1 or _distributed():
         dist.all_reduce(t)
     return t
 
 
 def _barrier(world: int) -> None:
-    if world > 1:
+    if world > 1 or _distributed():
         dist.barrier()
 
 
@@ -193,7 +203,7 @@ def _setup(cfg: TrainConfig) -> tuple[_Run, dict[str, Any] | None]:
         raise InputError("train.not_cifar", model=cfg.model)
     device = resolve_device(cfg.device)
     rank, world = _dist_setup(device)
-    if device.type == "cuda" and world > 1:
+    if device.type == "cuda" and _distributed():
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
     ckpt_path, resume_path = _paths(cfg)
@@ -225,8 +235,11 @@ def _resumed_settings(cfg: TrainConfig, state: dict[str, Any], path: Path) -> di
 def _new_settings(cfg: TrainConfig) -> dict[str, Any]:
     """The settings of a new run: the named recipe with the command line's overrides."""
     spec = get_spec(cfg.model)
-    recipe = make_recipe(cfg.recipe, cfg.model, epochs=cfg.epochs, iterations=cfg.iterations,
-                         batch_size=cfg.batch_size, lr=cfg.lr, val_split=cfg.val_split)
+    if isinstance(cfg.recipe, Recipe):
+        recipe = cfg.recipe
+    else:
+        recipe = make_recipe(cfg.recipe, cfg.model, epochs=cfg.epochs, iterations=cfg.iterations,
+                             batch_size=cfg.batch_size, lr=cfg.lr, val_split=cfg.val_split)
     for label, value in (("eval-every", cfg.eval_every), ("eval-limit", cfg.eval_limit)):
         if value is not None and value < 1:
             raise InputError("train.bad_number", name=label, value=value)
@@ -312,11 +325,11 @@ def _build_model(run: _Run, num_classes: int) -> nn.Module:
 def _wrap_model(run: _Run, model: nn.Module) -> nn.Module:
     """What the loop calls: the model, in DistributedDataParallel under torchrun, compiled on request."""
     net: nn.Module = model
-    if run.world > 1:
+    if _distributed():
         net = nn.parallel.DistributedDataParallel(model, device_ids=[run.device.index]
                                                   if run.device.type == "cuda" else None)
     if run.cfg.compile:
-        net = cast(nn.Module, torch.compile(net))
+        net = cast(nn.Module, torch.compile(net, mode=run.cfg.compile_mode))
     return net
 
 
@@ -458,6 +471,7 @@ class _Loop:
     say: Callable[[str], None]
     total: int
     start: float = 0.0  # perf_counter() when this process began training
+    halted: bool = False  # on_log asked to stop
 
     @property
     def steps_per_epoch(self) -> int:
@@ -481,7 +495,7 @@ class _Loop:
         self.start = time.perf_counter()
         stop = self.stop_iteration()
         for epoch in range(self.state.iteration // self.steps_per_epoch, self.epochs):
-            if self.state.iteration >= stop:
+            if self.state.iteration >= stop or self.halted:
                 break
             self.epoch(epoch, stop)
 
@@ -506,6 +520,8 @@ class _Loop:
             every = run.eval_every
             if last_step or state.iteration >= stop or (every and state.iteration % every == 0):
                 self.log_point(meters, bar)
+                if self.halted:
+                    break
         bar.close()
 
     def step(self, x: torch.Tensor, y: torch.Tensor, meters: _Meters) -> float:
@@ -549,6 +565,9 @@ class _Loop:
                      f"train error {entry['train_error']:.2f}%, {data.eval_split} error {entry['test_error']:.2f}%, "
                      f"{wall:.0f} s")
         _barrier(run.world)
+        if run.cfg.on_log is not None:
+            stop = torch.tensor(float(bool(run.cfg.on_log(dict(entry)))), device=run.device)
+            self.halted = float(_all_reduce(stop, run.world)) > 0
 
     def evaluate(self, batches: BatchLoader) -> tuple[float, float]:
         """Mean loss and error (%) of the net on ``batches``, over every process."""
