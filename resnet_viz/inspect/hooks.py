@@ -105,3 +105,22 @@ def on_grad(tensor: torch.Tensor, fn: Callable[[torch.Tensor], Any]) -> Removabl
     """Call ``fn(gradient)`` when the gradient of ``tensor`` is computed (e.g. an output seen by a forward
     hook). The hook belongs to the tensor and goes with it; use it inside ``hooked``."""
     return tensor.register_hook(fn)
+
+
+Replacement = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+
+
+@contextmanager
+def lesioned(model: nn.Module, replacements: Mapping[str, Replacement] | Mapping[nn.Module, Replacement],
+             *, mode: Mode = "eval") -> Iterator[nn.Module]:
+    """``model`` locked, each target module's output replaced by ``fn(module, its input)`` (a lesion: the module
+    is deleted and something of the caller's choosing is passed on instead); all undone on exit, also on error.
+
+    The targets still compute their own output (forward hooks cannot skip it); it is thrown away. Nothing of
+    the model is swapped or changed: its modules, parameters and buffers are the same objects before, during
+    and after, and another thread's forward pass waits for the lock (it never sees a lesion).
+    """
+    hooks = [(target, lambda module, inputs, _output, fn=fn: fn(module, inputs[0]))
+             for target, fn in replacements.items()]
+    with hooked(model, forward=hooks, mode=mode):
+        yield model

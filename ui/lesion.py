@@ -1,0 +1,86 @@
+"""The lesion page's data: the CIFAR-10 checkpoints grouped by depth, their sweeps (shipped with the app, else
+computed in the server's queue with a progress bar and kept for every session), and the sidebar model's
+predictions with blocks deleted (kept per session)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from resnet_viz.inspect.feature_maps import model_fingerprint
+from resnet_viz.models.registry import get_spec
+from resnet_viz.paper import lesion as paper
+from resnet_viz.paper.figure7 import figure7_sources
+from resnet_viz.render.tables import figure7_labels
+from resnet_viz.samples import TEST_SAMPLE_NAME
+from resnet_viz.work import ByteBudgetCache
+from ui.common import session_memo, tr
+from ui.figure7 import sample
+from ui.models import load_cached
+from ui.work import heavy
+
+STUDY_BYTES = 64 * 1024  # a sweep is a few KB of JSON; the cache keeps a few hundred
+PROBS_ENTRIES = 6  # deletion sets a session keeps (1000 x 10 floats each)
+BATCH = 100  # images per forward pass of the live predictions: the progress bar's step
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def depth_groups(fingerprint_key: tuple, lang: str) -> dict[int, list[tuple[str, str]]]:
+    """depth -> [(label, checkpoint path)] of the CIFAR-10 ResNets and plain nets, ResNets first, shallow first."""
+    sources = figure7_sources()
+    labels = figure7_labels(sources, lang)
+    groups: dict[int, list[tuple[str, str]]] = {}
+    for src in sorted(sources, key=lambda s: (get_spec(s.model).depth, s.family != "resnet", not s.shipped)):
+        groups.setdefault(get_spec(src.model).depth, []).append((labels[src.path], src.path))
+    return groups
+
+
+@st.cache_resource(show_spinner=False)
+def _studies() -> ByteBudgetCache:
+    """Sweeps computed on this server, shared by every session."""
+    return ByteBudgetCache(STUDY_BYTES * 256, size_of=lambda _: STUDY_BYTES)
+
+
+def study(path: str, fp: tuple) -> paper.LesionStudy | None:
+    """The sweep of the checkpoint at ``path``: shipped with the app, or computed on this server before."""
+    weights = model_fingerprint(load_cached(path).model)
+    cache = _studies()
+    if (weights, fp) in cache:
+        return cache.get_or_create((weights, fp), lambda: None)
+    return paper.stored_study(weights, sample=TEST_SAMPLE_NAME)
+
+
+def compute(path: str, fp: tuple, label: str) -> paper.LesionStudy:
+    """The sweep of ``path`` on the 1,000 sample images, in the server's queue, with a progress bar."""
+    loaded = load_cached(path)
+    weights = model_fingerprint(loaded.model)
+    bar = st.progress(0.0, text=tr("lesion.progress", net=label))
+
+    def on_progress(fraction: float) -> None:
+        bar.progress(min(fraction, 1.0), text=tr("lesion.progress", net=label))
+
+    def make() -> paper.LesionStudy:
+        images, labels, _ = sample(1000)
+        return heavy(("lesion", weights), lambda: paper.lesion_study(loaded, images, labels, sample=TEST_SAMPLE_NAME,
+                                                                     on_progress=on_progress))
+    try:
+        return _studies().get_or_create((weights, fp), make)
+    finally:
+        bar.empty()
+
+
+def probabilities(loaded, mkey: str, size: int, deleted: tuple[int, ...]):
+    """(size x classes) softmax of the sidebar model on the first ``size`` sample images with ``deleted`` blocks
+    deleted; kept in the session, computed in the queue with a progress bar."""
+    def compute_now():
+        images, _, _ = sample(size)
+        bar = st.progress(0.0, text=tr("lesion.progress_images", images=size))
+
+        def on_batch(done: int) -> None:
+            bar.progress(done / size, text=tr("lesion.progress_images", images=size))
+        try:
+            return heavy(("lesion_probs", mkey, size, deleted), lambda: paper.probabilities(
+                loaded.model, images, deleted, mean=loaded.mean, std=loaded.std, batch_size=BATCH,
+                on_batch=on_batch))
+        finally:
+            bar.empty()
+    return session_memo("lesion_probs", (mkey, size, deleted), compute_now, entries=PROBS_ENTRIES)
