@@ -102,3 +102,15 @@ def test_cifar10_class_names_are_translated_for_display_only():
     assert class_label("golden retriever", "zh") == "golden retriever"  # ImageNet's names stay as they are
     assert CIFAR10_CLASSES == ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
                                "truck")  # the models' data keep the English names
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_plotly_placeholders_survive_formatting(lang):
+    """A hover text with a Python parameter ({run}) must write Plotly's %{x} as %{{x}}: otherwise ``format`` fails
+    and the reader sees a literal "{run}"."""
+    bad = []
+    for key, text in catalogue(lang).items():
+        fields = {f for _, f, _, _ in string.Formatter().parse(text.replace("%{{", "").replace("}}", "")) if f}
+        if "%{" in text.replace("%{{", "") and fields - {f.split(":")[0] for f in re.findall(r"%\{([^}]*)\}", text)}:
+            bad.append(key)
+    assert not bad, bad
