@@ -11,28 +11,13 @@ import streamlit as st
 from resnet_viz.runtime import configure_allocator, configure_threads
 from ui.common import language_switch, sync_language, tr
 from ui.models import model_picker
+from ui.navigation import PAGES
 
 st.secrets.load_if_toml_exists()  # root-level secrets become environment variables (Community Cloud)
 configure_threads()  # once per process (later reruns change nothing): torch's threads serve every session
 configure_allocator()  # freed activations go back to the system: memory stays flat across a class's work
 
 ROOT = Path(__file__).parent
-
-# (file, title key, icon, section key, url path). A page whose file is absent is left out. The url paths are the
-# file names, as Streamlit's legacy pages/ routing derives them (see ui/__init__.py).
-PAGES = [
-    ("pages/home.py", "nav.home", ":material/home:", "nav.section_start", "home"),
-    ("pages/conv_lab.py", "nav.conv_lab", ":material/grid_on:", "nav.section_basics", "conv_lab"),
-    ("pages/architecture.py", "nav.architecture", ":material/account_tree:", "nav.section_resnet", "architecture"),
-    ("pages/feature_maps.py", "nav.feature_maps", ":material/layers:", "nav.section_resnet", "feature_maps"),
-    ("pages/attribution.py", "nav.attribution", ":material/visibility:", "nav.section_resnet", "attribution"),
-    ("pages/figure6.py", "nav.figure6", ":material/show_chart:", "nav.section_paper",
-     "figure6"),
-    ("pages/figure7.py", "nav.figure7", ":material/bar_chart:", "nav.section_paper",
-     "figure7"),
-    ("pages/gradient_flow.py", "nav.gradient_flow", ":material/trending_down:", "nav.section_paper",
-     "gradient_flow"),
-]
 
 st.set_page_config(page_title="resnet-viz", page_icon=":material/hub:", layout="wide")
 sync_language()

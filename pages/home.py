@@ -3,33 +3,23 @@
 Nothing here runs a model: the first load of Home stays fast.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from resnet_viz.render.plots.home import residual_block
 from ui.common import current_language, tr
+from ui.navigation import PAGES
 
+ROOT = Path(__file__).resolve().parent.parent
 START_PAGE = "pages/feature_maps.py"
-CARDS_PER_ROW = 3
-# (page file, icon as app.py registers it); each card's title comes from that registration, its promise from home.toml
-CARDS = [
-    ("pages/feature_maps.py", ":material/layers:"),
-    ("pages/attribution.py", ":material/visibility:"),
-    ("pages/architecture.py", ":material/account_tree:"),
-    ("pages/conv_lab.py", ":material/grid_on:"),
-    ("pages/figure6.py", ":material/show_chart:"),
-    ("pages/figure7.py", ":material/bar_chart:"),
-    ("pages/gradient_flow.py", ":material/trending_down:"),
-]
+CARDS_PER_ROW = 4
 STORY = ["degradation", "residual", "gradient", "blocks", "results"]
 FORMULAS = {
     "residual": r"y = \mathcal{F}(x, \{W_i\}) + x",
     "gradient": r"\frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}"
                 r"\left(\frac{\partial \mathcal{F}}{\partial x} + 1\right)",
 }
-
-
-def page_name(file: str) -> str:
-    return file.removeprefix("pages/").removesuffix(".py")
 
 
 def top() -> None:
@@ -48,12 +38,19 @@ def top() -> None:
 
 
 def cards() -> None:
+    """A card per page (icon and title as app.py registers them, the promise from home.toml), by section."""
     st.header(tr("home.pages_header"))
-    for row in range(0, len(CARDS), CARDS_PER_ROW):
-        for column, (file, icon) in zip(st.columns(CARDS_PER_ROW), CARDS[row:row + CARDS_PER_ROW]):
-            with column.container(border=True):
-                st.page_link(file, icon=icon)
-                st.caption(tr(f"home.page_{page_name(file)}"))
+    sections: dict[str, list[tuple[str, str, str]]] = {}
+    for file, _, icon, section, url in PAGES:
+        if url != "home" and (ROOT / file).is_file():
+            sections.setdefault(section, []).append((file, icon, url))
+    for section, entries in sections.items():
+        st.subheader(tr(section))
+        for row in range(0, len(entries), CARDS_PER_ROW):
+            for column, (file, icon, url) in zip(st.columns(CARDS_PER_ROW), entries[row:row + CARDS_PER_ROW]):
+                with column.container(border=True):
+                    st.page_link(file, icon=icon)
+                    st.caption(tr(f"home.page_{url}"))
     st.caption(tr("home.model_note"))
 
 

@@ -20,15 +20,16 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 def routed_pages() -> list[tuple[str, str]]:
-    """(page file, url path) of every page app.py routes whose file exists; the default page's url is ""."""
+    """(page file, url path) of every page app.py routes (ui/navigation.py lists them) whose file exists; the default
+    page's url is ""."""
     import ast
 
-    tree = ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))
+    tree = ast.parse((ROOT / "ui" / "navigation.py").read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "PAGES":
             rows = ast.literal_eval(node.value)
             return [(f, "" if url == "home" else url) for f, _, _, _, url in rows if (ROOT / f).is_file()]
-    raise RuntimeError("app.py has no PAGES list")
+    raise RuntimeError("ui/navigation.py has no PAGES list")
 
 
 def rss_mb(pid: int) -> float:

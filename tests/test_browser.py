@@ -31,9 +31,16 @@ MAIN_ELEMENT = {
     "architecture": '[data-testid="stPlotlyChart"]',
     "feature_maps": '[data-testid="stImage"], [data-testid="stPlotlyChart"]',
     "attribution": '[data-testid="stImage"]',
+    "layer_learns": '[data-testid="stImage"]',
     "figure6": '[data-testid="stPlotlyChart"]',
     "figure7": '[data-testid="stPlotlyChart"]',
     "gradient_flow": '[data-testid="stPlotlyChart"]',
+    "landscape": '[data-testid="stPlotlyChart"]',
+    "lesion": '[data-testid="stPlotlyChart"]',
+    "training_lab": '[data-testid="stForm"]',  # the settings and the Train button (no curves before a run)
+    "homework": '[data-testid="stExpander"]',
+    "resnet_code": '[data-testid="stCode"]',
+    "evaluate": '[data-testid="stPlotlyChart"]',
 }
 PAGES = {url: MAIN_ELEMENT.get(url) for _, url in routed_pages()}
 
