@@ -1,0 +1,122 @@
+"""The loss-landscape page's data: the shipped grids, the checkpoints a grid can be computed live for, and grids
+computed live (shared by every session of the server) with a progress bar and a Stop button."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from resnet_viz.checkpoints.find import file_stamp, find_checkpoints
+from resnet_viz.errors import VizError
+from resnet_viz.models.registry import display_name, get_spec
+from resnet_viz.paper import landscape as paper
+from resnet_viz.samples import TRAIN_SUBSET, load_train_subset
+from resnet_viz.train.evaluate import align_labels
+from resnet_viz.work import ByteBudgetCache
+from ui.common import show_error, tr
+from ui.models import load_cached
+from ui.work import heavy
+
+LIVE_POINTS = 11
+LIVE_IMAGES = 256
+LIVE_CACHE_BYTES = 4 * 1024 * 1024  # an 11 x 11 grid is about 2 KB
+
+
+def _folder_key() -> tuple:
+    folder = paper.LANDSCAPES_DIR
+    return tuple((p.name, file_stamp(p)) for p in sorted(folder.glob("*.npz"))) if folder.is_dir() else ()
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _shipped(folder_key: tuple) -> dict[str, paper.Landscape]:
+    return paper.shipped()
+
+
+def shipped() -> dict[str, paper.Landscape]:
+    """The precomputed grids (file stem -> landscape), read again when the folder changes."""
+    return _shipped(_folder_key())
+
+
+def ordered(grids: dict[str, paper.Landscape]) -> list[str]:
+    """The stems of ``grids``: plain nets before ResNets, shallow to deep."""
+    def key(stem: str) -> tuple[bool, int, str]:
+        try:
+            spec = get_spec(str(grids[stem].meta.get("model", stem)))
+        except (KeyError, ValueError):
+            return True, 0, stem
+        return spec.family != "plain", spec.depth, stem
+    return sorted(grids, key=key)
+
+
+def label(stem: str, land: paper.Landscape | None = None) -> str:
+    """A network's name as the page shows it: the zoo's name of its model (the file stem when unknown)."""
+    model = (land.meta.get("model") if land is not None else None) or stem
+    try:
+        return display_name(str(model))
+    except (KeyError, ValueError):
+        return stem
+
+
+def live_sources() -> dict[str, str]:
+    """Checkpoint path -> label of every CIFAR checkpoint found, shipped first, shallow nets first."""
+    infos = [i for i in find_checkpoints() if get_spec(i.model).dataset == "cifar10"]
+    infos.sort(key=lambda i: (not i.shipped, get_spec(i.model).depth, i.model))
+    return {str(i.path): f"{label(i.model)} ({i.path.name})" for i in infos}
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def _images(limit: int):
+    return load_train_subset(limit=limit)
+
+
+@st.cache_resource(show_spinner=False)
+def _live_cache() -> ByteBudgetCache:
+    return ByteBudgetCache(LIVE_CACHE_BYTES, lambda land: land.loss.nbytes + land.accuracy.nbytes)
+
+
+def request() -> None:
+    """"Compute" (a callback, before the rerun): compute the network and seed the widgets show now."""
+    state = st.session_state
+    state["landscape_run"] = (state.get("landscape_net"), int(state.get("landscape_seed", paper.DEFAULT_SEED)))
+    state.pop("landscape_stopped", None)
+
+
+def _stop() -> None:
+    """"Stop": the click interrupts the running script at its next progress update; nothing is kept."""
+    state = st.session_state
+    state["landscape_stopped"] = state.pop("landscape_run", None)
+
+
+def _compute(path: str, seed: int, progress) -> paper.Landscape:
+    loaded = load_cached(path)
+    images, labels, classes = _images(LIVE_IMAGES)
+    labels = align_labels(labels, classes, loaded.classes)
+    return paper.compute(loaded, images, labels, points=LIVE_POINTS, seed=seed, line=False, on_point=progress,
+                         data=TRAIN_SUBSET.name)
+
+
+def live(path: str, seed: int, name: str) -> paper.Landscape | None:
+    """The live grid of ``path`` and ``seed``: from the server's cache, else computed in the queue when the
+    student asked for it (progress bar and Stop button); None when not computed."""
+    cache = _live_cache()
+    key = (path, file_stamp(Path(path)), int(seed), LIVE_POINTS, LIVE_IMAGES)
+    if key not in cache and st.session_state.get("landscape_run") != (path, int(seed)):
+        if st.session_state.get("landscape_stopped") == (path, int(seed)):
+            st.info(tr("landscape.stopped"))
+        return None
+    stop_slot, bar = st.empty(), st.empty()
+    if key not in cache:
+        stop_slot.button(tr("landscape.stop"), key="landscape_stop", on_click=_stop, help=tr("landscape.stop_help"))
+
+    def progress(phase: str, done: int, total: int) -> None:
+        bar.progress(done / total, text=tr("landscape.progress", net=name, done=done, total=total))
+
+    try:
+        land = cache.get_or_create(key, lambda: heavy(("landscape", key), lambda: _compute(path, seed, progress)))
+    except VizError as exc:
+        show_error(exc)
+        land = None
+    stop_slot.empty()
+    bar.empty()
+    return land
