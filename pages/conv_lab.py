@@ -1,4 +1,5 @@
-"""Conv & pooling lab: the conv calculator, the sliding window, pooling, receptive fields, why convolution."""
+"""Conv & pooling lab: the conv calculator, the sliding window, several channels, pooling (and pooling by hand), the
+one-pixel shift, receptive fields, why convolution."""
 
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ from ui.lab_inputs import (
     conv_settings,
     grid_source,
     kernel_source,
+    lab_preset,
     pool_settings,
     setting,
 )
+from ui.lab_lessons import multichannel_lab, pool_exercise, shift_lab, why_pool_panel
 
 # --- 1. the conv calculator -------------------------------------------------------------------------
 
@@ -162,6 +165,7 @@ def pooling_lab() -> None:
         st.markdown(tr("conv_lab.pool_code_intro"))
         for fn in pooling.HOMEWORK_FUNCTIONS:
             st.code(inspect.getsource(fn), language="python")
+    why_pool_panel()
 
 
 # --- 4. receptive fields ----------------------------------------------------------------------------
@@ -226,11 +230,15 @@ def why_convolution() -> None:
 def main() -> None:
     st.title(tr("conv_lab.title"))
     st.markdown(tr("conv_lab.intro"))
-    tabs = st.tabs([tr("conv_lab.tab_calculator"), tr("conv_lab.tab_sliding"), tr("conv_lab.tab_pooling"),
-                    tr("conv_lab.tab_receptive"), tr("conv_lab.tab_why")])
-    for tab, body in zip(tabs, (conv_calculator, sliding_window, pooling_lab, receptive_fields, why_convolution)):
+    bodies = {"tab_calculator": conv_calculator, "tab_sliding": sliding_window, "tab_multichannel": multichannel_lab,
+              "tab_pooling": pooling_lab, "tab_exercise": pool_exercise, "tab_shift": shift_lab,
+              "tab_receptive": receptive_fields, "tab_why": why_convolution}
+    tabs = st.tabs([tr(f"conv_lab.{name}") for name in bodies], default=lab_preset())
+    for tab, body in zip(tabs, bodies.values()):
         with tab:
-            body()
+            # Each tab a fragment: a widget of one tab reruns that tab only, not the seven others (a browser's
+            # tabs are all drawn on every full run; opening one costs no server run).
+            st.fragment(body)()
 
 
 main()

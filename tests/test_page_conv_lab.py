@@ -26,7 +26,7 @@ def test_page_renders_with_the_resnet_stem(lang):
     assert metrics[t("conv_lab.why_fc_weights", lang)] == "150,528,000"
     assert metrics[t("conv_lab.why_conv_weights", lang)] == "1,728"
     assert not at.error
-    assert len(at.success) == 2  # torch agrees on the conv and on the pooling
+    assert len(at.success) == 3  # torch agrees on the conv, the multi-channel conv and the pooling
     assert "= 112" in at.latex[0].value
     assert t("conv_lab.vgg_result", lang, n=3, k=3, rf=7, stacked_factor=27, single_factor=49, c=64,
              stacked="110,592", single="200,704", relus=3) in _texts(at)
@@ -38,7 +38,7 @@ def test_impossible_settings_show_messages_and_the_page_keeps_working():
     at.number_input(key="conv_lab_h").set_value(4).run()
     assert_no_exception(at)
     assert [e.value for e in at.error] == [t("calc.error_output_empty", "en", axis="H", out=-1, kernel=7, padded=4)]
-    assert len(at.success) == 1  # the pooling tab below still works
+    assert len(at.success) == 2  # the multi-channel and pooling tabs below still work
 
     at.number_input(key="conv_lab_h").set_value(224)
     at.number_input(key="conv_lab_groups").set_value(2).run()
@@ -95,7 +95,7 @@ def test_typed_grids_and_kernels():
     at.selectbox(key="conv_lab_in_source").set_value("custom")
     at.selectbox(key="conv_lab_pool_in_source").set_value("custom").run()
     assert_no_exception(at)
-    assert not at.error and len(at.success) == 2
+    assert not at.error and len(at.success) == 3
     # The typed kernel starts as Sobel x on the vertical edge: the same output as the preset.
     shape = t("conv_lab.sliding_shape", "en", h=6, w=6, kh=3, kw=3, oh=4, ow=4, steps=16)
     assert shape in [c.value for c in at.caption]
@@ -132,3 +132,53 @@ def test_stride_zero_and_other_impossible_numbers_are_named_not_ignored():
     errors = [e.value for e in at.error]
     for name, minimum, value in (("P", 0, -1), ("S", 1, 0), ("S", 1, -3), ("K", 1, 0)):
         assert t("calc.error_at_least", "en", name=name, minimum=minimum, value=value) in errors, errors
+
+
+# --- the lesson tabs: pooling by hand, several channels, the one-pixel shift, why pool ------------------
+
+def test_pooling_exercise_checks_each_cell():
+    from resnet_viz.lab.pool_lesson import pool_exercise
+
+    lang = "en"
+    at = app_page(PAGE, lang=lang)
+    assert_no_exception(at)
+    expected = pool_exercise(4, 1).max_out
+    assert t("conv_lab.ex_score", lang, right=0, total=4, wrong=0, empty=4) in _texts(at)
+    editor = "conv_lab_ex_answers_4_1_max"
+    typed = {"edited_rows": {0: {"1": f"{expected[0, 0]:g}", "2": f"{expected[0, 1] + 1:g}"}}}
+    at.session_state[editor] = typed
+    at.run()
+    assert_no_exception(at)
+    assert t("conv_lab.ex_score", lang, right=1, total=4, wrong=1, empty=2) in _texts(at)
+    rows = {i: {str(j + 1): f"{expected[i, j]:g}" for j in range(2)} for i in range(2)}
+    at.session_state[editor] = {"edited_rows": rows}
+    at.run()
+    assert t("conv_lab.ex_done", lang, total=4, function="max_pool2d") in _texts(at)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_lesson_tabs_in_both_languages(lang):
+    """Pooling by hand (empty answers, the code in the page's language), several channels, the shift, why pool."""
+    from resnet_viz.lab.handwritten import source
+
+    at = app_page(PAGE, lang=lang)
+    texts = _texts(at)
+    assert t("conv_lab.ex_score", lang, right=0, total=4, wrong=0, empty=4) in texts
+    assert source("pooling", lang).strip() in [c.value.strip() for c in at.code]
+    assert t("conv_lab.mc_torch_check", lang, h=3, w=3) in texts
+    assert any("C_{in}=3" in x.value for x in at.latex)
+    assert t("conv_lab.shift_equivariant", lang, dy=0, dx=1, cells=64, changed=8) in texts
+    assert t("conv_lab.shift_pool_same", lang, unchanged=13, cells=16) in texts
+    assert t("conv_lab.shift_gap_same", lang, before="2", after="2") in texts
+    why = next(d.value for d in at.dataframe if t("conv_lab.why_pool_reason", lang) in d.value.columns)
+    assert why.iloc[0, 1:].tolist() == ["65,536", "16,384"]
+    assert why.iloc[3, 2] == t("conv_lab.why_pool_rf_value", lang, rf=6)
+
+    at.radio(key="conv_lab_mc_source").set_value("image")
+    at.number_input(key="conv_lab_mc_stride").set_value(0).run()
+    assert_no_exception(at)
+    assert [e.value for e in at.error] == [t("calc.error_at_least", lang, name="S", minimum=1, value=0)]
+    at.number_input(key="conv_lab_mc_stride").set_value(2)
+    at.number_input(key="conv_lab_shift_dx").set_value(2).run()
+    assert_no_exception(at)
+    assert not at.error and t("conv_lab.mc_torch_check", lang, h=2, w=2) in _texts(at)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -13,9 +14,16 @@ from resnet_viz.render.plots import conv_lab as plots
 
 
 def _outlined(fig) -> list[tuple[int, int]]:
-    """(row, col) of every one-cell red outline."""
-    return sorted((round(s.y0 + 0.5), round(s.x0 + 0.5)) for s in fig.layout.shapes
-                  if s.line.color == plots.HIGHLIGHT_COLOR and s.x1 - s.x0 == 1)
+    """(row, col) of every one-cell red outline (one path shape "M x,y H x+1 V y+1 H x Z" per cell)."""
+    cells = []
+    for shape in fig.layout.shapes:
+        if shape.line.color != plots.HIGHLIGHT_COLOR or shape.type != "path":
+            continue
+        for square in re.findall(r"M([-\d.]+),([-\d.]+)H([-\d.]+)V([-\d.]+)H[-\d.]+Z", shape.path):
+            x0, y0, x1, y1 = map(float, square)
+            assert (x1 - x0, y1 - y0) == (1, 1)
+            cells.append((round(y0 + 0.5), round(x0 + 0.5)))
+    return sorted(cells)
 
 
 def _heatmap(fig):
@@ -108,3 +116,14 @@ def test_field_figure_zooms_in_on_a_small_field_and_says_so():
     whole = plots.field_figure(rows, "en")
     assert whole.layout.xaxis.range[0] < 0 and whole.layout.xaxis.range[1] > 23
     assert whole.layout.xaxis.title.text == t("conv_lab.fig_rf_x", "en")
+
+
+def test_windows_and_verdict_figures():
+    grid = np.arange(16, dtype=float).reshape(4, 4)
+    fig = plots.windows_figure(grid, 2, "input")
+    assert fig.layout.shapes[-1].path.count("M") == 4  # four 2 x 2 windows on a 4 x 4 grid
+    verdicts = np.array([[1, 0], [-1, 1]], dtype=np.int8)
+    heat = _heatmap(plots.verdict_figure(verdicts, "zh"))
+    assert [list(row) for row in heat.text] == [[t("conv_lab.ex_right", "zh"), t("conv_lab.ex_wrong", "zh")],
+                                                ["", t("conv_lab.ex_right", "zh")]]
+    assert np.array_equal(np.asarray(heat.z), verdicts)

@@ -41,7 +41,9 @@ def method_result(method: str, loaded: LoadedModel, pre: Preprocessed, image_id:
     replayed on a cache hit.
     """
     name = tr(f"attribution.methods.{method}")
-    key = (model_key(loaded), image_id, method, target, layer_path, tuple(sorted(params.items())))
+    # Only guided Grad-CAM depends on the layer: another layer must not recompute saliency, IG or occlusion.
+    key = (model_key(loaded), image_id, method, target, layer_path if method == "guided_grad_cam" else "",
+           tuple(sorted(params.items())))
 
     def compute() -> A.Attribution:
         bar = slot.progress(0.0, text=tr("attribution.running", method=name))

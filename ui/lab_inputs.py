@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from resnet_viz.errors import InputError
-from resnet_viz.lab import calc, parse, pooling, sliding
+from resnet_viz.lab import calc, homework, parse, pooling, sliding
 from resnet_viz.models.registry import model_names
 from resnet_viz.render import tables
 from ui.common import current_language, show_error, tr
@@ -24,7 +24,7 @@ POOL_INPUTS = {name: sliding.INPUTS[name] for name in ("notes_example", "square"
 
 
 def labels(prefix: str, options) -> dict[str, str]:
-    """Option -> label (key ``<prefix><option>``), translated during the script run: pass ``.get`` as a
+    """Option -> label (key ``<prefix><option>``), translated during the script run: pass ``.__getitem__`` as a
     format_func, so the widget keeps the session's language."""
     return {o: tr(f"{prefix}{o}") for o in options}
 
@@ -63,7 +63,7 @@ def grid_source(prefix: str, presets: dict[str, tuple], label_key: str, default:
     """Preset / random / typed grid (an editable table). Returns the grid (possibly with empty cells)."""
     options = list(presets) + ["random", "custom"]
     choice = st.selectbox(tr(label_key), options, index=options.index(default), key=f"{prefix}_source",
-                          format_func=labels("conv_lab.input_", options).get)
+                          format_func=labels("conv_lab.input_", options).__getitem__)
     if choice == "random":
         c1, c2, c3 = st.columns(3)
         rows = whole(c1, tr("conv_lab.rows"), f"{prefix}_rows", 6, sliding.MAX_DEMO_SIZE)
@@ -109,7 +109,7 @@ def conv_settings() -> calc.ConvSettings:
 def kernel_source() -> np.ndarray | pd.DataFrame:
     options = list(sliding.KERNELS) + ["custom"]
     choice = st.selectbox(tr("conv_lab.kernel"), options, index=options.index("sobel_x"), key="conv_lab_kernel",
-                          format_func=labels("conv_lab.kernel_", options).get)
+                          format_func=labels("conv_lab.kernel_", options).__getitem__)
     if choice != "custom":
         st.caption(tr(f"conv_lab.kernel_{choice}_help"))
         return np.asarray(sliding.KERNELS[choice])
@@ -122,7 +122,7 @@ def kernel_source() -> np.ndarray | pd.DataFrame:
 def pool_settings() -> tuple[str, int, int, int, bool, bool]:
     """(kind, kernel, stride, padding, ceil mode, count_include_pad)."""
     kind = st.radio(tr("conv_lab.pool_kind"), pooling.POOL_KINDS, key="conv_lab_pool_kind",
-                    horizontal=True, format_func=labels("conv_lab.pool_", pooling.POOL_KINDS).get)
+                    horizontal=True, format_func=labels("conv_lab.pool_", pooling.POOL_KINDS).__getitem__)
     fixed = kind == "global_avg"  # global average pooling has no window to set
     c1, c2, c3 = st.columns(3)
     kernel = setting(c1, tr("conv_lab.kernel_size"), "conv_lab_pool_k", 2, disabled=fixed)
@@ -164,10 +164,10 @@ def _custom_layers() -> tuple[int, list[calc.Layer]]:
 def chain_source() -> tuple[int, list[calc.Layer]]:
     """(input size, layers) of a preset chain, a zoo model up to a stage, or a typed table."""
     source = st.radio(tr("conv_lab.rf_source"), RF_SOURCES, horizontal=True, key="conv_lab_rf_source",
-                      format_func=labels("conv_lab.rf_source_", RF_SOURCES).get)
+                      format_func=labels("conv_lab.rf_source_", RF_SOURCES).__getitem__)
     if source == "preset":
         preset = st.selectbox(tr("conv_lab.rf_preset"), list(calc.CHAIN_PRESETS), key="conv_lab_rf_preset",
-                              format_func=labels("calc.preset_", calc.CHAIN_PRESETS).get)
+                              format_func=labels("calc.preset_", calc.CHAIN_PRESETS).__getitem__)
         size, layers = calc.CHAIN_PRESETS[preset]
         return size, list(layers)
     if source == "zoo":
@@ -177,3 +177,42 @@ def chain_source() -> tuple[int, list[calc.Layer]]:
         until = c2.selectbox(tr("conv_lab.rf_until"), _zoo_stages(name), key=f"conv_lab_rf_until_{name}")
         return _zoo_layers(name, until)
     return _custom_layers()
+
+
+# --- deep links from the homework page ----------------------------------------------------------------
+
+PRESET_PARAM = "preset"
+_PRESET_TAB = "_conv_lab_preset_tab"
+
+
+def _preset_state(preset: calc.ConvSettings | homework.StackPreset) -> tuple[str, dict[str, object]]:
+    """(tab key, widget values) of a homework preset."""
+    if isinstance(preset, homework.StackPreset):
+        return "tab_receptive", {"conv_lab_vgg_k": preset.kernel, "conv_lab_vgg_n": preset.count,
+                                 "conv_lab_vgg_c": preset.channels}
+    mode = preset.padding if isinstance(preset.padding, str) else "number"
+    values: dict[str, object] = {
+        "conv_lab_h": preset.height, "conv_lab_w": preset.width, "conv_lab_cin": preset.in_channels,
+        "conv_lab_cout": preset.out_channels, "conv_lab_square": True, "conv_lab_k": preset.kernel_h,
+        "conv_lab_stride": preset.stride, "conv_lab_pad_mode": mode, "conv_lab_dilation": preset.dilation,
+        "conv_lab_groups": preset.groups, "conv_lab_bias": preset.bias}
+    if mode == "number":
+        values["conv_lab_pad"] = preset.padding
+    return "tab_calculator", values
+
+
+def lab_preset() -> str | None:
+    """Apply a homework deep link (``?preset=<name>``, see ``resnet_viz.lab.homework.PRESETS``) once, before the
+    lab's widgets are drawn, and return the label of the tab to open (the last preset's, for the session)."""
+    name = st.query_params.get(PRESET_PARAM)
+    if name is not None:
+        del st.query_params[PRESET_PARAM]  # applied once: the student's own changes are not overwritten
+        preset = homework.PRESETS.get(name)
+        if preset is not None:
+            tab, values = _preset_state(preset)
+            st.session_state.update(values)
+            st.session_state[_PRESET_TAB] = tab
+        elif name in homework.TAB_LINKS:
+            st.session_state[_PRESET_TAB] = homework.TAB_LINKS[name]
+    opened = st.session_state.get(_PRESET_TAB)
+    return tr(f"conv_lab.{opened}") if opened else None
