@@ -20,6 +20,7 @@ from resnet_viz.i18n import t
 from resnet_viz.inspect.feature_maps import model_fingerprint
 from resnet_viz.models.registry import MODELS, display_name, get_spec, plain_twin
 from resnet_viz.render import tables
+from resnet_viz.train.lab import ModelShelf
 from resnet_viz.work import ByteBudgetCache, model_cache_bytes, module_bytes
 from ui.common import current_language, keep_labelled, show_error, tr
 
@@ -27,6 +28,7 @@ _CHOICE_KEY = "model_source"
 _FAILED_KEY = "_model_failed"  # (source, message) of a pick that could not be loaded, for the page to say
 _STALE_KEY = "_model_stale"  # a pick that failed after the picker was drawn: it moves to the default next run
 _UPLOAD = "upload"
+_TRAINED_KEY = "_trained_models"  # this session's ModelShelf (the training lab's nets)
 UPLOAD_LIMIT_BYTES = 200 * 1024 * 1024
 
 
@@ -109,10 +111,26 @@ def twin_checkpoints() -> list[tuple[str, str, str, str]]:
     return sorted(pairs, key=lambda p: get_spec(p[2]).depth)
 
 
+def trained_shelf() -> ModelShelf:
+    """This session's models trained in the training lab (in its own state: no other session sees them)."""
+    return st.session_state.setdefault(_TRAINED_KEY, ModelShelf())
+
+
+def trained_sources() -> dict[str, tuple[str, str]]:
+    """source -> (label, details) of this session's trained models, newest first."""
+    out = {}
+    for source, loaded in trained_shelf().snapshot().items():
+        acc = loaded.accuracy
+        label = (tr("training_lab.picker_label", net=loaded.label, acc=f"{acc:.1f} %") if acc is not None
+                 else tr("training_lab.picker_label_untested", net=loaded.label))
+        out[source] = (label, tr("training_lab.picker_details", iterations=loaded.meta.get("trained_iterations")))
+    return out
+
+
 def sources() -> dict[str, tuple[str, str]]:
     """Every model the picker offers, source -> (short label, details for the tooltip): checkpoints, then the
     pretrained ImageNet nets, each by family and depth, then an uploaded file."""
-    options = dict(checkpoint_sources())
+    options = {**trained_sources(), **checkpoint_sources()}
     lang = current_language()
     for name, spec in sorted(MODELS.items(), key=lambda item: tables.model_order(item[1])):
         if spec.pretrained:
@@ -144,7 +162,7 @@ def source_label(source: str) -> str:
 def pick(source: str) -> None:
     """Make ``source`` the sidebar's model (from a callback, before the picker is drawn); one that cannot be
     loaded leaves the pick on the default model and its message for the page."""
-    if source != _UPLOAD:
+    if source != _UPLOAD and source not in trained_shelf().snapshot():
         try:
             load_cached(source)
         except LoadError as exc:
@@ -218,7 +236,8 @@ def current_model() -> LoadedModel:
                 return loaded
             st.info(tr("models.upload_waiting"))
             return _fallback(tr("models.in_use_upload"))
-        return load_cached(source)
+        trained = trained_shelf().snapshot().get(source)
+        return trained if trained is not None else load_cached(source)
     except LoadError as exc:
         show_error(exc)
     if source != _UPLOAD:  # the picker, drawn already, moves to the model in use on the next run
