@@ -29,7 +29,6 @@ from resnet_viz.train.reference import (
     iterations_per_epoch,
     rate,
     reference_recipe,
-    run_reference,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,15 +156,6 @@ def _check_archive(out: Path, models: tuple[str, ...]) -> dict:
         assert side["seed"] == 0 and side["recipe"]["name"] == "reference" and side["recipe"]["batch_size"] == 16
         assert side["shortcut"] == ("A" if m.startswith("resnet") else None) and side["complete"]
     return summary
-
-
-@pytest.mark.slow  # two child processes importing torch: ~15 s on an idle 2-core machine, a minute on a busy one
-def test_smoke_run_two_models(tmp_path):
-    """Two children through every phase: calibration, plan, main run, summary and archive."""
-    summary = run_reference(ReferenceOptions(out=str(tmp_path), smoke=True, models=("plain20", "resnet20")),
-                            say=lambda msg: None)
-    _check_archive(tmp_path, ("plain20", "resnet20"))
-    assert summary["smoke"] and summary["epochs"] == 1 and summary["models_trained"] == ["plain20", "resnet20"]
 
 
 @pytest.mark.slow
