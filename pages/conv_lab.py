@@ -3,14 +3,13 @@ one-pixel shift, receptive fields, why convolution."""
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from resnet_viz.errors import InputError
 from resnet_viz.lab import calc, parse, pooling, sliding
+from resnet_viz.lab.handwritten import homework_pooling
 from resnet_viz.lab.parse import format_number as fmt
 from resnet_viz.render import tables
 from resnet_viz.render.plots import conv_lab as plots
@@ -163,8 +162,8 @@ def pooling_lab() -> None:
         st.error(tr("conv_lab.pool_torch_mismatch"))
     with st.expander(tr("conv_lab.pool_code")):
         st.markdown(tr("conv_lab.pool_code_intro"))
-        for fn in pooling.HOMEWORK_FUNCTIONS:
-            st.code(inspect.getsource(fn), language="python")
+        for code in homework_pooling(current_language()):
+            st.code(code, language="python")
     why_pool_panel()
 
 
