@@ -255,3 +255,44 @@ def test_image_input_sample_upload_and_bad_upload():
     assert not at.exception
     assert at.error and "broken.jpg" in at.error[0].value
     assert at.text[0].value == "sample:cifar10/frog_2|32x32|RGB"  # falls back to the sample
+
+
+def _two_pages_script():
+    import streamlit as st
+
+    from ui.images import image_input
+
+    page = st.session_state.get("page", "first")
+    got = image_input(page, "cifar10")
+    st.text("none" if got is None else got[1])
+
+
+def test_a_photo_follows_the_student_to_other_pages_until_they_choose_the_samples():
+    from streamlit.testing.v1 import AppTest
+
+    from resnet_viz.i18n import t
+
+    at = AppTest.from_function(_two_pages_script, default_timeout=60)
+    at.run()
+    at.file_uploader(key="first_upload").set_value(("mine.png", _encode(Image.new("RGB", (40, 30)), "PNG"),
+                                                   "image/png")).run()
+    photo = at.text[0].value
+    assert photo.startswith("upload:")
+    at.session_state["page"] = "second"  # another page: its own uploader is empty
+    at.run()
+    assert not at.exception and at.text[0].value == photo
+    assert t("images.photo_from_elsewhere", "en", name="mine.png") in [c.value for c in at.caption]
+    at.button(key="second_use_samples").click().run()
+    assert at.text[0].value == "sample:cifar10/airplane_1"
+    at.session_state["page"] = "first"  # back on the first page (its uploader emptied by Streamlit): still the photo
+    at.run()
+    assert at.text[0].value == photo
+    at.run()  # a rerun of the same page does not count as removing the file
+    assert at.text[0].value == photo
+    at.file_uploader(key="first_upload").set_value(("mine.png", _encode(Image.new("RGB", (40, 30)), "PNG"),
+                                                   "image/png")).run()
+    at.file_uploader(key="first_upload").set_value(None).run()  # removed by the student: the photo goes
+    assert at.text[0].value == "sample:cifar10/airplane_1"
+    at.session_state["page"] = "second"
+    at.run()
+    assert at.text[0].value == "sample:cifar10/airplane_1" and not at.caption

@@ -30,6 +30,9 @@ from resnet_viz.render.colour import png_bytes
 from resnet_viz.render.plots.images import tensor_figure
 from ui.common import current_language, picture, show_error, tr
 
+PHOTO_KEY = "_photo"  # (sha256, image, file name, uploader key): the session's last photo, shown on every page
+LAST_INPUT_KEY = "_image_input_last"  # the uploader drawn last: the same one again means the page was rerun
+
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _sample(path: str) -> Image.Image:
@@ -71,6 +74,8 @@ def image_input(key: str, dataset: str) -> tuple[Image.Image, str] | None:
                             help=tr(label_key))
     else:
         st.warning(tr("images.no_samples"))
+    previous = st.session_state.get(LAST_INPUT_KEY)
+    st.session_state[LAST_INPUT_KEY] = key
     upload = st.file_uploader(tr("images.upload"), type=list(UPLOAD_TYPES), key=f"{key}_upload",
                               max_upload_size=MAX_BYTES // 2**20,
                               help=tr("images.upload_help", limit_mb=MAX_BYTES // 2**20,
@@ -78,14 +83,45 @@ def image_input(key: str, dataset: str) -> tuple[Image.Image, str] | None:
     if upload is not None:
         try:
             image, digest = _decoded_upload(key, upload)
+            st.session_state[PHOTO_KEY] = (digest, image, upload.name, key)
             return image, f"upload:{digest}"
         except ImageError as exc:
             show_error(exc)
             if name is not None:
                 st.caption(tr("images.fallback"))
+    else:
+        _empty_uploader(key, removed=previous == key)
+        shared = _photo_from_another_page(key)
+        if shared is not None:
+            return shared
     if name is None:
         return None
     return _sample(str(samples[name])), f"sample:{dataset}/{name}"
+
+
+def _empty_uploader(key: str, *, removed: bool) -> None:
+    """This page's uploader is empty: the student removed its file (``removed``: the page was rerun), and then the
+    photo it had given follows them no further, or they come back from another page (Streamlit empties an uploader
+    that is not on screen), and then the photo stays."""
+    held = st.session_state.pop(f"_{key}_decoded", None)
+    photo = st.session_state.get(PHOTO_KEY)
+    if held is not None and removed and photo is not None and photo[3] == key:
+        del st.session_state[PHOTO_KEY]
+
+
+def _photo_from_another_page(key: str) -> tuple[Image.Image, str] | None:
+    """The photo last uploaded in this session (on another page, or on this one before the student left it), said on
+    the page with a way back to the samples."""
+    photo = st.session_state.get(PHOTO_KEY)
+    declined = f"_{key}_declined"
+    if photo is None or st.session_state.get(declined) == photo[0]:
+        return None
+    digest, image, filename, _ = photo
+    st.caption(tr("images.photo_from_elsewhere", name=filename))
+    if st.button(tr("images.use_samples"), key=f"{key}_use_samples"):
+        st.session_state[declined] = digest
+        st.rerun()
+    return image, f"upload:{digest}"
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
