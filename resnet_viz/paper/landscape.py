@@ -40,6 +40,7 @@ from resnet_viz.data import normalize
 from resnet_viz.errors import InputError
 from resnet_viz.inspect.hooks import locked
 from resnet_viz.models.registry import get_spec
+from resnet_viz.train.evaluate import confusion_and_loss
 
 LANDSCAPES_DIR = ASSETS_DIR / "landscapes"
 FORMAT = "resnet_viz-landscape/1"
@@ -138,14 +139,11 @@ def prepare(images: torch.Tensor, labels: torch.Tensor, mean: Sequence[float], s
 
 @torch.no_grad()
 def loss_and_accuracy(net: nn.Module, batches: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> tuple[float, float]:
-    """Mean cross-entropy (no label smoothing) and accuracy in % of ``net`` as it is."""
-    total, correct, n = 0.0, 0, 0
-    for x, y in batches:
-        logits = net(x).float()
-        total += float(F.cross_entropy(logits, y, reduction="sum"))
-        correct += int((logits.argmax(1) == y).sum())
-        n += len(y)
-    return total / n, 100.0 * correct / n
+    """Mean cross-entropy (no label smoothing) and accuracy in % of ``net`` as it is (the trainer's evaluation)."""
+    classes = [m for m in net.modules() if isinstance(m, nn.Linear)][-1].out_features
+    loss_sum, confusion = confusion_and_loss(net, batches, classes, torch.device("cpu"))
+    n = int(confusion.sum())
+    return float(loss_sum) / n, 100.0 * float(confusion.diagonal().sum()) / n
 
 
 def _walk(net: nn.Module, targets: Sequence[torch.Tensor], base: Sequence[torch.Tensor],
