@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
-from torchvision.transforms import functional as TF
 
 from resnet_viz import ASSETS_DIR
 from resnet_viz.checkpoints.read import LoadedModel
@@ -182,6 +181,35 @@ def _fmt(values: tuple[float, ...]) -> str:
     return ", ".join(f"{v:.4g}" for v in values)
 
 
+# torchvision.transforms.functional's resize, center_crop, to_tensor and normalize on a PIL image, value for value
+# (a test compares them), without importing torchvision on CIFAR-only pages.
+def resize_shorter(image: Image.Image, size: int) -> Image.Image:
+    """The shorter side to ``size``, aspect kept (the longer side rounded down), bilinear."""
+    w, h = image.size
+    short, long = min(w, h), max(w, h)
+    new_short, new_long = size, int(size * long / short)
+    new = (new_short, new_long) if w <= h else (new_long, new_short)
+    return image if new == (w, h) else image.resize(new, Image.Resampling.BILINEAR)
+
+
+def center_crop(image: Image.Image, size: int) -> Image.Image:
+    """The central ``size`` x ``size`` square; a smaller image is first padded with black on both sides."""
+    w, h = image.size
+    if size > w or size > h:
+        padded = Image.new(image.mode, (max(w, size), max(h, size)))
+        padded.paste(image, ((size - w) // 2 if size > w else 0, (size - h) // 2 if size > h else 0))
+        image, (w, h) = padded, padded.size
+    top, left = int(round((h - size) / 2.0)), int(round((w - size) / 2.0))
+    return image.crop((left, top, left + size, top + size))
+
+
+def to_normalized_tensor(image: Image.Image, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """(3, H, W) float32 in [0, 1], then ``(x - mean) / std`` per channel."""
+    x = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1).to(torch.float32).div(255)
+    return x.sub_(torch.as_tensor(mean, dtype=torch.float32)[:, None, None]).div_(
+        torch.as_tensor(std, dtype=torch.float32)[:, None, None])
+
+
 def preprocess(image: Image.Image, loaded: LoadedModel) -> Preprocessed:
     """The model's evaluation transform, step by step.
 
@@ -193,9 +221,9 @@ def preprocess(image: Image.Image, loaded: LoadedModel) -> Preprocessed:
     resize = int(loaded.resize_size or loaded.spec.resize_size)
     crop = int(loaded.input_size)
     w, h = image.size
-    resized = TF.resize(image, [resize], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
-    cropped = TF.center_crop(resized, [crop, crop])
-    x = TF.normalize(TF.to_tensor(cropped), list(loaded.mean), list(loaded.std)).unsqueeze(0).contiguous()
+    resized = resize_shorter(image, resize)
+    cropped = center_crop(resized, crop)
+    x = to_normalized_tensor(cropped, tuple(loaded.mean), tuple(loaded.std)).unsqueeze(0).contiguous()
     rw, rh = resized.size
     steps: list[tuple[str, dict[str, Any]]] = [
         ("images.step_resize", {"size": resize, "width": w, "height": h, "new_width": rw, "new_height": rh}),

@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 from torchvision import transforms as T
+from torchvision.transforms import functional as TF
 
 from resnet_viz.checkpoints.read import load_random
 from resnet_viz.errors import ImageError
@@ -19,10 +20,13 @@ from resnet_viz.images import (
     MAX_BYTES,
     MAX_PIXELS,
     MAX_SIDE,
+    center_crop,
     load_image,
     load_sample,
     preprocess,
+    resize_shorter,
     sample_images,
+    to_normalized_tensor,
     to_rgb,
 )
 
@@ -208,6 +212,21 @@ def test_preprocess_imagenet_matches_torchvision():
     assert keys == ["images.step_resize", "images.step_crop", "images.step_scale", "images.step_normalize",
                     "images.step_tensor"]
     assert "0.485" in pre.steps[3][1]["mean"] and pre.steps[4][1]["shape"] == "1 × 3 × 224 × 224"
+
+
+@pytest.mark.parametrize("size", [(32, 32), (640, 480), (480, 640), (33, 100), (1000, 31), (29, 29), (5, 300)])
+@pytest.mark.parametrize("resize, crop", [(256, 224), (32, 32), (20, 32), (31, 32), (29, 32)])
+def test_each_step_equals_torchvisions_value_for_value(size, resize, crop):
+    """The steps are written without torchvision (kept out of CIFAR-only processes); they must not drift from it,
+    also where the crop is larger than the resized image (padding) or odd sizes round."""
+    image = Image.fromarray(np.random.default_rng(sum(size)).integers(0, 256, (*size[::-1], 3), dtype=np.uint8))
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    theirs = TF.resize(image, [resize], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+    ours = resize_shorter(image, resize)
+    assert ours.size == theirs.size and np.array_equal(np.asarray(ours), np.asarray(theirs))
+    theirs, ours = TF.center_crop(theirs, [crop, crop]), center_crop(ours, crop)
+    assert ours.size == (crop, crop) and np.array_equal(np.asarray(ours), np.asarray(theirs))
+    assert torch.equal(to_normalized_tensor(ours, mean, std), TF.normalize(TF.to_tensor(theirs), list(mean), list(std)))
 
 
 def test_preprocess_cifar_keeps_a_32_pixel_image():

@@ -160,7 +160,7 @@ def test_paper_names_of_the_nets():
 
 
 def test_one_stage_table_and_the_public_class_names():
-    from resnet_viz.models.imagenet import STAGE_BLOCKS
+    from resnet_viz.models.registry import STAGE_BLOCKS
 
     for depth, counts in STAGE_BLOCKS.items():
         assert len(get_spec(f"resnet{depth}").blocks()) == sum(counts)

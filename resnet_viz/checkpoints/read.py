@@ -25,8 +25,8 @@ from safetensors.torch import load as st_load
 from torch import nn
 
 from resnet_viz.errors import LoadError
-from resnet_viz.models.imagenet import STAGE_BLOCKS
 from resnet_viz.models.registry import (
+    STAGE_BLOCKS,
     CIFAR10_CLASSES,
     IMAGENET_MEAN,
     IMAGENET_STD,

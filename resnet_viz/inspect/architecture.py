@@ -11,6 +11,7 @@ Used by the Architecture page (Figure 3, Table 1, Figure 5) and by ``python -m r
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 from collections.abc import Iterator
@@ -22,7 +23,6 @@ from typing import Any
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
-from torchvision.models import resnet as tv_resnet
 
 from resnet_viz.errors import InputError
 from resnet_viz.inspect.hooks import hooked, locked
@@ -341,7 +341,8 @@ def summarize_module(module: nn.Module, input_shape: tuple[int, ...], *, spec: M
     x = torch.zeros((1, *input_shape), device=device)
     on_meta = device.type == "meta"
     # The lock first: a cached template is shared, and its norms are patched too.
-    with hooked(module, forward_pre=pre, forward=post, mode=None), _shape_only_norms(module, on_meta), torch.no_grad():
+    with (hooked(module, forward_pre=pre, forward=post, mode=None), _shape_only_norms(module, on_meta),
+          ShapesOnlyOnMeta() if on_meta else contextlib.nullcontext(), torch.no_grad()):
         try:
             module(x)
         except RuntimeError as exc:
@@ -370,26 +371,50 @@ def build_meta(name: str, *, shortcut: str | None = None, variant: str = "") -> 
         return spec, copy.deepcopy(template)
 
 
-class _NoInitOnMeta(TorchFunctionMode):
-    """Skips in-place initialisers on meta tensors: they hold no values, and their Python reference
-    kernels are most of the time it takes to build a deep net on the meta device."""
+def _pooled_shape(x: torch.Tensor, output_size: Any) -> tuple[int, ...]:
+    size = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+    return (*x.shape[:-2], *(x.shape[-2 + i] if s is None else s for i, s in enumerate(size)))
+
+
+class ShapesOnlyOnMeta(TorchFunctionMode):
+    """On meta tensors: skips in-place initialisers (they hold no values) and gives the ops whose meta kernels
+    are Python references (the residual add, an out-of-place ReLU, adaptive average pooling, a linear layer
+    with bias) their output directly. Those kernels are most of the time it takes to build or run a deep net
+    on the meta device, and the first of them imports torch's compiler (2 s and ~150 MB) into a process that
+    never compiles."""
 
     _SKIP = frozenset({"normal_", "uniform_", "fill_", "zero_", "trunc_normal_", "erfinv_", "clamp_"})
+    _ADD = frozenset({"add", "__add__", "__radd__"})
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        if (getattr(func, "__name__", "") in self._SKIP and args and isinstance(args[0], torch.Tensor)
-                and args[0].is_meta):
-            return args[0]
-        return func(*args, **(kwargs or {}))
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "")
+        x = args[0] if args else None
+        if isinstance(x, torch.Tensor) and x.is_meta:
+            if name in self._SKIP:
+                return x
+            if name == "relu":
+                return x.new_empty(x.shape)
+            if name in self._ADD and len(args) == 2 and not kwargs:
+                other = args[1]
+                shape = torch.broadcast_shapes(x.shape, other.shape) if isinstance(other, torch.Tensor) else x.shape
+                return x.new_empty(shape)
+            if name == "linear":
+                return x.new_empty((*x.shape[:-1], args[1].shape[0]))
+            if name == "adaptive_avg_pool2d":
+                return x.new_empty(_pooled_shape(x, args[1] if len(args) > 1 else kwargs["output_size"]))
+        return func(*args, **kwargs)
 
 
 @lru_cache(maxsize=32)
 def _meta_template(name: str, shortcut: str | None, variant: str) -> nn.Module:
     # Built once per (model, shortcut, variant); summarize() hooks it under a lock, build_meta() copies it.
     spec = get_spec(name)
-    with torch.device("meta"), _NoInitOnMeta():
+    with torch.device("meta"), ShapesOnlyOnMeta():
         model = spec.build(shortcut=shortcut)
     if variant == "v1":
+        from torchvision.models import resnet as tv_resnet  # only ImageNet nets have bottlenecks
+
         for module in model.modules():
             if isinstance(module, tv_resnet.Bottleneck) and module.conv2.stride != (1, 1):
                 module.conv1.stride, module.conv2.stride = module.conv2.stride, (1, 1)
@@ -478,6 +503,8 @@ def block_pair(width: int = 64, size: int = 56) -> tuple[Summary, Summary]:
     ``width`` inside) on a ``size`` x ``size`` map, both with identity shortcuts."""
     if not 1 <= width <= 2048 or not 1 <= size <= 512:
         raise InputError("summary.bad_block", width=width, size=size)
+    from torchvision.models import resnet as tv_resnet  # imported here: CIFAR-only pages never need torchvision
+
     with torch.device("meta"):
         basic = tv_resnet.BasicBlock(width, width).eval()
         bottleneck = tv_resnet.Bottleneck(4 * width, width).eval()

@@ -19,7 +19,7 @@ from functools import cache, lru_cache
 import torch
 from torch import nn
 
-from resnet_viz.inspect.architecture import summarize_module
+from resnet_viz.inspect.architecture import ShapesOnlyOnMeta, summarize_module
 from resnet_viz.models.cifar import CifarBlock, CifarNet, PadShortcut, cifar_net, projection
 from resnet_viz.models.registry import count_params
 
@@ -153,7 +153,7 @@ def _origins(model: nn.Module) -> dict[str, tuple[str, int | None]]:
 
 def meta_net(n: int, option: str | None) -> CifarNet:
     """The network of ``n`` blocks per stage (``option`` None: the plain net) on the meta device."""
-    with torch.device("meta"):
+    with torch.device("meta"), ShapesOnlyOnMeta():
         return CifarNet(n, residual=option is not None, option=option or "A")
 
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from torch import nn
-from torchvision.models import resnet as tv_resnet
 
 from resnet_viz.models.cifar import CifarBlock, PadShortcut
-from resnet_viz.models.imagenet import PlainBasicBlock, PlainBottleneck
 
-BLOCK_TYPES = (CifarBlock, tv_resnet.BasicBlock, tv_resnet.Bottleneck)  # plain blocks subclass torchvision's
+
+def _imagenet_block_types() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """(torchvision's residual blocks, the zoo's plain versions of them; these subclass those). Read from the
+    modules already imported: a block of a module never imported cannot exist, and a CIFAR-only process keeps
+    torchvision out (2 s and 170 MB)."""
+    tv = sys.modules.get("torchvision.models.resnet")
+    ours = sys.modules.get("resnet_viz.models.imagenet")
+    return ((tv.BasicBlock, tv.Bottleneck) if tv else (),
+            (ours.PlainBasicBlock, ours.PlainBottleneck) if ours else ())
 
 
 @dataclass(frozen=True)
@@ -33,7 +40,8 @@ _NONE = Shortcut(None, None, None)
 
 def shortcut_of(block: nn.Module) -> Shortcut:
     """The shortcut of a zoo block (CIFAR, torchvision basic/bottleneck, or their plain versions)."""
-    if isinstance(block, (PlainBasicBlock, PlainBottleneck)) or not isinstance(block, BLOCK_TYPES):
+    residual, plain = _imagenet_block_types()
+    if isinstance(block, plain) or not isinstance(block, (CifarBlock, *residual)):
         return _NONE
     attr = "shortcut" if isinstance(block, CifarBlock) else "downsample"
     module = getattr(block, attr)

@@ -13,9 +13,7 @@ from torch import nn
 from torchvision.models import resnet as tv_resnet
 
 from resnet_viz.models.cifar import PadShortcut
-
-# Blocks per stage (conv2_x .. conv5_x) of the paper's Table 1, by depth.
-STAGE_BLOCKS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+from resnet_viz.models.registry import STAGE_BLOCKS
 
 
 class PlainBasicBlock(tv_resnet.BasicBlock):

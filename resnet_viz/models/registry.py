@@ -8,13 +8,16 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from torch import nn
-from torchvision.models import ResNet18_Weights, vgg19
 
-from resnet_viz.models import cifar_net, imagenet_plain, imagenet_resnet
-from resnet_viz.models.imagenet import STAGE_BLOCKS
+from resnet_viz import ASSETS_DIR
+from resnet_viz.models.cifar import cifar_net
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-IMAGENET_CLASSES = tuple(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])  # metadata only: nothing is downloaded
+# torchvision's ImageNet category names (its weights' metadata), shipped so that a process serving only CIFAR nets
+# never imports torchvision (2 s and 170 MB); a test keeps the copy equal to torchvision's.
+IMAGENET_CLASSES = tuple((ASSETS_DIR / "imagenet_classes.txt").read_text(encoding="utf-8").splitlines())
+# Blocks per stage (conv2_x .. conv5_x) of the paper's Table 1, by depth.
+STAGE_BLOCKS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # Per-channel statistics of the official CIFAR-10 training split; a checkpoint carries its own.
@@ -121,7 +124,22 @@ def _cifar(depth: int, residual: bool) -> ModelSpec:
                      builder=partial(cifar_net, depth, residual=residual))
 
 
+# The ImageNet builders import torchvision when first called (see IMAGENET_CLASSES).
+def _imagenet_resnet(depth: int, **kwargs) -> nn.Module:
+    from resnet_viz.models.imagenet import imagenet_resnet
+
+    return imagenet_resnet(depth, **kwargs)
+
+
+def _imagenet_plain(depth: int, **kwargs) -> nn.Module:
+    from resnet_viz.models.imagenet import imagenet_plain
+
+    return imagenet_plain(depth, **kwargs)
+
+
 def _vgg19(num_classes: int = 1000) -> nn.Module:
+    from torchvision.models import vgg19
+
     return vgg19(weights=None, num_classes=num_classes)
 
 
@@ -129,10 +147,10 @@ def _registry() -> dict[str, ModelSpec]:
     specs: list[ModelSpec] = []
     for depth in (18, 34, 50, 101, 152):
         specs.append(_imagenet(f"resnet{depth}", "resnet", depth, f"ResNet{depth}_Weights.DEFAULT",
-                               partial(imagenet_resnet, depth)))
+                               partial(_imagenet_resnet, depth)))
     specs.append(_imagenet("vgg19", "vgg", 19, "VGG19_Weights.DEFAULT", _vgg19))
     for depth in (18, 34):
-        specs.append(_imagenet(f"plain{depth}", "plain", depth, None, partial(imagenet_plain, depth)))
+        specs.append(_imagenet(f"plain{depth}", "plain", depth, None, partial(_imagenet_plain, depth)))
     for depth in (20, 32, 44, 56, 110, 1202):
         specs.append(_cifar(depth, True))
     for depth in (20, 32, 44, 56, 110):
