@@ -13,7 +13,7 @@ from resnet_viz.inspect.architecture import Summary, block_pair, dimension_chang
 from resnet_viz.models.registry import MODELS, get_spec
 from resnet_viz.render import tables
 from resnet_viz.render.plots.figure3 import ColumnLayout, column_layout, figure3, selected_box, spec_title
-from ui.common import current_language, keep_valid, show_error, tr
+from ui.common import current_language, keep_valid, lazy_tabs, show_error, tr
 
 NAMES = list(MODELS)
 RESIDUAL = [n for n, s in MODELS.items() if s.residual]
@@ -214,19 +214,12 @@ def main() -> None:
     lang = current_language()
     st.title(tr("architecture.title"))
     st.markdown(tr("architecture.intro"))
-    tab_fig, tab_table1, tab_options, tab_blocks, tab_layers = st.tabs(
-        [tr("architecture.tab_figure3"), tr("architecture.tab_table1"), tr("architecture.tab_options"),
-         tr("architecture.tab_blocks"), tr("architecture.tab_layers")])
-    with tab_fig:
-        figure3_tab(lang)
-    with tab_table1:
-        table1_tab(lang)
-    with tab_options:
-        options_tab(lang)
-    with tab_blocks:
-        blocks_tab(lang)
-    with tab_layers:
-        layers_tab(lang)
+    tabs = {"figure3": figure3_tab, "table1": table1_tab, "options": options_tab, "blocks": blocks_tab,
+            "layers": layers_tab}
+    for name, container in lazy_tabs("architecture_tab", list(tabs),
+                                     [tr(f"architecture.tab_{n}") for n in tabs]).items():
+        with container:
+            tabs[name](lang)  # only the open tab runs: a first visit computes Figure 3 alone
 
 
 main()

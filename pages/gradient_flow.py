@@ -28,6 +28,7 @@ from ui.work import heavy
 SEED = 0
 # preset -> (batch norm, initialisation): the three outcomes a student should see
 PRESETS = {"vanishing": (False, "small"), "exploding": (False, "he"), "paper": (True, "he")}
+DEFAULT_TRAINED = ("plain56", "resnet56")  # the same depth with and without shortcuts; the others are one click away
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -185,7 +186,8 @@ def _trained_section(lang: str) -> None:
     if "gradient_flow_trained" in st.session_state:  # keep only choices that still exist
         st.session_state["gradient_flow_trained"] = [k for k in st.session_state["gradient_flow_trained"]
                                                      if k in labels]
-    default = None if "gradient_flow_trained" in st.session_state else list(labels)[:5]
+    default = None if "gradient_flow_trained" in st.session_state else (
+        [s.path for s in sources if s.model in DEFAULT_TRAINED] or list(labels)[:2])
     chosen = st.multiselect(tr("gradient_flow.trained_choose"), list(labels), default=default,
                             format_func=labels.__getitem__, key="gradient_flow_trained")
     flows, names = [], []

@@ -22,16 +22,44 @@ def _text(at) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def test_renders_figure3_and_every_view(page):
+def _open(at, tab: str):
+    """What a click on a tab does: its name remembered, the page rerun (only the open tab runs)."""
+    at.session_state["architecture_tab_name"] = tab
+    at.run()
+    assert_no_exception(at)
+    return at
+
+
+def test_renders_figure3_first_and_only_it(page):
     assert page.title[0].value == "Architecture explorer: the paper's Figure 3"
     assert not page.error
     assert len(page.get("plotly_chart")) == 1
     assert [page.selectbox(key=f"architecture_col_{i}").value for i in range(3)] == ["vgg19", "plain34", "resnet34"]
-    text = _text(page)
-    assert "21,797,672" in text  # the every-layer tab: ResNet-34 totals
-    assert "4.09 / 7.80 / 11.51" in text  # Table 1's V1.5 explanation
     tables = [t.value for t in page.table]
     assert any("conv3_1" in str(t.to_dict()) for t in tables)  # where the dimensions change
+    text = _text(page)
+    assert "4.09 / 7.80 / 11.51" not in text  # Table 1 is not computed until its tab is opened
+    assert [tab.label for tab in page.tabs] == ["Figure 3", "Table 1", "Shortcut options (Table 3)",
+                                                "Basic vs bottleneck (Figure 5)", "Every layer"]
+
+
+def test_every_tab_when_opened():
+    at = app_page(PAGE)
+    assert "4.09 / 7.80 / 11.51" in _text(_open(at, "table1"))  # Table 1's V1.5 explanation
+    assert not at.get("plotly_chart")  # Figure 3 is not drawn behind it
+    assert "21,797,672" in _text(_open(at, "layers"))  # the every-layer tab: ResNet-34 totals
+    assert _open(at, "blocks").number_input  # Figure 5's width and size
+    assert _open(at, "options").table
+
+
+def test_the_open_tab_survives_a_language_switch():
+    at = _open(app_page(PAGE), "table1")
+    at.session_state["lang"] = "zh"
+    at.query_params["lang"] = "zh"
+    at.run()
+    assert_no_exception(at)
+    assert at.session_state["architecture_tab"] == at.tabs[1].label != "Table 1"
+    assert any("输出尺寸" in str(t.value.to_dict()) for t in at.table)  # Table 1, now in Chinese
 
 
 def test_layer_details_follow_the_selection(page):
@@ -77,9 +105,9 @@ def test_change_one_column_recomputes_only_that_column(monkeypatch):
 def test_chinese_and_bad_inputs_show_messages():
     # Values go in before the first run: after AppTest.switch_page a rerun does not keep ?lang=zh.
     at = app_page(PAGE, lang="zh", architecture_tbl_model="vgg19", architecture_tbl_size=16,
-                  architecture_opt_model="resnet56")
+                  architecture_opt_model="resnet56", architecture_tab_name="layers")
     assert_no_exception(at)
     assert at.title[0].value == "网络结构浏览器：论文图 3"
     assert any("更大的输入尺寸" in e.value for e in at.error)  # VGG-19 cannot run on 16x16, said in Chinese
-    assert "853,018" in str([t.value.to_dict() for t in at.table])  # ResNet-56, option A in Table 3
-    assert any("输出尺寸" in str(t.value.to_dict()) for t in at.table)  # Table 1's header in Chinese
+    assert "853,018" in str([t.value.to_dict() for t in _open(at, "options").table])  # ResNet-56, option A
+    assert any("输出尺寸" in str(t.value.to_dict()) for t in _open(at, "table1").table)  # Table 1's header

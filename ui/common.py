@@ -83,6 +83,22 @@ def keep_valid(key: str, options: Sequence[object], default: object) -> None:
         st.session_state[key] = default
 
 
+def lazy_tabs(key: str, names: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+    """Tabs of which only the open one runs: ``{name: container}`` of the open tab alone. A tab switch reruns the
+    page. The open tab is kept by name (``key``), so a language switch, which changes every label, keeps it."""
+    remembered = f"{key}_name"
+    if st.session_state.get(remembered) not in names:
+        st.session_state[remembered] = names[0]
+    by_label = dict(zip(labels, names))
+    st.session_state[key] = labels[list(names).index(st.session_state[remembered])]
+
+    def switched() -> None:
+        st.session_state[remembered] = by_label.get(st.session_state[key], names[0])
+
+    tabs = st.tabs(list(labels), key=key, on_change=switched)
+    return {name: tab for name, tab in zip(names, tabs) if tab.open}
+
+
 def keep_labelled(key: str, labels: Mapping[Any, str], default: object) -> None:
     """``keep_valid`` for a select box whose labels depend on data (an image's top prediction, a channel's
     statistics, the language): when its labels change, its value is sent to the browser again.
