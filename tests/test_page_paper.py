@@ -175,6 +175,18 @@ def test_gradient_flow_page(user_dir):
     assert "ResNet-20" in _texts(at)
 
 
+def test_gradient_flow_trained_section_starts_with_the_same_depth_pair(user_dir):
+    for name in ("plain20", "resnet56", "resnet20", "plain56"):
+        save_checkpoint(_trained_like(name), user_dir / name, {"model": name, "shortcut": "A"})
+    at = app_page("pages/gradient_flow.py", gradient_flow_depth=20)
+    assert_no_exception(at)
+    chosen = at.multiselect(key="gradient_flow_trained").value
+    assert [p.rsplit("/", 1)[-1] for p in chosen] == ["plain56.safetensors", "resnet56.safetensors"]
+    assert len(at.multiselect(key="gradient_flow_trained").options) == 4
+    rows = [m.value for m in at.markdown if "plain-56" in m.value or "ResNet-56" in m.value]
+    assert any("plain-56" in r for r in rows) and any("ResNet-56" in r for r in rows)
+
+
 def test_gradient_flow_page_in_chinese_without_checkpoints(user_dir):
     at = app_page("pages/gradient_flow.py", lang="zh", gradient_flow_depth=20)
     assert_no_exception(at)
