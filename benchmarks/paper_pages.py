@@ -45,7 +45,7 @@ def main() -> int:
     p.add_argument("--images", type=int, default=200)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--threads", type=int, nargs="+", default=[1, torch.get_num_threads()],
-                   help="intra-op thread counts to compare (the app uses $RESNET_VIZ_THREADS, else min(2, cores))")
+                   help="intra-op thread counts to compare (the app uses $RESNET_VIZ_THREADS, else 1)")
     p.add_argument("--json", help="also write the results to this file")
     args = p.parse_args()
 

@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip", default="", help="comma-separated parts to skip: gap, throughput, picker")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    threads = configure_threads()  # as the app does: min(2, cores) unless $RESNET_VIZ_THREADS says otherwise
+    threads = configure_threads()  # as the app does: 1 unless $RESNET_VIZ_THREADS says otherwise
     result: dict = {"threads": threads, "torch": torch.__version__, "cpus": os.cpu_count()}
     lab_data()
     skip = set(filter(None, args.skip.split(",")))

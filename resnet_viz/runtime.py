@@ -16,7 +16,11 @@ import threading
 import torch
 
 THREADS_ENV = "RESNET_VIZ_THREADS"
-DEFAULT_MAX_THREADS = 2  # Community Cloud containers have 1-2 cores; small CIFAR convs gain little from more
+# One: the sessions of a class are the parallelism. With two, a busy 2-core server spins both in every op: an
+# attribution class change took 1.67 s instead of 0.23 s while two other processes ran (benchmarks/clicks.py),
+# 8 concurrent tours 13 s instead of 11 s (benchmarks/class_load.py). A lone student's batch work (Figure 7 live,
+# the training lab) runs about twice as fast with RESNET_VIZ_THREADS=2 on an idle 2-core machine.
+DEFAULT_THREADS = 1
 
 MMAP_THRESHOLD = 64 * 1024  # bytes; glibc's default start value, made fixed
 _M_MMAP_THRESHOLD = -3  # mallopt's parameter number in glibc's malloc.h
@@ -27,10 +31,10 @@ _guard = threading.Lock()
 
 
 def default_threads() -> int:
-    """$RESNET_VIZ_THREADS, else min(2, the machine's cores)."""
+    """$RESNET_VIZ_THREADS, else one."""
     raw = os.environ.get(THREADS_ENV, "").strip()
     if not raw:
-        return min(DEFAULT_MAX_THREADS, os.cpu_count() or 1)
+        return DEFAULT_THREADS
     try:
         threads = int(raw)
     except ValueError:

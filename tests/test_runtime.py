@@ -25,14 +25,13 @@ def fresh(monkeypatch):
     return calls
 
 
-def test_default_is_at_most_two_threads(monkeypatch):
+def test_default_is_one_thread_whatever_the_cores(monkeypatch):
     monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
-    monkeypatch.setattr(runtime.os, "cpu_count", lambda: 64)
+    for cores in (64, 2, 1, None):
+        monkeypatch.setattr(runtime.os, "cpu_count", lambda cores=cores: cores)
+        assert runtime.default_threads() == 1
+    monkeypatch.setenv(runtime.THREADS_ENV, "2")
     assert runtime.default_threads() == 2
-    monkeypatch.setattr(runtime.os, "cpu_count", lambda: 1)
-    assert runtime.default_threads() == 1
-    monkeypatch.setattr(runtime.os, "cpu_count", lambda: None)
-    assert runtime.default_threads() == 1
 
 
 @pytest.mark.parametrize("raw", ["0", "-1", "two", "1.5"])
