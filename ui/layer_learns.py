@@ -27,7 +27,6 @@ from ui.work import heavy
 
 TOP_CACHE_BYTES = 16 * 1024 * 1024  # a ResNet-110's every layer over 1,000 images is under 1 MB
 VIS_CACHE_BYTES = 16 * 1024 * 1024  # a 128 px picture is 48 KB
-BATCH = 100  # images per forward pass: the progress bar's step
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -77,7 +76,7 @@ def _compute(loaded: LoadedModel, layers: list[LayerSpec], limit: int) -> dict[s
     try:
         return heavy(("layer_learns_top", model_key(loaded), tuple(m.key for m in layers), limit),
                      lambda: top_activations(loaded.model, layers, images, loaded.mean, loaded.std,
-                                             batch_size=BATCH, on_batch=progress))
+                                             on_batch=progress))
     finally:
         bar.empty()
 

@@ -20,7 +20,6 @@ from ui.work import heavy
 
 STUDY_BYTES = 64 * 1024  # a sweep is a few KB of JSON; the cache keeps a few hundred
 PROBS_ENTRIES = 6  # deletion sets a session keeps (1000 x 10 floats each)
-BATCH = 100  # images per forward pass of the live predictions: the progress bar's step
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -79,8 +78,7 @@ def probabilities(loaded, mkey: str, size: int, deleted: tuple[int, ...]):
             bar.progress(done / size, text=tr("lesion.progress_images", images=size))
         try:
             return heavy(("lesion_probs", mkey, size, deleted), lambda: paper.probabilities(
-                loaded.model, images, deleted, mean=loaded.mean, std=loaded.std, batch_size=BATCH,
-                on_batch=on_batch))
+                loaded.model, images, deleted, mean=loaded.mean, std=loaded.std, on_batch=on_batch))
         finally:
             bar.empty()
     return session_memo("lesion_probs", (mkey, size, deleted), compute_now, entries=PROBS_ENTRIES)

@@ -29,9 +29,9 @@ from resnet_viz.inspect.feature_maps import LayerSpec, layer_specs, receptive_fi
 from resnet_viz.inspect.hooks import hooked, locked
 from resnet_viz.inspect.receptive_field import ReceptiveField
 from resnet_viz.models.registry import ModelSpec
+from resnet_viz.runtime import INFERENCE_BATCH
 
 TOP_K = 9  # a 3 x 3 grid of patches, as Zeiler & Fergus show them
-BATCH = 250
 LEVELS = ("low", "mid", "high")
 
 
@@ -218,7 +218,7 @@ def _deepest(model: nn.Module, layers: Sequence[LayerSpec]) -> str:
 
 
 def top_activations(model: nn.Module, layers: Sequence[LayerSpec], images: torch.Tensor, mean: Sequence[float],
-                    std: Sequence[float], *, k: int = TOP_K, batch_size: int = BATCH,
+                    std: Sequence[float], *, k: int = TOP_K, batch_size: int = INFERENCE_BATCH,
                     on_batch: Callable[[int], None] | None = None) -> dict[str, TopActivations]:
     """key -> top ``k`` of every channel of each layer in ``layers`` over uint8 ``images`` (N x 3 x H x W),
     normalised with ``mean`` / ``std``; one forward pass per batch, stopped after the deepest layer.

@@ -24,6 +24,7 @@ from torch import nn
 from resnet_viz.data import normalize
 from resnet_viz.errors import InputError
 from resnet_viz.inspect.hooks import hooked
+from resnet_viz.runtime import INFERENCE_BATCH
 from resnet_viz.samples import TEST_SAMPLE_NAME
 
 
@@ -143,7 +144,7 @@ class _Moments:
 
 
 def layer_responses(model: nn.Module, images: torch.Tensor, *, mean: Sequence[float], std: Sequence[float],
-                    batch_size: int = 250, per_image: bool = False,
+                    batch_size: int = INFERENCE_BATCH, per_image: bool = False,
                     on_batch: Callable[[int], None] | None = None) -> LayerResponses:
     """Figure 7 data of ``model`` on uint8 ``images`` (N x 3 x H x W); with ``per_image`` the result also
     keeps each image's moments (``LayerResponses.per_image``), which the pooled values are computed from.
@@ -169,7 +170,7 @@ def layer_responses(model: nn.Module, images: torch.Tensor, *, mean: Sequence[fl
                           detail if per_image else None)
 
 
-def responses_of(loaded, images: torch.Tensor, *, batch_size: int = 250, per_image: bool = False,
+def responses_of(loaded, images: torch.Tensor, *, batch_size: int = INFERENCE_BATCH, per_image: bool = False,
                  on_batch: Callable[[int], None] | None = None) -> LayerResponses:
     """``layer_responses`` of a ``LoadedModel`` with its own normalisation."""
     return layer_responses(loaded.model, images, mean=loaded.mean, std=loaded.std, batch_size=batch_size,

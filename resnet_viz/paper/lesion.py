@@ -38,6 +38,7 @@ from resnet_viz.data import normalize
 from resnet_viz.errors import InputError
 from resnet_viz.inspect.hooks import hooked, lesioned
 from resnet_viz.models.cifar import CifarBlock, CifarNet, PadShortcut
+from resnet_viz.runtime import INFERENCE_BATCH
 from resnet_viz.samples import TEST_SAMPLE_NAME
 
 LESION_DIR = ASSETS_DIR / "lesion"  # shipped sweeps, one JSON per network, named by its weights' hash
@@ -118,7 +119,7 @@ def check_images(images: torch.Tensor, labels: torch.Tensor) -> None:
 
 
 def correct_counts(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, sets: Sequence[Sequence[int]], *,
-                   mean: Sequence[float], std: Sequence[float], batch_size: int = 250,
+                   mean: Sequence[float], std: Sequence[float], batch_size: int = INFERENCE_BATCH,
                    on_progress: Callable[[float], None] | None = None) -> list[int]:
     """How many of ``images`` the network classifies right with each set of blocks deleted (block indices in
     forward order; an empty set is the intact network). One pass per batch: each set starts from the intact
@@ -212,7 +213,7 @@ class LesionStudy:
 
 
 def lesion_study(loaded, images: torch.Tensor, labels: torch.Tensor, *, ks: Sequence[int] | None = None,
-                 draws: int = DRAWS, seed: int = SEED, batch_size: int = 250, sample: str = "",
+                 draws: int = DRAWS, seed: int = SEED, batch_size: int = INFERENCE_BATCH, sample: str = "",
                  on_progress: Callable[[float], None] | None = None) -> LesionStudy:
     """Every single deletion and ``draws`` random k-block deletions of a ``LoadedModel`` (its own
     normalisation), in one pass. ``ks`` defaults to ``default_ks``; ``ks=()`` skips the random sets."""
@@ -249,7 +250,7 @@ def blocks_deleted(model: nn.Module, deleted: Sequence[int]) -> Iterator[nn.Modu
 
 
 def probabilities(model: nn.Module, images: torch.Tensor, deleted: Sequence[int], *, mean: Sequence[float],
-                  std: Sequence[float], batch_size: int = 250,
+                  std: Sequence[float], batch_size: int = INFERENCE_BATCH,
                   on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
     """(N x classes) softmax of the network on uint8 ``images`` with the blocks ``deleted``."""
     out = []

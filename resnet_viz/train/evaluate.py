@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from resnet_viz.errors import DataError
+from resnet_viz.runtime import INFERENCE_BATCH
 
 
 @dataclass
@@ -164,7 +165,7 @@ class SampleEvaluation:
         return confident_mistakes(self.logits, self.labels, k)
 
 
-def sample_logits(model: nn.Module, images: torch.Tensor, *, mean, std, batch_size: int = 250,
+def sample_logits(model: nn.Module, images: torch.Tensor, *, mean, std, batch_size: int = INFERENCE_BATCH,
                   on_batch=None) -> torch.Tensor:
     """float32 N x C logits of uint8 ``images`` (normalised with the model's ``mean``/``std``), in eval mode,
     without gradients, under the model's lock: a cached model shared by every session is left as it was."""
@@ -202,7 +203,7 @@ def confident_mistakes(logits: torch.Tensor, labels: torch.Tensor, k: int = 12) 
 
 
 def evaluate_sample(loaded, images: torch.Tensor, labels: torch.Tensor, data_classes: tuple[str, ...], *,
-                    batch_size: int = 250, on_batch=None) -> SampleEvaluation:
+                    batch_size: int = INFERENCE_BATCH, on_batch=None) -> SampleEvaluation:
     """A loaded model (``resnet_viz.checkpoints.read.LoadedModel``) on uint8 images with their own class names:
     labels renumbered into the model's classes (DataError when the model lacks one), one forward pass."""
     model_labels = align_labels(labels, data_classes, loaded.classes)
