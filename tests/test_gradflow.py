@@ -94,6 +94,21 @@ def test_figures_use_a_log_scale_for_gradients():
     assert gain.layout.yaxis.title.text == t("gradient_flow.y_gain", "en")
 
 
+def test_a_narrow_log_axis_writes_its_ticks_out_and_a_wide_one_keeps_the_decades():
+    """Plotly labels the ticks between powers of ten with bare digits ("9" under "1" for 0.9)."""
+    from resnet_viz.render.plots.paper import block_figure, gradient_path_figure
+
+    x, y = _batch(4, 8)
+    plain, res = compare_at_init(14, x, y)
+    gain = block_figure([plain, res], "gain", "en")
+    ticks = list(gain.layout.yaxis.tickvals)
+    assert all(f"{v:.0e}"[0] in "125" for v in ticks) and 1.0 in ticks
+    assert min(ticks) <= min(plain.block_gain + res.block_gain) * 2.5
+    assert list(gain.layout.yaxis.ticktext) == [f"{v:g}" for v in ticks]
+    vanishing = compare_at_init(14, x, y, batch_norm=False, init="small")
+    assert gradient_path_figure(list(vanishing), "en").layout.yaxis.tickvals is None  # 10^-k: decades
+
+
 def test_hooks_are_removed_when_the_pass_fails():
     from resnet_viz.paper.gradient_flow import measure
 

@@ -135,6 +135,23 @@ def _flows(flows: Sequence[GradientFlow]) -> list[tuple[GradientFlow, str, str]]
             for f in flows]
 
 
+def _log_y(fig: go.Figure, title: str, values: Sequence[float]) -> None:
+    """A log y axis. Over less than three decades Plotly labels the ticks between powers of ten with a bare digit
+    ("9" for 0.9, under "1"): there the ticks are 1, 2, 5 times powers of ten, written out. Wider spans keep
+    Plotly's decades (10^-51 ... 10^0)."""
+    shown = [v for v in values if v > 0 and math.isfinite(v)]
+    fig.update_yaxes(title_text=title, type="log", exponentformat="power")
+    if not shown:
+        return
+    low, high = min(shown), max(shown)
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    if last - first > 3:
+        return
+    ticks = [m * 10.0 ** e for e in range(first, last + 1) for m in (1, 2, 5)]
+    ticks = [v for v in ticks if low / 2.5 <= v <= high * 2.5]
+    fig.update_yaxes(tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
+
+
 def gradient_norms_figure(flows: Sequence[GradientFlow], lang: str = "en",
                           labels: Sequence[str] | None = None) -> go.Figure:
     """||dL/dW|| of every conv/fc layer, layer 1 = the stem conv, on a log scale."""
@@ -147,7 +164,7 @@ def gradient_norms_figure(flows: Sequence[GradientFlow], lang: str = "en",
                                  customdata=list(flow.layers),
                                  hovertemplate=t("gradient_flow.hover_layer", lang) + "<extra></extra>"))
     fig.update_xaxes(title_text=t("gradient_flow.x_layer", lang))
-    fig.update_yaxes(title_text=t("gradient_flow.y_grad", lang), type="log", exponentformat="power")
+    _log_y(fig, t("gradient_flow.y_grad", lang), [v for f in flows for v in f.weight_grad_norm])
     fig.update_layout(height=420, margin=dict(t=50, b=40, l=70, r=20), title=t("gradient_flow.grad_title", lang))
     return fig
 
@@ -167,11 +184,12 @@ def block_figure(flows: Sequence[GradientFlow], what: str, lang: str = "en",
                                  hovertemplate=t("gradient_flow.hover_block", lang) + "<extra></extra>"))
     fig.update_xaxes(title_text=t("gradient_flow.x_block", lang))
     # log scales: without BN a signal or a block's factor spans many orders of magnitude
+    shown = [v for f in flows for v in (f.signal_std if what == "signal" else f.block_gain)]
     if what == "signal":
-        fig.update_yaxes(title_text=t("gradient_flow.y_signal", lang), type="log", exponentformat="power")
+        _log_y(fig, t("gradient_flow.y_signal", lang), shown)
         title = t("gradient_flow.signal_title", lang)
     else:
-        fig.update_yaxes(title_text=t("gradient_flow.y_gain", lang), type="log", exponentformat="power")
+        _log_y(fig, t("gradient_flow.y_gain", lang), [*shown, 1.0])
         fig.add_hline(y=1.0, line=dict(color="#999", dash="dot"))
         title = t("gradient_flow.gain_title", lang)
     fig.update_layout(height=360, margin=dict(t=50, b=40, l=70, r=20), title=title)
@@ -188,6 +206,6 @@ def gradient_path_figure(flows: Sequence[GradientFlow], lang: str = "en") -> go.
                                  customdata=list(flow.blocks),
                                  hovertemplate=t("gradient_flow.hover_path", lang) + "<extra></extra>"))
     fig.update_xaxes(title_text=t("gradient_flow.x_path", lang))
-    fig.update_yaxes(title_text=t("gradient_flow.y_path", lang), type="log", exponentformat="power")
+    _log_y(fig, t("gradient_flow.y_path", lang), [v for f in flows for v in f.grad_out_norm])
     fig.update_layout(height=420, margin=dict(t=50, b=40, l=70, r=20), title=t("gradient_flow.path_title", lang))
     return fig
