@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -455,6 +456,7 @@ def median_image_interval(result: LayerResponses, *, resamples: int = RESAMPLES,
 REFERENCE_SECONDS, REFERENCE_IMAGES = 107.0, 1000
 
 
+@lru_cache(maxsize=64)  # a meta-device pass per net: every run of the Figure 7 page asks for ten of them
 def network_macs(model: str) -> int:
     """Multiply-adds of one forward pass of zoo model ``model`` on one image."""
     from resnet_viz.inspect.architecture import summarize
