@@ -44,3 +44,27 @@ def test_a_waiting_student_is_told_how_many_are_ahead_then_gets_the_result(monke
     with queue.turn():
         at.run()
     assert at.text[0].value == "42" and told == []
+
+
+def _stoppable_script():
+    import streamlit as st
+
+    from ui.work import stoppable
+
+    state = st.session_state
+    with stoppable("t_stop", "Stop", lambda: state.update(stopped=True), active=state.get("active", True)) as bar:
+        bar.progress(0.5, text="half way")
+        if state.get("fail"):
+            raise RuntimeError("the work failed")
+    st.text("after")
+
+
+def test_stop_and_progress_are_gone_when_the_work_ends_or_fails():
+    for session in ({}, {"active": False}, {"fail": True}):
+        at = AppTest.from_function(_stoppable_script, default_timeout=60)
+        for key, value in session.items():
+            at.session_state[key] = value
+        at.run()
+        assert not at.button and not at.get("progress"), session  # both cleared, also on failure
+        assert bool(at.exception) == ("fail" in session)
+        assert ("after" in [t.value for t in at.text]) != ("fail" in session)

@@ -18,7 +18,7 @@ from resnet_viz.samples import load_npz
 from resnet_viz.work import ByteBudgetCache
 from ui.common import show_error, tr
 from ui.models import load_cached
-from ui.work import heavy
+from ui.work import heavy, stoppable
 
 THUMB_SIDE = 96
 BATCH = 50  # images per forward pass: the progress bar's step, and how soon "Stop" takes effect
@@ -107,25 +107,22 @@ def compute_live(paths: list[str], by_path: dict, labels: dict[str, str], fp: tu
         st.info(tr("figure7.stopped"))
         paths = [p for p in paths if p not in pending]
         pending = []
-    stop_slot, bar = st.empty(), st.empty()
-    if pending:
-        stop_slot.button(tr("figure7.stop"), key="figure7_stop", on_click=_stop, help=tr("figure7.stop_help"))
     out = {}
-    for path in paths:
-        k = pending.index(path) if path in pending else 0
+    with stoppable("figure7_stop", tr("figure7.stop"), _stop, help=tr("figure7.stop_help"),
+                   active=bool(pending)) as bar:
+        for path in paths:
+            k = pending.index(path) if path in pending else 0
 
-        def progress(done: int, k: int = k, net: str = labels.get(path, path)) -> None:
-            bar.progress((k + done / size) / len(pending), text=tr("figure7.progress", net=net, images=size,
-                                                                   k=k + 1, total=len(pending)))
+            def progress(done: int, k: int = k, net: str = labels.get(path, path)) -> None:
+                bar.progress((k + done / size) / len(pending), text=tr("figure7.progress", net=net, images=size,
+                                                                       k=k + 1, total=len(pending)))
 
-        def make(path: str = path, on_batch=progress):
-            model = paper.source_model(path, by_path)
-            return heavy(("figure7", path, fp, size), lambda: _measure(path, model, size, on_batch))
-        try:
-            out[path] = cache.get_or_create((path, fp, size), make)
-        except VizError as exc:
-            show_error(exc)
-            st.caption(tr("figure7.load_failed", net=labels.get(path, path)))
-    stop_slot.empty()
-    bar.empty()
+            def make(path: str = path, on_batch=progress):
+                model = paper.source_model(path, by_path)
+                return heavy(("figure7", path, fp, size), lambda: _measure(path, model, size, on_batch))
+            try:
+                out[path] = cache.get_or_create((path, fp, size), make)
+            except VizError as exc:
+                show_error(exc)
+                st.caption(tr("figure7.load_failed", net=labels.get(path, path)))
     return out

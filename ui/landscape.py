@@ -16,7 +16,7 @@ from resnet_viz.train.evaluate import align_labels
 from resnet_viz.work import ByteBudgetCache
 from ui.common import show_error, tr
 from ui.models import load_cached
-from ui.work import heavy
+from ui.work import heavy, stoppable
 
 LIVE_POINTS = 11
 LIVE_IMAGES = 256
@@ -105,18 +105,15 @@ def live(path: str, seed: int, name: str) -> paper.Landscape | None:
         if st.session_state.get("landscape_stopped") == (path, int(seed)):
             st.info(tr("landscape.stopped"))
         return None
-    stop_slot, bar = st.empty(), st.empty()
-    if key not in cache:
-        stop_slot.button(tr("landscape.stop"), key="landscape_stop", on_click=_stop, help=tr("landscape.stop_help"))
+    with stoppable("landscape_stop", tr("landscape.stop"), _stop, help=tr("landscape.stop_help"),
+                   active=key not in cache) as bar:
 
-    def progress(phase: str, done: int, total: int) -> None:
-        bar.progress(done / total, text=tr("landscape.progress", net=name, done=done, total=total))
+        def progress(phase: str, done: int, total: int) -> None:
+            bar.progress(done / total, text=tr("landscape.progress", net=name, done=done, total=total))
 
-    try:
-        land = cache.get_or_create(key, lambda: heavy(("landscape", key), lambda: _compute(path, seed, progress)))
-    except VizError as exc:
-        show_error(exc)
-        land = None
-    stop_slot.empty()
-    bar.empty()
+        try:
+            land = cache.get_or_create(key, lambda: heavy(("landscape", key), lambda: _compute(path, seed, progress)))
+        except VizError as exc:
+            show_error(exc)
+            land = None
     return land

@@ -23,7 +23,7 @@ from resnet_viz.work import ByteBudgetCache
 from ui.common import tr
 from ui.images import cached_png
 from ui.models import model_key
-from ui.work import heavy
+from ui.work import heavy, stoppable
 
 TOP_CACHE_BYTES = 16 * 1024 * 1024  # a ResNet-110's every layer over 1,000 images is under 1 MB
 VIS_CACHE_BYTES = 16 * 1024 * 1024  # a 128 px picture is 48 KB
@@ -135,15 +135,13 @@ def live_visual(loaded: LoadedModel, layer: LayerSpec, channel: int) -> VisResul
     if found is not None or st.session_state.get("layer_learns_live") != key:
         return found
     config = VisConfig.for_dataset(loaded.spec.dataset)
-    stop_slot, bar = st.empty(), st.progress(0.0, text=tr("layer_learns.vis_progress", step=0, steps=config.steps))
-    stop_slot.button(tr("layer_learns.stop"), key="layer_learns_stop", on_click=_stop)
+    with stoppable("layer_learns_stop", tr("layer_learns.stop"), _stop) as bar:
+        bar.progress(0.0, text=tr("layer_learns.vis_progress", step=0, steps=config.steps))
 
-    def progress(step: int) -> None:
-        bar.progress(step / config.steps, text=tr("layer_learns.vis_progress", step=step, steps=config.steps))
+        def progress(step: int) -> None:
+            bar.progress(step / config.steps, text=tr("layer_learns.vis_progress", step=step, steps=config.steps))
 
-    result = _visuals().get_or_create(key, lambda: heavy(("layer_learns_vis", *key), lambda: visualise(
-        loaded.model, layer.path, [channel], loaded.mean, loaded.std, config, on_step=progress)))
-    stop_slot.empty()
-    bar.empty()
+        result = _visuals().get_or_create(key, lambda: heavy(("layer_learns_vis", *key), lambda: visualise(
+            loaded.model, layer.path, [channel], loaded.mean, loaded.std, config, on_step=progress)))
     st.session_state.pop("layer_learns_live", None)
     return result

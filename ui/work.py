@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from typing import TypeVar
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import streamlit as st
 
@@ -62,3 +63,21 @@ def heavy(key: Hashable, compute: Callable[[], T]) -> T:
         note.empty()
     _remember(key)
     return result
+
+
+@contextmanager
+def stoppable(key: str, label: str, on_stop: Callable[[], None], *, help: str | None = None,
+              active: bool = True) -> Iterator[Any]:
+    """A Stop button (when ``active``) above a progress bar; yields the bar's slot, and clears both at the end.
+
+    A click on Stop interrupts the running script at its next progress update (Streamlit stops a run when a widget
+    changes); ``on_stop``, the button's callback, then decides what the rerun shows instead.
+    """
+    stop_slot, bar = st.empty(), st.empty()
+    if active:
+        stop_slot.button(label, key=key, on_click=on_stop, help=help)
+    try:
+        yield bar
+    finally:
+        stop_slot.empty()
+        bar.empty()
