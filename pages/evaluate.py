@@ -18,9 +18,10 @@ from resnet_viz.lab.homework import evaluate_command
 from resnet_viz.models.registry import display_name
 from resnet_viz.render.colour import display_scale, png_bytes, zoom
 from resnet_viz.render.plots.evaluate import confusion_figure, per_class_figure
-from resnet_viz.samples import TEST_SAMPLE_NAME, load_test_sample
+from resnet_viz.samples import TEST_SAMPLE_NAME
 from resnet_viz.train import evaluate as E
 from ui.common import current_language, keep_valid, picture, show_error, tr
+from ui.images import test_sample
 from ui.models import UPLOAD_LIMIT_BYTES, current_model, model_key, source_label
 from ui.work import heavy
 
@@ -30,20 +31,15 @@ MISTAKES, PER_ROW = 12, 6
 THUMB_SIDE = 96
 
 
-@st.cache_data(max_entries=1, show_spinner=False)
-def _sample() -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
-    return load_test_sample()
-
-
 @st.cache_data(max_entries=16, show_spinner=False)
 def _evaluation(model: str, sample: str, _loaded: LoadedModel) -> E.SampleEvaluation:
-    images, labels, classes = _sample()
+    images, labels, classes = test_sample()
     return E.evaluate_sample(_loaded, images, labels, classes)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _thumbnail(index: int) -> bytes:
-    picture_hwc = _sample()[0][index].permute(1, 2, 0).numpy()
+    picture_hwc = test_sample()[0][index].permute(1, 2, 0).numpy()
     return png_bytes(zoom(picture_hwc, display_scale(32, 32, target=THUMB_SIDE)))
 
 
@@ -143,7 +139,7 @@ def _checkpoint_name(loaded: LoadedModel) -> str:
 
 
 def _sample_note(loaded: LoadedModel, result: E.EvalResult) -> None:
-    per_class = torch.bincount(_sample()[1]).tolist()
+    per_class = torch.bincount(test_sample()[1]).tolist()
     st.subheader(tr("evaluate.sample_title"))
     st.info(tr("evaluate.sample_note", images=f"{result.total:,}",
                per_class=per_class[0] if len(set(per_class)) == 1 else f"{min(per_class)}–{max(per_class)}"))
@@ -159,7 +155,7 @@ def main() -> None:
         return
     key = model_key(loaded)
     try:
-        with st.spinner(tr("evaluate.running", images=f"{len(_sample()[1]):,}")):
+        with st.spinner(tr("evaluate.running", images=f"{len(test_sample()[1]):,}")):
             evaluation = heavy((KEY, key), lambda: _evaluation(key, TEST_SAMPLE_NAME, _loaded=loaded))
     except VizError as exc:
         show_error(exc)

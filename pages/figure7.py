@@ -45,7 +45,7 @@ def _spread(results, size: int, lang: str) -> None:
     worst = spread[0]
     st.markdown(tables.spread_sentence(worst, lang))
     if worst.dominated:
-        _, labels, classes = data.sample(size)
+        _, labels, classes = data.test_sample(size)
         for col, k in zip(st.columns(len(worst.top) + 2), worst.outliers):
             index = worst.top[k]
             cls = class_name(classes[int(labels[index])]) if classes else str(int(labels[index]))

@@ -18,7 +18,8 @@ from resnet_viz.paper.lesion import (
 from resnet_viz.render.plots.lesion import random_figure, single_figure
 from ui import lesion as data
 from ui.common import class_name, current_language, keep_labelled, keep_valid, picture, show_error, tr
-from ui.figure7 import sample, thumbnail
+from ui.figure7 import thumbnail
+from ui.images import test_sample
 from ui.models import current_model, model_key
 
 SIZES = [100, 250, 500, 1000]
@@ -103,7 +104,7 @@ def _block_label(i: int, name: str, down: bool) -> str:
 
 
 def _one_image(loaded, size: int, intact, lesioned) -> None:
-    _, labels, classes = sample(size)
+    _, labels, classes = test_sample(size)
     keep_valid("lesion_image", list(range(size)), 0)
     index = st.number_input(tr("lesion.image"), 0, size - 1, key="lesion_image", help=tr("lesion.image_help"))
     names = loaded.classes
@@ -142,7 +143,7 @@ def _interactive(lang: str) -> None:
     except VizError as exc:
         show_error(exc)
         return
-    change = prediction_change(intact, lesioned, sample(size)[1])
+    change = prediction_change(intact, lesioned, test_sample(size)[1])
     c1, c2, c3 = st.columns(3)
     c1.metric(tr("lesion.acc_intact"), f"{change.intact:.1f} %")
     c2.metric(tr("lesion.acc_lesioned", k=len(deleted)), f"{change.lesioned:.1f} %", delta=f"{change.delta:+.1f}")

@@ -14,9 +14,9 @@ from resnet_viz.errors import VizError
 from resnet_viz.images import preprocess
 from resnet_viz.paper import figure7 as paper
 from resnet_viz.render.colour import display_scale, png_bytes, zoom
-from resnet_viz.samples import load_npz
 from resnet_viz.work import ByteBudgetCache
 from ui.common import show_error, tr
+from ui.images import test_sample
 from ui.models import load_cached
 from ui.work import heavy, stoppable
 
@@ -29,12 +29,6 @@ LIVE_CACHE_BYTES = 64 * 1024 * 1024  # 1000 images: under 1 MB per network
 def sources(fingerprint_key: tuple, user_dir: str):
     """The checkpoints Figure 7 can show (``figure7_sources``), read again when the folders change."""
     return paper.figure7_sources()
-
-
-@st.cache_data(max_entries=4, show_spinner=False)
-def sample(limit: int):
-    """The first ``limit`` images of the shipped CIFAR-10 test sample, their labels and class names."""
-    return load_npz(limit=limit)
 
 
 def _result_bytes(result) -> int:
@@ -56,7 +50,7 @@ def meter() -> paper.CostMeter:
 
 
 def _measure(path: str, model: str, size: int, on_batch):
-    images, _, _ = sample(size)
+    images, _, _ = test_sample(size)
     loaded = load_cached(path)
     start = time.perf_counter()
     result = paper.responses_of(loaded, images, batch_size=BATCH, per_image=True, on_batch=on_batch)
@@ -67,7 +61,7 @@ def _measure(path: str, model: str, size: int, on_batch):
 @st.cache_data(max_entries=64, show_spinner=False)
 def thumbnail(limit: int, index: int) -> bytes:
     """Image ``index`` of the sample as a small PNG."""
-    images, _, _ = sample(limit)
+    images, _, _ = test_sample(limit)
     picture_hwc = images[index].permute(1, 2, 0).numpy()
     return png_bytes(zoom(picture_hwc, display_scale(picture_hwc.shape[0], picture_hwc.shape[1], target=THUMB_SIDE)))
 

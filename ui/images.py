@@ -28,10 +28,19 @@ from resnet_viz.images import (
 )
 from resnet_viz.render.colour import png_bytes
 from resnet_viz.render.plots.images import tensor_figure
+from resnet_viz.samples import Split, load_test_sample
 from ui.common import current_language, picture, show_error, tr
 
 PHOTO_KEY = "_photo"  # (sha256, image, file name, uploader key): the session's last photo, shown on every page
 LAST_INPUT_KEY = "_image_input_last"  # the uploader drawn last: the same one again means the page was rerun
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def test_sample(limit: int | None = None) -> Split:
+    """The first ``limit`` images of the shipped CIFAR-10 test sample (class-balanced, uint8), their labels and
+    class names: one copy per server for every page and session (Figure 7, Evaluate, What each layer learns), so
+    callers never write into it."""
+    return load_test_sample(limit)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

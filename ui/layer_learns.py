@@ -18,10 +18,9 @@ from resnet_viz.explain.feature_vis import VisConfig, VisGrid, VisResult, load_g
 from resnet_viz.inspect.feature_maps import LayerSpec, model_fingerprint
 from resnet_viz.inspect.layer_learns import TopActivations, chance_agreement, crops, top_activations
 from resnet_viz.render.plots.layer_learns import patch_grid
-from resnet_viz.samples import load_test_sample
 from resnet_viz.work import ByteBudgetCache
 from ui.common import tr
-from ui.images import cached_png
+from ui.images import cached_png, test_sample
 from ui.models import model_key
 from ui.work import heavy, stoppable
 
@@ -33,7 +32,7 @@ VIS_CACHE_BYTES = 16 * 1024 * 1024  # a 128 px picture is 48 KB
 def sample(limit: int) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """(N x H x W x 3 uint8, labels, class names) of the first ``limit`` shipped test images (class-balanced):
     one read-only copy per server, not one per call."""
-    images, labels, classes = load_test_sample(limit)
+    images, labels, classes = test_sample(limit)
     hwc, lab = np.ascontiguousarray(images.permute(0, 2, 3, 1).numpy()), labels.numpy()
     hwc.flags.writeable = lab.flags.writeable = False
     return hwc, lab, classes
@@ -68,7 +67,7 @@ def grid_of(loaded: LoadedModel) -> VisGrid | None:
 def _compute(loaded: LoadedModel, layers: list[LayerSpec], limit: int) -> dict[str, TopActivations]:
     """``layers`` in one pass over the first ``limit`` images, in the queue, with a progress bar."""
     bar = st.progress(0.0, text=tr("layer_learns.computing", images=limit))
-    images = load_test_sample(limit)[0]
+    images = test_sample(limit)[0]
 
     def progress(done: int) -> None:
         bar.progress(done / limit, text=tr("layer_learns.computing", images=limit))

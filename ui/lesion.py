@@ -14,7 +14,7 @@ from resnet_viz.render.tables import figure7_labels
 from resnet_viz.samples import TEST_SAMPLE_NAME
 from resnet_viz.work import ByteBudgetCache
 from ui.common import session_memo, tr
-from ui.figure7 import sample
+from ui.images import test_sample
 from ui.models import load_cached
 from ui.work import heavy
 
@@ -58,7 +58,7 @@ def compute(path: str, fp: tuple, label: str) -> paper.LesionStudy:
         bar.progress(min(fraction, 1.0), text=tr("lesion.progress", net=label))
 
     def make() -> paper.LesionStudy:
-        images, labels, _ = sample(1000)
+        images, labels, _ = test_sample(1000)
         return heavy(("lesion", weights), lambda: paper.lesion_study(loaded, images, labels, sample=TEST_SAMPLE_NAME,
                                                                      on_progress=on_progress))
     try:
@@ -71,7 +71,7 @@ def probabilities(loaded, mkey: str, size: int, deleted: tuple[int, ...]):
     """(size x classes) softmax of the sidebar model on the first ``size`` sample images with ``deleted`` blocks
     deleted; kept in the session, computed in the queue with a progress bar."""
     def compute_now():
-        images, _, _ = sample(size)
+        images, _, _ = test_sample(size)
         bar = st.progress(0.0, text=tr("lesion.progress_images", images=size))
 
         def on_batch(done: int) -> None:
