@@ -391,13 +391,17 @@ def comparison_rows(resnet: tuple[str, LesionStudy] | None, plain: tuple[str, Le
     from resnet_viz.i18n import t
 
     col_what, col_veit, col_ours = (t(f"lesion.col_{c}", lang) for c in ("what", "veit", "ours"))
+
+    def single(row: str, veit: str, label: str, s: LesionStudy) -> dict[str, str]:
+        errs = s.single_error
+        return {col_what: t(row, lang), col_veit: t(veit, lang),
+                col_ours: t("lesion.ours_single", lang, net=label, base=f"{s.baseline_error:.1f}",
+                            median=f"{np.median(errs):.1f}", worst=f"{max(errs):.1f}")}
+
     rows = []
     if resnet is not None:
         label, s = resnet
-        errs = s.single_error
-        rows.append({col_what: t("lesion.row_single_resnet", lang), col_veit: t("lesion.veit_single", lang),
-                     col_ours: t("lesion.ours_single", lang, net=label, base=f"{s.baseline_error:.1f}",
-                                 median=f"{np.median(errs):.1f}", worst=f"{max(errs):.1f}")})
+        rows.append(single("lesion.row_single_resnet", "lesion.veit_single", label, s))
         down = downsampling_sentence(s, label, lang)
         if down:
             rows.append({col_what: t("lesion.row_down", lang), col_veit: t("lesion.veit_down", lang), col_ours: down})
@@ -406,9 +410,5 @@ def comparison_rows(resnet: tuple[str, LesionStudy] | None, plain: tuple[str, Le
             rows.append({col_what: t("lesion.row_random", lang), col_veit: t("lesion.veit_random", lang),
                          col_ours: t("lesion.ours_random", lang, net=label, curve=curve)})
     if plain is not None:
-        label, s = plain
-        errs = s.single_error
-        rows.append({col_what: t("lesion.row_single_plain", lang), col_veit: t("lesion.veit_vgg", lang),
-                     col_ours: t("lesion.ours_single", lang, net=label, base=f"{s.baseline_error:.1f}",
-                                 median=f"{np.median(errs):.1f}", worst=f"{max(errs):.1f}")})
+        rows.append(single("lesion.row_single_plain", "lesion.veit_vgg", *plain))
     return rows
