@@ -50,6 +50,7 @@ def _timed(fn, repeat: int, name: str = "") -> tuple[float, object]:
 def library(model: str, repeat: int) -> dict[str, float]:
     import numpy as np
 
+    from resnet_viz.checkpoints.identity import model_fingerprint
     from resnet_viz.checkpoints.read import load_random
     from resnet_viz.images import load_sample, preprocess, sample_images
     from resnet_viz.inspect.feature_maps import (
@@ -57,7 +58,6 @@ def library(model: str, repeat: int) -> dict[str, float]:
         capture,
         channel_mosaic,
         channel_order,
-        model_fingerprint,
         page_of,
         value_range,
     )
@@ -118,7 +118,7 @@ def page(model: str, repeat: int) -> dict[str, float]:
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
     at.query_params["lang"] = "en"
-    at.session_state["model_source"] = str(path)
+    at.session_state["model_choice"] = str(path)
     at.run()
     home = []
     for _ in range(repeat):

@@ -1,11 +1,17 @@
-"""Timings of the lesion study on this machine: one click (one block deleted, a full forward pass of the shipped
-ResNet-56 on the 1,000 sample images, warm) and the whole per-block sweep of the shipped ResNet-110 (54 single
-deletions in one pass, no random sets).
+"""Timings of the lesion study on this machine, as the app runs it (one torch intra-op thread, the work split over
+``resnet_viz.work.WORKERS`` Python threads):
 
-    python benchmarks/lesion.py [--threads 2] [--repeat 3] [--skip-sweep] [--json out.json]
+- a click: the shipped ResNet-56 on the 1,000 sample images with one block deleted, restarting from the intact
+  network's kept block inputs (``intact_pass``, computed once per network and image set: its time and bytes are
+  printed), for the first block, block 14 (``layer2.4``) and the last; and the same click without the kept inputs
+  (``probabilities``, the full forward pass the page made before issue 33);
+- the sweeps of the shipped ResNet-110: every single deletion, and the page's whole sweep (single deletions and
+  ten random draws for each of its ks).
 
-Prints wall and CPU seconds (best of --repeat for the click, one run for the sweep) and the load average: on a
-shared machine the numbers move with it.
+    python benchmarks/lesion.py [--workers 2] [--threads 1] [--repeat 3] [--skip-sweep] [--json out.json]
+
+Prints wall and CPU seconds (best of --repeat for a click, one run for a sweep) and the load average: on a shared
+machine the numbers move with it.
 """
 
 from __future__ import annotations
@@ -14,12 +20,14 @@ import argparse
 import json
 import os
 import time
+from functools import partial
 from pathlib import Path
 
 from resnet_viz.checkpoints.find import SHIPPED_DIR, load_model
-from resnet_viz.paper.lesion import lesion_study, probabilities
+from resnet_viz.paper.lesion import intact_pass, lesion_study, probabilities, probabilities_from
 from resnet_viz.runtime import configure_threads
 from resnet_viz.samples import load_test_sample
+from resnet_viz.work import WORKERS
 
 
 def timed(fn) -> tuple[float, float]:
@@ -30,28 +38,46 @@ def timed(fn) -> tuple[float, float]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--workers", type=int, default=WORKERS)
+    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (the app's default: 1)")
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--block", type=int, default=13, help="the block the click deletes (0-based; 13: layer2.4)")
     p.add_argument("--skip-sweep", action="store_true")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     configure_threads(args.threads)
     images, labels, _ = load_test_sample()
-    out: dict[str, object] = {"threads": args.threads, "images": len(images), "load_before": os.getloadavg()[0]}
+    out: dict[str, object] = {"threads": args.threads, "workers": args.workers, "images": len(images),
+                              "load_before": os.getloadavg()[0]}
+
+    def say(key: str, wall: float, cpu: float, what: str) -> None:
+        out[key], out[f"{key}_cpu"] = round(wall, 2), round(cpu, 2)
+        print(f"{what}: {wall:.2f} s (CPU {cpu:.2f} s), load {os.getloadavg()[0]:.1f}", flush=True)
+
     r56 = load_model(str(SHIPPED_DIR / "resnet56.safetensors"))
-    click = lambda: probabilities(r56.model, images, [args.block], mean=r56.mean, std=r56.std)  # noqa: E731
-    click()  # warm: allocator, kernels
-    wall, cpu = min(timed(click) for _ in range(args.repeat))
-    out["click_resnet56_s"], out["click_resnet56_cpu_s"] = round(wall, 2), round(cpu, 2)
-    print(f"one click (ResNet-56, block {args.block + 1} deleted, {len(images)} images): {wall:.2f} s "
-          f"(CPU {cpu:.2f} s), load {os.getloadavg()[0]:.1f}")
+    norm = dict(mean=r56.mean, std=r56.std)
+    kept = [None]
+
+    def first() -> None:
+        kept[0] = intact_pass(r56.model, images, workers=args.workers, **norm)
+
+    first()  # warm: allocator, kernels
+    say("intact_pass_resnet56", *timed(first), f"intact pass (ResNet-56, {len(images)} images, once per network)")
+    intact = kept[0]
+    assert intact is not None
+    out["kept_blocks"], out["kept_mb"] = list(intact.kept), round(intact.nbytes / 1e6, 1)
+    print(f"kept block inputs: blocks {[k + 1 for k in intact.kept]}, {intact.nbytes / 1e6:.1f} MB")
+    for block in (0, 13, 26):
+        click = partial(probabilities_from, r56.model, intact, images, [block], workers=args.workers, **norm)
+        wall, cpu = min(timed(click) for _ in range(args.repeat))
+        say(f"click_block{block + 1}", wall, cpu, f"one click (ResNet-56, block {block + 1} deleted)")
+    wall, cpu = min(timed(lambda: probabilities(r56.model, images, [13], **norm)) for _ in range(args.repeat))
+    say("click_block14_uncached", wall, cpu, "the same click without kept inputs, one thread (before issue 33)")
     if not args.skip_sweep:
         r110 = load_model(str(SHIPPED_DIR / "resnet110.safetensors"))
-        wall, cpu = timed(lambda: lesion_study(r110, images, labels, ks=()))
-        out["sweep_resnet110_s"], out["sweep_resnet110_cpu_s"] = round(wall, 1), round(cpu, 1)
-        print(f"per-block sweep (ResNet-110, 54 deletions, {len(images)} images): {wall:.1f} s (CPU {cpu:.1f} s), "
-              f"load {os.getloadavg()[0]:.1f}")
+        say("sweep_single_resnet110", *timed(lambda: lesion_study(r110, images, labels, ks=(), workers=args.workers)),
+            f"single deletions (ResNet-110, 54 blocks, {len(images)} images)")
+        say("sweep_page_resnet110", *timed(lambda: lesion_study(r110, images, labels, workers=args.workers)),
+            "the page's sweep (ResNet-110: single deletions and 10 random draws per k)")
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
 

@@ -1,8 +1,9 @@
 """The training lab's targets, measured on this machine.
 
-(a) With the lab's defaults (plain-20, plain-56, ResNet-56; batch 128, lr 0.1, 300 iterations), the plain-56 minus
-    plain-20 training-loss gap 90 s of wall time after "Train" (the run built and stepped as the app's thread does;
-    the loss is the mean of the last min(20, reached) iterations), for several seeds.
+(a) With the lab's defaults (``LabSettings()``: its nets, batch, learning rate and iterations, as the page starts
+    them), the plain-56 minus plain-20 training-loss gap 90 s of wall time after "Train" (the run built and
+    stepped as the app's thread does; the loss is the mean of the last min(20, reached) iterations), for several
+    seeds.
 (b) The lab's training images/s against ``loop.train``'s (what ``python -m resnet_viz train`` runs) for the same
     nets, the same batch and the same number of iterations, each ending with one test on 1,000 images. ``train``
     gets the lab's own images, written as an image folder (5,000 training, 1,000 test).
@@ -26,7 +27,9 @@ import torch
 from PIL import Image
 
 from resnet_viz.runtime import configure_threads
-from resnet_viz.train.lab import LabRun, LabSettings, ModelShelf, NetChoice, lab_data
+from resnet_viz.train.training_lab.settings import LabSettings, NetChoice
+from resnet_viz.train.training_lab.shelf import ModelShelf
+from resnet_viz.train.training_lab.stepper import LabRun, lab_data
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # ui/ (the picker's latency is measured through the app)
@@ -124,7 +127,7 @@ def picker_latency() -> dict:
     rerun = time.perf_counter() - start
     if at.exception:
         raise RuntimeError(at.exception[0].value)
-    labels = at.sidebar.selectbox(key="model_source").options  # the options' labels
+    labels = at.sidebar.selectbox(key="model_choice").options  # the options' labels
     listed = sum("trained here" in label for label in labels) == len(sources)
     return {"handover_s": round(handover, 3), "poll_at_most_s": POLL_S, "app_rerun_s": round(rerun, 3),
             "worst_case_s": round(handover + POLL_S + rerun, 3), "listed": listed}

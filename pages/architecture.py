@@ -9,49 +9,27 @@ import streamlit as st
 
 from resnet_viz.errors import VizError
 from resnet_viz.i18n import t
-from resnet_viz.inspect.architecture import Summary, block_pair, dimension_changes, shortcut_options, summarize, table1
+from resnet_viz.inspect.architecture import Summary
 from resnet_viz.models.registry import MODELS, get_spec
 from resnet_viz.render import tables
-from resnet_viz.render.plots.figure3 import ColumnLayout, column_layout, figure3, selected_box, spec_title
+from resnet_viz.render.plots.figure3 import ColumnLayout, figure3, spec_title
+from ui.architecture import (
+    DEFAULT_COLUMNS,
+    DEFAULT_SHORTCUT,
+    DETAIL_KEY,
+    cached_blocks,
+    cached_changes,
+    cached_layout,
+    cached_options,
+    cached_summary,
+    cached_table1,
+    follow_click,
+)
 from ui.common import current_language, keep_valid, lazy_tabs, show_error, tr
 
 NAMES = list(MODELS)
 RESIDUAL = [n for n, s in MODELS.items() if s.residual]
-DEFAULT_COLUMNS = ("vgg19", "plain34", "resnet34")
 SHORTCUTS = ["default", "A", "B", "C"]
-DEFAULT_SHORTCUT = "A"  # the paper's Figure 3 and Table 2: ResNet-34 with option A, as many parameters as plain-34
-
-
-@st.cache_data(max_entries=96, show_spinner=False)
-def cached_summary(name: str, input_size: int | None, shortcut: str | None, variant: str = "") -> Summary:
-    """One entry per (model, input size, shortcut): changing one column never recomputes the others."""
-    return summarize(name, input_size=input_size, shortcut=shortcut, variant=variant)
-
-
-@st.cache_data(max_entries=48, show_spinner=False)
-def cached_layout(name: str, shortcut: str | None, collapse: bool, language: str):
-    return column_layout(cached_summary(name, None, shortcut), collapse=collapse, lang=language)
-
-
-@st.cache_data(max_entries=48, show_spinner=False)
-def cached_changes(name: str, shortcut: str | None) -> list[dict]:
-    """Where a Figure 3 column's feature map changes size or width (from the cached summary)."""
-    return dimension_changes(cached_summary(name, None, shortcut))
-
-
-@st.cache_data(max_entries=4, show_spinner=False)
-def cached_table1():
-    return table1()
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def cached_options(name: str):
-    return shortcut_options(name)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def cached_blocks(width: int, size: int):
-    return block_pair(width, size)
 
 
 # Format functions take the run's language: AppTest may call them after the run.
@@ -75,22 +53,10 @@ def _detail_choice(columns: list[ColumnLayout], event) -> str:
     labels = {f"{c}:{b.row}": tr("architecture.detail_option", column=column.title, label=b.label,
                                  name=column.summary.rows[b.row].name)
               for c, column in enumerate(columns) for b in column.boxes}
-    try:
-        points = list(event.selection.points) if event else []
-    except AttributeError:
-        points = list((event or {}).get("selection", {}).get("points", []))
-    if not points:
-        st.session_state.pop("_architecture_last_click", None)  # so that clicking the same box again selects it
-    else:
-        hit = selected_box(columns, dict(points[0]))
-        click = f"{hit[0]}:{hit[1]}" if hit else None
-        if click and click in options and click != st.session_state.get("_architecture_last_click"):
-            st.session_state["_architecture_last_click"] = click
-            st.session_state["architecture_detail"] = click
-    if st.session_state.get("architecture_detail") not in options:
-        st.session_state["architecture_detail"] = options[-1]
-    return st.selectbox(tr("architecture.detail_pick"), options, key="architecture_detail", format_func=labels.get,
-                        help=tr("architecture.detail_pick_help"))
+    follow_click(columns, event, options)
+    keep_valid(DETAIL_KEY, options, options[-1])
+    return str(st.selectbox(tr("architecture.detail_pick"), options, key=DETAIL_KEY, format_func=labels.__getitem__,
+                            help=tr("architecture.detail_pick_help")))
 
 
 def _changes_tables(columns: list[ColumnLayout], names: list[str], lang: str) -> None:
@@ -106,8 +72,7 @@ def figure3_tab(lang: str) -> None:
     names = []
     for i, col in enumerate(st.columns(3)):
         key = f"architecture_col_{i}"
-        if st.session_state.get(key) not in NAMES:
-            st.session_state[key] = DEFAULT_COLUMNS[i]
+        keep_valid(key, NAMES, DEFAULT_COLUMNS[i])
         names.append(col.selectbox(tr("architecture.column_pick", n=i + 1), NAMES, key=key,
                                    format_func=partial(model_name, lang=lang)))
     opt_col, collapse_col = st.columns([2, 1])
@@ -143,8 +108,7 @@ def table1_tab(lang: str) -> None:
 def options_tab(lang: str) -> None:
     """Table 3: the shortcut options A, B and C of one residual net."""
     st.markdown(tr("architecture.options_intro"))
-    if st.session_state.get("architecture_opt_model") not in RESIDUAL:
-        st.session_state["architecture_opt_model"] = "resnet34"
+    keep_valid("architecture_opt_model", RESIDUAL, "resnet34")
     opt_model = st.selectbox(tr("architecture.options_model"), RESIDUAL, key="architecture_opt_model",
                              format_func=partial(model_name, lang=lang))
     try:
@@ -191,8 +155,7 @@ def layers_tab(lang: str) -> None:
     """Every layer of one model, at any input size and shortcut option."""
     st.markdown(tr("architecture.layers_intro"))
     m_col, size_col, sc_col = st.columns(3)
-    if st.session_state.get("architecture_tbl_model") not in NAMES:
-        st.session_state["architecture_tbl_model"] = "resnet34"
+    keep_valid("architecture_tbl_model", NAMES, "resnet34")
     tbl_model = m_col.selectbox(tr("architecture.layers_model"), NAMES, key="architecture_tbl_model",
                                 format_func=partial(model_name, lang=lang))
     spec = get_spec(tbl_model)

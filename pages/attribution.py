@@ -1,5 +1,6 @@
 """Where is the network looking? Grad-CAM at a chosen layer, the stage strip, Captum's other methods side by
-side, and plain against residual. Everything shown is computed in resnet_viz.explain.attribution."""
+side, and plain against residual. Everything shown is computed in resnet_viz.explain.attribution; the methods on
+offer, their settings and first signs are the entries of resnet_viz.explain.methods."""
 
 from __future__ import annotations
 
@@ -8,23 +9,36 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
+from resnet_viz.checkpoints.identity import model_key
 from resnet_viz.checkpoints.read import LoadedModel
+from resnet_viz.data import shown_dataset
 from resnet_viz.errors import VizError
 from resnet_viz.explain import attribution as A
+from resnet_viz.explain.methods import METHODS
 from resnet_viz.images import Preprocessed
 from resnet_viz.models.registry import plain_twin
 from resnet_viz.render import tables
-from resnet_viz.render.colour import COLORMAPS, SIGNS, display_scale, heatmap, overlay, png_bytes, raw_picture, zoom
+from resnet_viz.render.colour import (
+    COLORMAPS,
+    SIGNS,
+    cam_heat,
+    display_scale,
+    heatmap,
+    overlay,
+    png_bytes,
+    raw_picture,
+    zoom,
+)
 from resnet_viz.render.plots.attribution import percent, predictions_figure
-from ui.common import class_name as class_name_of
-from ui.common import current_language, keep_labelled, keep_valid, show_error, tr
-from ui.explanations import explanation, method_result
+from ui.attribution import explanation, method_result
+from ui.common import class_name, current_language, keep_labelled, keep_valid, show_error, tr
 from ui.images import image_input, preprocessed
-from ui.models import current_model, load_cached, model_key, model_scope, weights_source
+from ui.models import current_model, load_cached, model_label, model_scope, weights_source
 
 KEY = "attribution"
 DISPLAY_SIZE = 224  # small (CIFAR) pictures are enlarged to this, pixel by pixel
 PAIR_RESNETS = {"cifar10": "resnet20", "imagenet": "resnet34"}  # the ResNet shown against its plain twin
+SIDES = {"left": "grad_cam", "right": "saliency"}  # the two compared columns, and the method each shows at first
 
 
 def _display(rgb: np.ndarray) -> np.ndarray:
@@ -33,44 +47,39 @@ def _display(rgb: np.ndarray) -> np.ndarray:
 
 
 def _method_column(side: str, col, *, loaded: LoadedModel, pre: Preprocessed, image_id: str, exp: A.Explanation,
-                   layer_path: str, params: dict, alpha: float, cmap: str, base: np.ndarray) -> None:
-    class_name = class_name_of(loaded.classes[exp.target]) if exp.target < len(loaded.classes) else str(exp.target)
+                   layer_path: str, params: dict[str, dict[str, int]], alpha: float, cmap: str,
+                   base: np.ndarray) -> None:
+    shown_class = class_name(loaded.classes[exp.target]) if exp.target < len(loaded.classes) else str(exp.target)
     with col:
-        methods = {m: tr(f"attribution.methods.{m}") for m in A.METHODS}
-        keep_labelled(f"{KEY}_method_{side}", methods, A.METHODS[0])
-        method = st.selectbox(tr("attribution.method"), A.METHODS, key=f"{KEY}_method_{side}",
-                              format_func=methods.__getitem__)
-        name = tr(f"attribution.methods.{method}")
-        st.caption(tr(f"attribution.method_help.{method}"))
-        if method == "grad_cam":  # the positive part only, by definition: shown, not offered
-            positive = {"positive": tr("attribution.signs.positive")}
-            keep_labelled(f"{KEY}_sign_{side}_grad_cam", positive, "positive")
-            st.selectbox(tr("attribution.sign"), list(positive), key=f"{KEY}_sign_{side}_grad_cam", disabled=True,
-                         help=tr("attribution.sign_help"), format_func=positive.__getitem__)
-            heat = exp.cam.heat
-            st.caption(tr("attribution.evaluations", method=name, count=1))
+        labels = {m.name: tr(m.label) for m in METHODS.values()}
+        keep_labelled(f"{KEY}_method_{side}", labels, next(iter(METHODS)))
+        method = METHODS[st.selectbox(tr("attribution.method"), list(METHODS), key=f"{KEY}_method_{side}",
+                                      format_func=labels.__getitem__)]
+        name = labels[method.name]
+        st.caption(tr(method.help))
+        # A map with one sign by definition (Grad-CAM's positive part) shows it, without offering the others.
+        sign_key = f"{KEY}_sign_{side}_{method.name}"
+        signs = {s: tr(f"attribution.signs.{s}") for s in (SIGNS if method.signed else (method.default_sign,))}
+        keep_labelled(sign_key, signs, method.default_sign)
+        sign = st.selectbox(tr("attribution.sign"), list(signs), key=sign_key, disabled=not method.signed,
+                            help=tr("attribution.sign_help"), format_func=signs.__getitem__)
+        if method.run is None:  # Grad-CAM: the map of the pass above
+            heat, evaluations, delta = cam_heat(exp.cam.raw, exp.cam.input_size), 1, None
         else:
-            sign_key = f"{KEY}_sign_{side}_{method}"
-            signs = {s: tr(f"attribution.signs.{s}") for s in SIGNS}
-            keep_labelled(sign_key, signs, A.DEFAULT_SIGN[method])
-            sign = st.selectbox(tr("attribution.sign"), SIGNS, key=sign_key, help=tr("attribution.sign_help"),
-                                format_func=signs.__getitem__)
-            used = {k: v for k, v in params.items()
-                    if (method == "integrated_gradients" and k == "steps")
-                    or (method == "occlusion" and k in ("window", "stride"))}
             try:
-                result = method_result(method, loaded, pre, image_id, exp.target, layer_path, used, st.empty())
+                result = method_result(method, loaded, pre, image_id, exp.target, layer_path,
+                                       params.get(method.name, {}), st.empty())
             except Exception as exc:  # any failure of one method leaves the rest of the page working
                 reason = (exc.message(current_language()) if isinstance(exc, VizError)
                           else f"{type(exc).__name__}: {exc}")
                 st.error(tr("attribution.method_error", method=name, reason=reason))
                 return
-            heat = heatmap(result.values, sign=sign)
-            st.caption(tr("attribution.evaluations", method=name, count=result.evaluations))
-            if result.delta is not None:
-                st.caption(tr("attribution.ig_delta", delta=f"{result.delta:.2g}"))
+            heat, evaluations, delta = heatmap(result.values, sign=sign), result.evaluations, result.delta
+        st.caption(tr("attribution.evaluations", method=name, count=evaluations))
+        if delta is not None:
+            st.caption(tr("attribution.ig_delta", delta=f"{delta:.2g}"))
         st.image(_display(overlay(base, heat, alpha=alpha, cmap=cmap)), width="stretch",
-                 caption=tr("attribution.result_caption", method=name, name=class_name))
+                 caption=tr("attribution.result_caption", method=name, name=shown_class))
 
 
 def _pair_explanation(other: LoadedModel, pre: Preprocessed, image_id: str, *, loaded: LoadedModel,
@@ -96,13 +105,14 @@ def _pair_column(source: str, image, image_id: str, loaded: LoadedModel, exp: A.
     except VizError as exc:
         show_error(exc)
         return
-    class_name = class_name_of(other.classes[result.target])
-    st.image(_display(overlay(np.asarray(pre.cropped), result.cam.heat, alpha=alpha, cmap=cmap)),
-             width="stretch", caption=tr("attribution.pair_caption", model=other.label, name=class_name,
+    shown_class = class_name(other.classes[result.target])
+    st.image(_display(overlay(np.asarray(pre.cropped), cam_heat(result.cam.raw, result.cam.input_size), alpha=alpha,
+                              cmap=cmap)),
+             width="stretch", caption=tr("attribution.pair_caption", model=model_label(other), name=shown_class,
                                          prob=percent(float(result.probabilities[result.target]))))
     if other.accuracy is not None:
         st.caption(tr("attribution.pair_accuracy", acc=f"{other.accuracy:.1f}",
-                      dataset=other.meta.get("dataset", other.spec.dataset)))
+                      dataset=shown_dataset(other.meta.get("dataset", other.spec.dataset), current_language())))
 
 
 def _pair_section(image, image_id: str, loaded: LoadedModel, exp: A.Explanation, alpha: float, cmap: str) -> None:
@@ -134,12 +144,12 @@ def _settings_section(loaded: LoadedModel, pre: Preprocessed, image_id: str) -> 
         show_error(exc)
         return None
     top = exp.top_k(loaded.classes, 1)[0]
-    labels = tables.target_labels(loaded.classes, class_name_of(top.name), percent(top.probability), current_language())
+    labels = tables.target_labels(loaded.classes, class_name(top.name), percent(top.probability), current_language())
     keep_labelled(f"{KEY}_target", labels, -1)
     st.selectbox(tr("attribution.target"), targets, key=f"{KEY}_target", help=tr("attribution.target_help"),
                  format_func=labels.__getitem__)
     st.plotly_chart(predictions_figure(exp.top_k(loaded.classes, 5), exp.target, current_language()), width="stretch")
-    st.caption(tr("attribution.explained", name=class_name_of(loaded.classes[exp.target]), index=exp.target,
+    st.caption(tr("attribution.explained", name=class_name(loaded.classes[exp.target]), index=exp.target,
                   prob=percent(float(exp.probabilities[exp.target]))))
     model_scope(loaded, image_id, KEY)
     return layer_name, exp
@@ -153,11 +163,11 @@ def _cam_section(loaded: LoadedModel, base: np.ndarray, exp: A.Explanation, laye
     alpha = c_alpha.slider(tr("attribution.opacity"), 0.0, 1.0, 0.5, 0.05, key=f"{KEY}_alpha")
     cmap = c_cmap.selectbox(tr("attribution.colormap"), COLORMAPS, key=f"{KEY}_cmap",
                             help=tr("attribution.colormap_help"))
-    over = _display(overlay(base, exp.cam.heat, alpha=alpha, cmap=cmap))
+    over = _display(overlay(base, cam_heat(exp.cam.raw, exp.cam.input_size), alpha=alpha, cmap=cmap))
     h, w = base.shape[:2]
     c_in, c_over, c_raw = st.columns(3)
     c_in.image(_display(base), width="stretch", caption=tr("attribution.input_caption", width=w, height=h))
-    explained = class_name_of(loaded.classes[exp.target])
+    explained = class_name(loaded.classes[exp.target])
     c_over.image(over, width="stretch", caption=tr("attribution.overlay_caption", name=explained))
     rh, rw = exp.cam.size
     c_raw.image(raw_picture(exp.cam.raw, cmap=cmap, scale=display_scale(rh, rw, target=DISPLAY_SIZE)),
@@ -173,28 +183,27 @@ def _strip_section(base: np.ndarray, exp: A.Explanation, alpha: float, cmap: str
     st.subheader(tr("attribution.strip_header"))
     st.write(tr("attribution.strip_explain"))
     for col, cam in zip(st.columns(len(exp.strip)), exp.strip):
-        col.image(_display(overlay(base, cam.heat, alpha=alpha, cmap=cmap)), width="stretch",
+        col.image(_display(overlay(base, cam_heat(cam.raw, cam.input_size), alpha=alpha, cmap=cmap)), width="stretch",
                   caption=tr("attribution.strip_caption", stage=cam.name, height=cam.size[0], width=cam.size[1]))
 
 
-def _method_params(methods: list[str], h: int, w: int) -> dict[str, int]:
-    """The sliders of the slow methods picked on either side: IG's steps, occlusion's window and stride."""
-    size = min(h, w)
-    params: dict[str, int] = {}
-    c_steps, c_window, c_stride = st.columns(3)
-    if "integrated_gradients" in methods:
-        params["steps"] = c_steps.slider(tr("attribution.ig_steps"), 4, 64, 16, 4, key=f"{KEY}_ig_steps",
-                                         help=tr("attribution.ig_steps_help"))
-    if "occlusion" in methods:
-        low, high = max(1, size // 16), max(2, size // 2)
-        keep_valid(f"{KEY}_occ_window", range(low, high + 1), max(low, size // 8))
-        params["window"] = c_window.slider(tr("attribution.occ_window"), low, high, key=f"{KEY}_occ_window")
-        # Fixed ranges: a slider whose bounds change is a new widget and would lose its value.
-        keep_valid(f"{KEY}_occ_stride", range(1, high + 1), max(low, size // 8))
-        stride = c_stride.slider(tr("attribution.occ_stride"), 1, high, key=f"{KEY}_occ_stride")
-        params["stride"] = min(stride, params["window"])
-        count = A.occlusion_evaluations((h, w), params["window"], params["stride"])
-        c_stride.caption(tr("attribution.occ_help", count=count))
+def _method_params(picked: list[str], h: int, w: int) -> dict[str, dict[str, int]]:
+    """The settings of the methods picked on either side (method -> name -> value): every setting of the registry
+    has its column, in order, and a picked method's are drawn there as sliders."""
+    slots = [(method, param) for method in METHODS.values() for param in method.params]
+    params: dict[str, dict[str, int]] = {}
+    for col, (method, param) in zip(st.columns(len(slots)), slots):
+        if method.name not in picked:
+            continue
+        low, high, default = param.bounds(min(h, w))
+        key = f"{KEY}_{param.widget}"
+        keep_valid(key, range(low, high + 1, param.step), default)
+        value = col.slider(tr(param.label), low, high, step=param.step, key=key,
+                           help=tr(param.help) if param.help else None)
+        values = params.setdefault(method.name, {})
+        values[param.name] = min(value, values[param.at_most]) if param.at_most else value
+        if method.passes is not None and method.passes_label and param is method.params[-1]:
+            col.caption(tr(method.passes_label, count=method.passes((h, w), values)))
     return params
 
 
@@ -202,12 +211,12 @@ def _methods_section(loaded: LoadedModel, pre: Preprocessed, image_id: str, exp:
                      alpha: float, cmap: str) -> None:
     st.subheader(tr("attribution.methods_header"))
     st.write(tr("attribution.methods_explain"))
-    keep_valid(f"{KEY}_method_left", A.METHODS, "grad_cam")
-    keep_valid(f"{KEY}_method_right", A.METHODS, "saliency")
+    for side, first in SIDES.items():
+        keep_valid(f"{KEY}_method_{side}", list(METHODS), first)
     base = np.asarray(pre.cropped)
-    params = _method_params([st.session_state[f"{KEY}_method_{s}"] for s in ("left", "right")], *base.shape[:2])
+    params = _method_params([st.session_state[f"{KEY}_method_{s}"] for s in SIDES], *base.shape[:2])
     layer_path = A.target_layers(loaded.spec)[layer_name]
-    for side, col in zip(("left", "right"), st.columns(2)):
+    for side, col in zip(SIDES, st.columns(2)):
         _method_column(side, col, loaded=loaded, pre=pre, image_id=image_id, exp=exp,
                        layer_path=layer_path, params=params, alpha=alpha, cmap=cmap, base=base)
 
@@ -216,7 +225,7 @@ def main() -> None:
     st.title(tr("attribution.title"))
     st.write(tr("attribution.intro"))
     loaded = current_model()
-    st.caption(tr("attribution.model", model=loaded.label))
+    st.caption(tr("attribution.model", model=model_label(loaded)))
     if loaded.source == "random":
         st.info(tr("attribution.random_weights"))
     col_image, col_settings = st.columns([1, 2])

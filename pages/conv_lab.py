@@ -7,33 +7,34 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from resnet_viz.conv_lab import calc, parse, pooling, sliding
+from resnet_viz.conv_lab.handwritten import homework_pooling
+from resnet_viz.conv_lab.parse import format_number as fmt
 from resnet_viz.errors import InputError
-from resnet_viz.lab import calc, parse, pooling, sliding
-from resnet_viz.lab.handwritten import homework_pooling
-from resnet_viz.lab.parse import format_number as fmt
 from resnet_viz.render import tables
 from resnet_viz.render.plots import conv_lab as plots
 from ui.common import current_language, show_error, tr
-from ui.images import image_input
-from ui.lab_inputs import (
+from ui.conv_lab import (
     POOL_INPUTS,
     chain_source,
     checked,
     conv_settings,
+    filtered,
     grid_source,
+    homework_note,
     kernel_source,
     lab_preset,
+    multichannel_lab,
+    pool_exercise,
     pool_settings,
     setting,
+    shift_lab,
+    torch_conv_shape,
+    why_pool_panel,
 )
-from ui.lab_lessons import multichannel_lab, pool_exercise, shift_lab, why_pool_panel
+from ui.images import image_input
 
 # --- 1. the conv calculator -------------------------------------------------------------------------
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _torch_conv_shape(settings: calc.ConvSettings) -> tuple[tuple[int, ...], int]:
-    return calc.torch_conv_shape(settings)
-
 
 def conv_calculator() -> None:
     st.markdown(tr("conv_lab.calc_intro"))
@@ -45,7 +46,7 @@ def conv_calculator() -> None:
     st.latex(result.h.latex())
     st.latex(result.w.latex())
     st.markdown("\n".join(f"- {tr(n.key, **n.params)}" for n in result.notes))
-    shape, params = _torch_conv_shape(result.settings)
+    shape, params = torch_conv_shape(result.settings)
     agree = shape == result.output_shape and params == result.params
     (st.success if agree else st.error)(tr("conv_lab.torch_check" if agree else "conv_lab.torch_mismatch",
                                            shape=" x ".join(map(str, shape)), params=fmt(params)))
@@ -77,12 +78,6 @@ _steps_playing = st.fragment(run_every=1.0)(_steps_body)
 _steps_still = st.fragment(_steps_body)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def _filtered(image_id: str, _image, kernel: tuple[tuple[float, ...], ...], stride: int,
-              dilation: int) -> sliding.FilteredImage:
-    return sliding.filter_image(_image, kernel, stride=stride, dilation=dilation)
-
-
 def _filtered_image(kernel: np.ndarray, stride: int, dilation: int) -> None:
     st.subheader(tr("conv_lab.image_title"))
     st.markdown(tr("conv_lab.image_intro"))
@@ -90,7 +85,7 @@ def _filtered_image(kernel: np.ndarray, stride: int, dilation: int) -> None:
     if picked is None:
         return
     image, image_id = picked
-    result = _filtered(image_id, image, tuple(tuple(float(v) for v in row) for row in kernel), stride, dilation)
+    result = filtered(image_id, image, tuple(tuple(float(v) for v in row) for row in kernel), stride, dilation)
     c1, c2 = st.columns(2)
     c1.image(result.gray, caption=tr("conv_lab.image_gray", h=result.gray.shape[0], w=result.gray.shape[1]),
              clamp=True)
@@ -232,7 +227,11 @@ def main() -> None:
     bodies = {"tab_calculator": conv_calculator, "tab_sliding": sliding_window, "tab_multichannel": multichannel_lab,
               "tab_pooling": pooling_lab, "tab_exercise": pool_exercise, "tab_shift": shift_lab,
               "tab_receptive": receptive_fields, "tab_why": why_convolution}
-    tabs = st.tabs([tr(f"conv_lab.{name}") for name in bodies], default=lab_preset())
+    opened = lab_preset()
+    note = homework_note()
+    if note:
+        st.info(note, icon=":material/assignment:")
+    tabs = st.tabs([tr(f"conv_lab.{name}") for name in bodies], default=opened)
     for tab, body in zip(tabs, bodies.values()):
         with tab:
             # Each tab a fragment: a widget of one tab reruns that tab only, not the seven others (a browser's

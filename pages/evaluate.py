@@ -4,75 +4,68 @@ screenshot). Everything shown is computed in resnet_viz.train.evaluate: one forw
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import streamlit as st
 import torch
 
+from resnet_viz.checkpoints import community
 from resnet_viz.checkpoints.read import LoadedModel
+from resnet_viz.conv_lab.homework import TARGET as HOMEWORK_TARGET
+from resnet_viz.conv_lab.homework import evaluate_command
+from resnet_viz.data import shown_dataset
 from resnet_viz.errors import VizError
 from resnet_viz.i18n import class_label
-from resnet_viz.lab.homework import TARGET as HOMEWORK_TARGET
-from resnet_viz.lab.homework import evaluate_command
 from resnet_viz.models.registry import display_name
-from resnet_viz.render.colour import display_scale, png_bytes, zoom
 from resnet_viz.render.plots.evaluate import confusion_figure, per_class_figure
-from resnet_viz.samples import TEST_SAMPLE_NAME
+from resnet_viz.student.convert import EXAMPLE_TARGET, command, default_out
 from resnet_viz.train import evaluate as E
 from ui.common import current_language, keep_valid, picture, show_error, tr
-from ui.images import test_sample
-from ui.models import UPLOAD_LIMIT_BYTES, current_model, model_key, source_label
-from ui.work import heavy
+from ui.evaluate import KEY, sample_evaluation, upload_key, uploaded_checkpoint, uploaded_names
+from ui.images import test_sample, thumbnail
+from ui.models import UPLOAD_LIMIT_MB, UPLOAD_TYPES, current_model, model_label
 
-KEY = "evaluate"
 SOURCES = ("sidebar", "upload")
-MISTAKES, PER_ROW = 12, 6
-THUMB_SIDE = 96
+MISTAKES, MISTAKE_WIDTH = 12, 165  # the most confident mistakes shown, each this many pixels wide
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _evaluation(model: str, sample: str, _loaded: LoadedModel) -> E.SampleEvaluation:
-    images, labels, classes = test_sample()
-    return E.evaluate_sample(_loaded, images, labels, classes)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _thumbnail(index: int) -> bytes:
-    picture_hwc = test_sample()[0][index].permute(1, 2, 0).numpy()
-    return png_bytes(zoom(picture_hwc, display_scale(32, 32, target=THUMB_SIDE)))
+def _refused(exc: VizError) -> None:
+    """A refused upload: why, which formats the page takes, and how to bring a network of one's own."""
+    show_error(exc)
+    names = (uploaded_names() or "").split(", ")
+    weights = next((n for n in names if Path(n).suffix.lower() in (".pt", ".pth", ".th")), "my_resnet.pth")
+    st.info(tr("evaluate.refused_formats", limit_mb=UPLOAD_LIMIT_MB, out=default_out(Path(weights)).as_posix()))
+    st.code(command(EXAMPLE_TARGET, weights), language="bash", wrap_lines=True)
+    st.caption(tr("evaluate.refused_convert_note"))
 
 
 def _uploaded() -> LoadedModel | None:
-    """The checkpoint uploaded on this page (kept per session, loaded once per upload)."""
-    st.file_uploader(tr("evaluate.upload_label"), type=["safetensors", "json", "pt", "pth", "th"],
-                     accept_multiple_files=True, key=f"{KEY}_upload", help=tr("evaluate.upload_help"))
-    files = st.session_state.get(f"{KEY}_upload") or []
-    if not files:
+    """The checkpoint uploaded on this page (its model kept by the server, its name by the session)."""
+    st.file_uploader(tr("evaluate.upload_label", limit_mb=UPLOAD_LIMIT_MB), type=[*UPLOAD_TYPES, "json"],
+                     accept_multiple_files=True, key=upload_key(), max_upload_size=UPLOAD_LIMIT_MB,
+                     help=tr("evaluate.upload_help", limit_mb=UPLOAD_LIMIT_MB))
+    try:
+        loaded = uploaded_checkpoint()
+    except VizError as exc:
+        _refused(exc)
+        return None
+    if loaded is None:
         st.info(tr("evaluate.upload_waiting"))
         return None
-    blobs = [(f.name, f.getvalue()) for f in files]
-    digest = hashlib.sha256(b"".join(n.encode() + b"\0" + hashlib.sha256(d).digest() for n, d in blobs)).hexdigest()
-    held = st.session_state.get(f"_{KEY}_uploaded")
-    if held and held[0] == digest:
-        return held[1]
-    try:
-        loaded = E.load_uploaded(blobs, max_bytes=UPLOAD_LIMIT_BYTES)
-    except VizError as exc:
-        show_error(exc)
-        return None
-    model_key(loaded)  # the weights' hash, once
-    st.session_state[f"_{KEY}_uploaded"] = (digest, loaded)  # this session's only: never shared
+    st.caption(tr("evaluate.upload_held", names=uploaded_names()))
     return loaded
 
 
 def _pick_model() -> LoadedModel | None:
-    labels = {"sidebar": tr("evaluate.source_sidebar", model=source_label(st.session_state.get("model_source", ""))),
+    labels = {"sidebar": tr("evaluate.source_sidebar"),  # the model itself is named once it is loaded
               "upload": tr("evaluate.source_upload")}
     keep_valid(f"{KEY}_source", SOURCES, "sidebar")
     source = st.radio(tr("evaluate.source"), SOURCES, key=f"{KEY}_source", horizontal=True,
                       format_func=labels.__getitem__, help=tr("evaluate.source_help"))
     loaded = current_model() if source == "sidebar" else _uploaded()
+    fmt = community.FORMATS.get(str(loaded.meta.get("format"))) if loaded is not None else None
+    if source == "upload" and fmt is not None and fmt.maxpool_unknown:  # the sidebar's upload lets one choose
+        st.caption(tr("evaluate.maxpool_note"))
     if loaded is not None and loaded.spec.dataset != "cifar10":
         st.info(tr("evaluate.not_cifar", model=display_name(loaded.name)))
         return None
@@ -86,11 +79,18 @@ def _metrics(loaded: LoadedModel, result: E.EvalResult) -> None:
     c2.metric(tr("evaluate.metric_correct"), f"{result.correct:,} / {result.total:,}")
     c3.metric(tr("evaluate.metric_loss"), f"{result.loss:.3f}", help=tr("evaluate.metric_loss_help"))
     claimed = loaded.accuracy
-    akamaster = loaded.meta.get("accuracy_source") == "best_prec1"
-    help_text = (tr("evaluate.metric_claimed_akamaster") if akamaster else
-                 tr("evaluate.metric_claimed_help", dataset=loaded.meta.get("dataset") or "CIFAR-10"))
+    source = loaded.meta.get("accuracy_source")  # a community file's own claim, or the README of its weights
+    help_text = (tr("evaluate.metric_claimed_published") if source == "published" else
+                 tr("evaluate.metric_claimed_file", field=source) if source else
+                 tr("evaluate.metric_claimed_help",
+                    dataset=shown_dataset(loaded.meta.get("dataset") or "CIFAR-10", current_language())))
     c4.metric(tr("evaluate.metric_claimed"), f"{claimed:.2f} %" if claimed is not None else tr("evaluate.metric_none"),
               help=help_text)
+    # a community file's own figure (best_prec1, acc) and a published one are on the official CIFAR-10 test set
+    gap = E.claim_gap(claimed, loaded.meta.get("dataset"), result.accuracy, result.total,
+                      official_claim=source is not None)
+    if gap is not None:
+        st.caption(E.claim_sentence(gap, current_language()))
 
 
 def _verdict(result: E.EvalResult) -> None:
@@ -119,12 +119,12 @@ def _mistakes(evaluation: E.SampleEvaluation, classes: tuple[str, ...]) -> None:
     if not mistakes:
         st.info(tr("evaluate.no_mistakes"))
         return
-    for row in range(0, len(mistakes), PER_ROW):
-        for column, m in zip(st.columns(PER_ROW), mistakes[row:row + PER_ROW]):
-            picture(_thumbnail(m.index), where=column,
-                    caption=tr("evaluate.mistake_caption", true=class_label(classes[m.true], lang),
-                               predicted=class_label(classes[m.predicted], lang),
-                               confidence=f"{100 * m.confidence:.0f}"))
+    confidences = E.percent_labels([m.confidence for m in mistakes])  # 99.97, not 100: they differ
+    grid = st.container(horizontal=True, gap="small")  # as many to a row as fit: two on a phone, seven on a laptop
+    for m, confidence in zip(mistakes, confidences):
+        picture(thumbnail(None, m.index), where=grid.container(width=MISTAKE_WIDTH),
+                caption=tr("evaluate.mistake_caption", true=class_label(classes[m.true], lang),
+                           predicted=class_label(classes[m.predicted], lang), confidence=confidence))
 
 
 def _checkpoint_name(loaded: LoadedModel) -> str:
@@ -142,7 +142,8 @@ def _sample_note(loaded: LoadedModel, result: E.EvalResult) -> None:
     per_class = torch.bincount(test_sample()[1]).tolist()
     st.subheader(tr("evaluate.sample_title"))
     st.info(tr("evaluate.sample_note", images=f"{result.total:,}",
-               per_class=per_class[0] if len(set(per_class)) == 1 else f"{min(per_class)}–{max(per_class)}"))
+               per_class=per_class[0] if len(set(per_class)) == 1 else f"{min(per_class)}–{max(per_class)}",
+               margin=f"{E.sampling_margin(result.accuracy, result.total):.1f}"))
     st.code(evaluate_command(_checkpoint_name(loaded)), language="bash", wrap_lines=True)
     st.caption(tr("evaluate.sample_command_note"))
 
@@ -153,18 +154,20 @@ def main() -> None:
     loaded = _pick_model()
     if loaded is None:
         return
-    key = model_key(loaded)
     try:
         with st.spinner(tr("evaluate.running", images=f"{len(test_sample()[1]):,}")):
-            evaluation = heavy((KEY, key), lambda: _evaluation(key, TEST_SAMPLE_NAME, _loaded=loaded))
+            evaluation = sample_evaluation(loaded)
     except VizError as exc:
         show_error(exc)
         return
     result = evaluation.result
     lang = current_language()
     st.subheader(tr("evaluate.result_title", model=display_name(loaded.name), images=f"{result.total:,}"))
-    st.caption(tr("evaluate.model_caption", label=loaded.label, format=loaded.source,
+    st.caption(tr("evaluate.model_caption", label=model_label(loaded), format=loaded.source,
                   shortcut=loaded.shortcut or "–"))
+    described = community.describe(loaded, lang)  # a community model: where it comes from, how it is fed
+    if described:
+        st.caption(described)
     _metrics(loaded, result)
     _verdict(result)
     left, right = st.columns([3, 2])

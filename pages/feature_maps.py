@@ -5,17 +5,27 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from resnet_viz.checkpoints.identity import model_key
 from resnet_viz.checkpoints.read import LoadedModel
 from resnet_viz.errors import VizError
 from resnet_viz.images import Preprocessed
-from resnet_viz.inspect.feature_maps import Capture, anatomy, channel_order, mass_extent, page_of, ratios
+from resnet_viz.inspect.feature_maps import Capture, anatomy, channel_order, mass_extent, padded, page_of, ratios
 from resnet_viz.render import tables
 from resnet_viz.render.colour import mark_unit
 from resnet_viz.render.plots.feature_maps import anatomy_figure, channel_figure, compare_figure, ratio_figure
-from ui import captures
-from ui.common import current_language, keep_labelled, picture, show_error, tr
+from ui.common import current_language, follow_input, keep_labelled, picture, show_error, tr
+from ui.feature_maps import (
+    capture_of,
+    colour_bar,
+    depth_strip,
+    erf_of,
+    grid_png,
+    input_picture,
+    pair_captures,
+    strip_scales,
+)
 from ui.images import cached_png, image_input, preprocessed, show_preprocessing
-from ui.models import current_model, model_key, model_scope, twin_checkpoints
+from ui.models import current_model, model_label, model_scope, twin_checkpoints
 
 PER_PAGE = 64
 GRID_COLS = 8
@@ -38,7 +48,7 @@ def predictions(cap: Capture, loaded: LoadedModel, image_id: str) -> None:
 def layers_view(cap: Capture, loaded: LoadedModel, pre: Preprocessed, mkey: str, image_id: str) -> None:
     st.subheader(tr("feature_maps.strip_title"))
     st.caption(tr("feature_maps.strip_help"))
-    captures.depth_strip(cap, mkey, image_id)
+    depth_strip(cap, mkey, image_id)
 
     st.subheader(tr("feature_maps.grid_title"))
     keys = list(cap.layers)
@@ -61,8 +71,8 @@ def layers_view(cap: Capture, loaded: LoadedModel, pre: Preprocessed, mkey: str,
     lo, hi = rec.vmin, rec.vmax
     g1, g2 = st.columns([3, 2])
     with g1:
-        picture(captures.grid_png(cap, mkey, image_id, key, shown, GRID_COLS, 640, lo, hi))
-        captures.colour_bar(lo, hi)
+        picture(grid_png(cap, mkey, image_id, key, shown, GRID_COLS, 640, lo, hi))
+        colour_bar(lo, hi, tables.colour_scale_caption(rec, lang))
         st.caption(tr("feature_maps.grid_caption", channels=", ".join(str(int(c)) for c in shown),
                       first=int(shown[0]) if len(shown) else 0))
         if rec.factor > 1:
@@ -74,6 +84,7 @@ def layers_view(cap: Capture, loaded: LoadedModel, pre: Preprocessed, mkey: str,
         st.caption(tr("feature_maps.layer_facts", channels=c, height=h, width=w, rf=rec.rf.size, jump=rec.rf.jump))
         channels = [int(c) for c in order]
         channel_labels = tables.channel_labels(rec, channels, lang)  # the image's numbers: new with each image
+        follow_input(f"feature_maps_channel_{key}", (mkey, image_id), channels[0])  # a new image: its first channel
         keep_labelled(f"feature_maps_channel_{key}", channel_labels, channels[0])
         channel = st.selectbox(tr("feature_maps.channel"), channels, key=f"feature_maps_channel_{key}",
                                format_func=channel_labels.__getitem__)
@@ -86,7 +97,7 @@ def channel_detail(rec, channel: int, pre: Preprocessed, lo: float, hi: float, m
     st.plotly_chart(channel_figure(fmap, lo, hi, layer=rec.key, channel=channel, lang=current_language()),
                     width="stretch")
     r, c = (int(v) for v in rec.channel_argmax[channel])
-    input_pic = captures.input_picture(pre)
+    input_pic = input_picture(pre)
     size = input_pic.shape[0]
     box = rec.rf.box(r, c, size, size)
     marked = cached_png(("strongest", mkey, image_id, rec.key, channel),
@@ -103,10 +114,12 @@ def receptive_field_view(loaded: LoadedModel, rec, channel: int, pre: Preprocess
     r0, c0 = (int(v) for v in rec.channel_argmax[channel])
     a, b, c = st.columns([1, 1, 2])
     unit = f"{rec.key}_{channel}"
-    row = int(a.number_input(tr("feature_maps.unit_row", max=h - 1), 0, h - 1, r0, key=f"feature_maps_row_{unit}"))
-    col = int(b.number_input(tr("feature_maps.unit_col", max=w - 1), 0, w - 1, c0, key=f"feature_maps_col_{unit}"))
+    follow_input(f"feature_maps_row_{unit}", (mkey, image_id), r0)  # a new image: its own strongest unit
+    follow_input(f"feature_maps_col_{unit}", (mkey, image_id), c0)
+    row = int(a.number_input(tr("feature_maps.unit_row", max=h - 1), 0, h - 1, key=f"feature_maps_row_{unit}"))
+    col = int(b.number_input(tr("feature_maps.unit_col", max=w - 1), 0, w - 1, key=f"feature_maps_col_{unit}"))
     want_erf = c.toggle(tr("feature_maps.erf_toggle"), key="feature_maps_erf", help=tr("feature_maps.erf_help"))
-    input_pic = captures.input_picture(pre)
+    input_pic = input_picture(pre)
     size = input_pic.shape[0]
     box = rec.rf.box(row, col, size, size)
     centre = (rec.rf.centre(row), rec.rf.centre(col))
@@ -117,7 +130,7 @@ def receptive_field_view(loaded: LoadedModel, rec, channel: int, pre: Preprocess
     if not want_erf:
         return
     try:
-        grad = captures.erf_of(loaded, pre, image_id, rec.path, row, col, channel)
+        grad = erf_of(loaded, pre, image_id, rec.path, row, col, channel)
     except (ValueError, RuntimeError) as exc:
         show_error(exc)
         return
@@ -138,9 +151,9 @@ def plain_anatomy(cap: Capture, mkey: str, image_id: str) -> None:
     key = st.selectbox(tr("feature_maps.block"), list(cap.blocks), key="feature_maps_plain_block")
     rec = cap.layers[key]
     lo, hi = rec.vmin, rec.vmax
-    picture(captures.grid_png(cap, mkey, image_id, key, channel_order(rec, "mean")[:PER_PAGE], GRID_COLS, 640, lo, hi),
+    picture(grid_png(cap, mkey, image_id, key, channel_order(rec, "mean")[:PER_PAGE], GRID_COLS, 640, lo, hi),
             caption=tr("feature_maps.plain_output", block=key))
-    captures.colour_bar(lo, hi)
+    colour_bar(lo, hi, tables.colour_scale_caption(rec, current_language()))
 
 
 def block_choice(cap: Capture, residual: list[str]) -> tuple[str, int | None]:
@@ -151,7 +164,7 @@ def block_choice(cap: Capture, residual: list[str]) -> tuple[str, int | None]:
     block = c1.selectbox(tr("feature_maps.block"), residual, key="feature_maps_block",
                          format_func=block_labels.__getitem__)
     options = [-1, *range(cap.layers[block].shape[0])]
-    channel_labels = tables.block_channel_labels(options, current_language())
+    channel_labels = tables.block_channel_labels(cap, block, options, current_language())
     keep_labelled("feature_maps_block_channel", channel_labels, -1)
     ch = c2.selectbox(tr("feature_maps.channel"), options, key="feature_maps_block_channel",
                       format_func=channel_labels.__getitem__)
@@ -169,7 +182,8 @@ def anatomy_view(cap: Capture, mkey: str, image_id: str) -> None:
         plain_anatomy(cap, mkey, image_id)
         return
     block, channel = block_choice(cap, residual)
-    st.plotly_chart(anatomy_figure(anatomy(cap, block, channel), current_language()), width="stretch")
+    st.plotly_chart(anatomy_figure(anatomy(cap, block, channel), current_language(),
+                                   x_padded=channel in padded(cap, block)), width="stretch")
     st.caption(tables.anatomy_caption(cap, block, channel, current_language()))
     ratio_section(cap, block)
 
@@ -190,13 +204,13 @@ def compare_view(image, image_id: str) -> None:
         return
     labels = {f"{p[0]} / {p[2]}": p for p in pairs}
     choice = st.selectbox(tr("feature_maps.compare_pair"), list(labels), key="feature_maps_pair")
-    caps = captures.pair_captures(image, image_id, labels[choice])
+    caps = pair_captures(image, image_id, labels[choice])
     if caps is None:
         return
-    scales = captures.strip_scales([cap for _, cap in caps.values()])
+    scales = strip_scales([cap for _, cap in caps.values()])
     for name, (loaded, cap) in caps.items():
         st.markdown(tables.compare_net(name, cap, loaded.accuracy, loaded.meta.get("dataset"), current_language()))
-        captures.depth_strip(cap, model_key(loaded), image_id, scales)
+        depth_strip(cap, model_key(loaded), image_id, scales)
     stds = {name: [(k, cap.layers[k].std) for k in cap.blocks] for name, (_, cap) in caps.items()}
     st.plotly_chart(compare_figure(stds, current_language()), width="stretch")
     st.caption(tr("feature_maps.compare_caption"))
@@ -218,14 +232,14 @@ def main() -> None:
         pre = preprocessed(image, image_id, loaded)
         mkey = model_key(loaded)
         with st.spinner(tr("feature_maps.computing")):
-            cap = captures.capture_of(loaded, pre, image_id)
+            cap = capture_of(loaded, pre, image_id)
     except (VizError, RuntimeError, ValueError) as exc:
         show_error(exc)
         return
     with right:
         a, b = st.columns(2)
-        picture(cached_png(("input", mkey, image_id), lambda: captures.input_picture(pre)), where=a,
-                caption=tr("feature_maps.model_input", model=loaded.label, size=loaded.input_size))
+        picture(cached_png(("input", mkey, image_id), lambda: input_picture(pre)), where=a,
+                caption=tr("feature_maps.model_input", model=model_label(loaded), size=loaded.input_size))
         with b:
             predictions(cap, loaded, image_id)
 

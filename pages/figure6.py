@@ -4,37 +4,28 @@ import pandas as pd
 import streamlit as st
 
 from resnet_viz.checkpoints.find import folders_fingerprint, user_checkpoint_dir
+from resnet_viz.data import shown_dataset
 from resnet_viz.i18n import has_key
 from resnet_viz.paper.figure6 import (
     Run,
     TableRow,
-    collect_runs,
     depth_comparison,
     depth_trend,
     display_names,
+    same_schedule,
     schedule_params,
     table6,
 )
 from resnet_viz.render.plots.paper import figure6, table6_figure
 from ui.common import current_language, tr
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def _runs(fingerprint_key: tuple, user_dir: str):
-    return collect_runs()
+from ui.figure6 import RUNS_KEY, checkpoint_runs, runs_default
 
 
 def _chosen_runs(logged: list[Run], names: dict[str, str]) -> list[Run]:
     """The logged runs picked in the multiselect; runs that appeared since the last visit are added to it."""
     keys = [r.key for r in logged]
-    if "figure6_runs" in st.session_state:  # keep the choices that still exist, add runs that appeared since
-        known = st.session_state.get("figure6_known", keys)
-        st.session_state["figure6_runs"] = ([k for k in st.session_state["figure6_runs"] if k in keys]
-                                            + [k for k in keys if k not in known])
-    st.session_state["figure6_known"] = keys
-    default = None if "figure6_runs" in st.session_state else keys
-    chosen = st.multiselect(tr("figure6.runs"), keys, default=default, format_func=names.__getitem__,
-                            key="figure6_runs", help=tr("figure6.runs_help"))
+    chosen = st.multiselect(tr("figure6.runs"), keys, default=runs_default(keys), format_func=names.__getitem__,
+                            key=RUNS_KEY, help=tr("figure6.runs_help"), placeholder=tr("common.choose"))
     return [r for r in logged if r.key in chosen]
 
 
@@ -50,12 +41,13 @@ def _gap_sentences(comparisons: dict, names: dict[str, str]) -> None:
         params = dict(deep=names[cmp.deep.key], shallow=names[cmp.shallow.key],
                       deep_train=f"{cmp.deep.final_train_error:.2f}",
                       shallow_train=f"{cmp.shallow.final_train_error:.2f}", gap=f"{abs(cmp.train_gap):.2f}")
-        st.markdown(tr(worse_key if cmp.deeper_is_worse else better_key, **params))
+        key = worse_key if cmp.deeper_is_worse else better_key
+        if not cmp.same_schedule and key in ("figure6.plain_worse", "figure6.resnet_better"):
+            key += "_unfair"  # a verdict only where the two were trained alike
+        st.markdown(tr(key, **params))
         if not cmp.same_schedule:
-            st.caption(tr("figure6.unfair", shallow_iters=cmp.shallow.iterations[-1],
-                          deep_iters=cmp.deep.iterations[-1],
-                          shallow_recipe=_recipe(cmp.shallow.recipe.get("name", "?")),
-                          deep_recipe=_recipe(cmp.deep.recipe.get("name", "?"))))
+            st.caption(tr("figure6.unfair", shallow_schedule=_schedule(cmp.shallow),
+                          deep_schedule=_schedule(cmp.deep)))
 
 
 def _curves_section(runs: list[Run], lang: str) -> None:
@@ -71,8 +63,9 @@ def _curves_section(runs: list[Run], lang: str) -> None:
     shown = _chosen_runs(logged, names)
     comparisons = {family: depth_comparison(shown, family) for family in ("plain", "resnet")}
     log_x = st.toggle(tr("figure6.log_x"), key="figure6_log_x", help=tr("figure6.log_x_help"))
-    st.plotly_chart(figure6(shown, names, lang, gaps=[c for c in comparisons.values() if c], log_x=log_x),
-                    width="stretch")
+    panels = figure6(shown, names, lang, gaps=[c for c in comparisons.values() if c], log_x=log_x)
+    for column, panel in zip(st.columns(2), panels):  # side by side on a laptop, one under the other on a phone
+        column.plotly_chart(panel, width="stretch")
     _gap_sentences(comparisons, names)
     unfinished = [names[r.key] for r in shown if r.complete is False]
     if unfinished:
@@ -80,7 +73,6 @@ def _curves_section(runs: list[Run], lang: str) -> None:
 
 
 EMPTY = "–"  # an empty cell of Table 6 (no paper value, or no run of ours)
-NUMBER_COLUMNS = ("figure6.col_paper", "figure6.col_ours", "figure6.col_diff")
 
 
 def _recipe(name: object) -> str:
@@ -89,35 +81,39 @@ def _recipe(name: object) -> str:
     return tr(key) if has_key(key) else str(name)
 
 
-def _table_row(row: TableRow) -> dict:
-    """One row of Table 6 with the column names of the session's language (numbers None where there are none)."""
-    run = row.run
-    schedule = schedule_params(run) if run else None
+def _number(value: float | None) -> str:
+    return EMPTY if value is None else f"{value:.2f}"
+
+
+def _schedule(run: Run) -> str:
+    """A run's recipe, epochs and iterations, as Table 6's last column says them."""
+    schedule = schedule_params(run)
     if schedule:
         schedule["recipe"] = _recipe(schedule["recipe"])
-    recipe = tr("figure6.schedule", **schedule) if schedule else tr("figure6.schedule_unknown")
+    return tr("figure6.schedule", **schedule) if schedule else tr("figure6.schedule_unknown")
+
+
+def _table_row(row: TableRow) -> dict[str, str]:
+    """One row of Table 6 with the column names of the session's language, every cell as shown ("–" where there
+    is nothing)."""
+    run = row.run
+    recipe = _schedule(run) if run else EMPTY
     return {tr("figure6.col_model"): row.label,
             tr("figure6.col_params"): f"{row.params:,}",
-            tr("figure6.col_paper"): row.paper_error,
-            tr("figure6.col_ours"): None if row.our_error is None else round(row.our_error, 2),
-            tr("figure6.col_diff"): None if row.difference is None else round(row.difference, 2),
-            tr("figure6.col_recipe"): recipe if run else EMPTY,
-            tr("figure6.col_dataset"): (run.dataset or tr("figure6.dataset_unknown")) if run else EMPTY,
+            tr("figure6.col_paper"): _number(row.paper_error),
+            tr("figure6.col_ours"): _number(row.our_error),
+            tr("figure6.col_diff"): _number(row.difference),
+            tr("figure6.col_recipe"): recipe,
+            tr("figure6.col_dataset"): (shown_dataset(run.dataset, current_language()) if run.dataset
+                                        else tr("figure6.dataset_unknown")) if run else EMPTY,
             tr("figure6.col_file"): (f"{run.stem} · {tr('paper.shipped') if run.shipped else tr('paper.user')}"
                                      if run else EMPTY)}
 
 
 def _table(rows: list[TableRow]) -> None:
-    """Table 6 as a dataframe: numbers stay numbers (right-aligned, two decimals), empty cells show a dash, and
-    the text columns get the width they need."""
-    frame = pd.DataFrame([_table_row(row) for row in rows])
-    numbers = [tr(key) for key in NUMBER_COLUMNS]
-    styled = frame.style.format("{:.2f}", subset=numbers, na_rep=EMPTY)
-    config = {tr("figure6.col_model"): st.column_config.Column(width="small"),
-              tr("figure6.col_recipe"): st.column_config.Column(width="medium"),
-              tr("figure6.col_dataset"): st.column_config.Column(width="medium"),
-              tr("figure6.col_file"): st.column_config.Column(width="large")}
-    st.dataframe(styled, hide_index=True, width="stretch", column_config=config)
+    """Table 6 as a static table: its cells wrap instead of being cut ("ResNet-1202", the schedule), and empty cells
+    show a dash (a data frame drew "None" there, whatever its styler said)."""
+    st.table(pd.DataFrame([_table_row(row) for row in rows]).style.hide(axis="index"))
 
 
 def _table_section(runs: list[Run], lang: str) -> None:
@@ -132,6 +128,10 @@ def _table_section(runs: list[Run], lang: str) -> None:
         ours, falls = trend
         errors = tr("figure6.trend_sep").join(f"{row.label} {row.our_error:.2f} %" for row in ours)
         st.markdown(tr("figure6.trend_falls" if falls else "figure6.trend_not", errors=errors))
+        if not same_schedule(row.run for row in ours if row.run is not None):
+            st.caption(tr("figure6.trend_unfair", schedules=tr("figure6.schedules_sep").join(
+                tr("figure6.schedule_of", net=row.label, schedule=_schedule(row.run)) for row in ours
+                if row.run is not None)))
     st.caption(tr("figure6.table_notice"))
 
 
@@ -139,7 +139,7 @@ def main() -> None:
     lang = current_language()
     st.title(tr("figure6.page_title"))
     st.markdown(tr("figure6.intro"))
-    runs = _runs(folders_fingerprint(), str(user_checkpoint_dir()))
+    runs = checkpoint_runs(folders_fingerprint(), str(user_checkpoint_dir()))
     _curves_section(runs, lang)
     with st.expander(tr("paper.what_to_notice"), expanded=True):
         st.markdown(tr("figure6.notice"))

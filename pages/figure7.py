@@ -13,15 +13,18 @@ from resnet_viz.paper.figure7 import (
     median_image_interval,
     median_image_std,
     response_claims,
+    responses_work,
     source_family,
     source_model,
+    trained_alike,
     wide_range,
 )
 from resnet_viz.render import tables
 from resnet_viz.render.plots.paper import figure7
-from ui import figure7 as data
 from ui.common import class_name, current_language, keep_valid, picture, show_error, tr
-from ui.images import image_input
+from ui.figure7 import compute_live, image_requested, measured, meter, on_image, request, request_image, shown_size
+from ui.images import image_input, test_sample, thumbnail
+from ui.models import paper_checkpoints
 
 SAMPLE_SIZES = [100, 200, 500, 1000]
 TOP_IMAGES = 3
@@ -45,11 +48,11 @@ def _spread(results, size: int, lang: str) -> None:
     worst = spread[0]
     st.markdown(tables.spread_sentence(worst, lang))
     if worst.dominated:
-        _, labels, classes = data.test_sample(size)
+        _, labels, classes = test_sample(size)
         for col, k in zip(st.columns(len(worst.top) + 2), worst.outliers):
             index = worst.top[k]
             cls = class_name(classes[int(labels[index])]) if classes else str(int(labels[index]))
-            picture(data.thumbnail(size, index), where=col, caption=tables.thumb_caption(worst, k, cls, lang))
+            picture(thumbnail(size, index), where=col, caption=tables.thumb_caption(worst, k, cls, lang))
     intervals = {label: median_image_interval(r) for label, _, r in results}
     _show(tables.claim_sentences(response_claims(results, median_image_std, intervals), "figure7.typical", size,
                                  lang))
@@ -66,7 +69,7 @@ def _chosen_nets(sources: list) -> tuple[list[str], dict[str, str]]:
         st.session_state["figure7_nets"] = [k for k in st.session_state["figure7_nets"] if k in labels]
     default = None if "figure7_nets" in st.session_state else default_selection(sources)
     chosen = st.multiselect(tr("figure7.choose"), list(labels), default=default, format_func=labels.__getitem__,
-                            key="figure7_nets", help=tr("figure7.choose_help"))
+                            key="figure7_nets", help=tr("figure7.choose_help"), placeholder=tr("common.choose"))
     return chosen, labels
 
 
@@ -74,7 +77,7 @@ def _responses(chosen: list[str], by_path: dict, labels: dict[str, str], fp: tup
                live: bool) -> tuple[list, list[dict]]:
     """Each chosen net's responses (stored with its checkpoint unless computed live) and its row of the table."""
     to_compute = live_paths(chosen, by_path, live)
-    computed = data.compute_live(to_compute, by_path, labels, fp, size)
+    computed = compute_live(to_compute, by_path, labels, fp, size)
     results, rows = [], []
     for path in chosen:
         if path in to_compute and path not in computed:
@@ -90,7 +93,7 @@ def _responses(chosen: list[str], by_path: dict, labels: dict[str, str], fp: tup
 
 def _estimate(chosen: list[str], by_path: dict, limit: int) -> None:
     """How long "Recompute live" would take on ``limit`` images, and on what the estimate rests."""
-    seconds, basis = data.meter().estimate([source_model(p, by_path) for p in chosen], limit)
+    seconds, basis = meter().estimate(responses_work([source_model(p, by_path) for p in chosen], limit))
     st.caption(tables.figure7_estimate(seconds, basis, limit, len(chosen), current_language()))
 
 
@@ -101,9 +104,8 @@ def _sample_section(sources: list, chosen: list[str], labels: dict[str, str], fp
     limit = col_n.select_slider(tr("figure7.images"), SAMPLE_SIZES, key="figure7_images",
                                 help=tr("figure7.images_help"))
     col_button.button(tr("figure7.recompute"), help=tr("figure7.recompute_help"), key="figure7_recompute",
-                      on_click=data.request)
-    keep_valid("figure7_size", SAMPLE_SIZES, limit)
-    size, live = st.session_state["figure7_size"], bool(st.session_state.get("figure7_live", False))
+                      on_click=request)
+    size, live = shown_size(SAMPLE_SIZES, limit)
     by_path = {s.path: s for s in sources}
     if chosen:
         _estimate(chosen, by_path, limit)
@@ -115,12 +117,19 @@ def _sample_section(sources: list, chosen: list[str], labels: dict[str, str], fp
     log_y = st.toggle(tr("figure7.log_axis"), value=wide_range([r for _, _, r in results]), key="figure7_log",
                       help=tr("figure7.log_axis_help"))
     st.plotly_chart(figure7(results, lang, log_y=log_y), width="stretch")
-    st.dataframe(rows, hide_index=True, width="stretch")
+    wide = {tr("figure7.col_interval", level=tables.figure7_level()): st.column_config.Column(width="medium"),
+            tr("figure7.col_source"): st.column_config.Column(width="large")}  # their sentences are not cut
+    st.dataframe(rows, hide_index=True, width="stretch", column_config=wide)
     if any(r.per_image is not None for _, _, r in results):
         st.caption(tr("figure7.interval_note", resamples=RESAMPLES, images=size, level=tables.figure7_level()))
     if sources:  # untrained demo nets support no claim
         intervals = {label: bootstrap_interval(r) for label, _, r in results}
         _show(tables.claim_sentences(response_claims(results, intervals=intervals), "figure7.claim", size, lang))
+        if not trained_alike(chosen, by_path):
+            st.caption(tr("figure7.unfair", epochs=tr("figure7.unfair_sep").join(
+                tr("figure7.unfair_net", net=labels.get(p, p), epochs=tables.epochs_text(by_path[p].epochs))
+                if by_path[p].epochs is not None else tr("figure7.unfair_net_unknown", net=labels.get(p, p))
+                for p in chosen if p in by_path)))
         st.subheader(tr("figure7.spread_header"))
         _spread(results, size, lang)
 
@@ -133,11 +142,15 @@ def _upload_section(sources: list, chosen: list[str], labels: dict[str, str], fp
     if picked is None or not chosen:
         return
     image, image_id = picked
+    if not measured(chosen, fp, image_id) and not image_requested(image_id):
+        st.button(tr("figure7.measure_image", n=len(chosen)), key="figure7_measure", on_click=request_image,
+                  args=(image_id,), help=tr("figure7.measure_image_help"))
+        return
     by_path = {s.path: s for s in sources}
     one = []
     for path in chosen:
         try:
-            res = data.on_image(path, fp, image_id, image)
+            res = on_image(path, fp, image_id, image)
         except VizError as exc:
             show_error(exc)
             continue
@@ -153,7 +166,7 @@ def main() -> None:
     st.title(tr("figure7.page_title"))
     st.markdown(tr("figure7.intro"))
     fp = folders_fingerprint()
-    sources = data.sources(fp, str(user_checkpoint_dir()))
+    sources = paper_checkpoints(fp, str(user_checkpoint_dir()))
     chosen, labels = _chosen_nets(sources)
     _sample_section(sources, chosen, labels, fp, lang)
     with st.expander(tr("paper.what_to_notice"), expanded=True):

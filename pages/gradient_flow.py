@@ -2,50 +2,20 @@
 the residual form of the gradient, and the same measurements on trained checkpoints."""
 
 import math
-from functools import partial
 
 import streamlit as st
 
 from resnet_viz.checkpoints.find import folders_fingerprint, user_checkpoint_dir
 from resnet_viz.errors import VizError
 from resnet_viz.models.registry import display_name
-from resnet_viz.paper.figure7 import figure7_sources
-from resnet_viz.paper.gradient_flow import (
-    BATCH_SIZE,
-    DEPTH_CHOICES,
-    HEALTHY_FACTOR,
-    INITS,
-    GradientFlow,
-    at_init,
-    of_checkpoint,
-)
+from resnet_viz.paper.gradient_flow import BATCH_SIZE, DEPTH_CHOICES, HEALTHY_FACTOR, INITS, GradientFlow
 from resnet_viz.render.plots.paper import block_figure, gradient_norms_figure, gradient_path_figure
-from resnet_viz.samples import load_npz
 from ui.common import current_language, keep_valid, show_error, tr
-from ui.models import load_cached
-from ui.work import heavy
+from ui.gradient_flow import DEFAULT_DEPTH, DEFAULT_INIT, DEFAULT_TRAINED, SEED, at_init, trained
+from ui.models import paper_checkpoints
 
-SEED = 0
 # preset -> (batch norm, initialisation): the three outcomes a student should see
 PRESETS = {"vanishing": (False, "small"), "exploding": (False, "he"), "paper": (True, "he")}
-DEFAULT_TRAINED = ("plain56", "resnet56")  # the same depth with and without shortcuts; the others are one click away
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def _at_init(depth: int, residual: bool, batch_norm: bool, init: str, seed: int) -> GradientFlow:
-    images, labels, _ = load_npz(limit=BATCH_SIZE)
-    return at_init(depth, images, labels, residual=residual, seed=seed, batch_norm=batch_norm, init=init)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _trained(path: str, fingerprint_key: tuple):
-    images, labels, _ = load_npz(limit=BATCH_SIZE)
-    return of_checkpoint(load_cached(path), images, labels)
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def _sources(fingerprint_key: tuple, user_dir: str):
-    return figure7_sources()
 
 
 def _num(x: float) -> str:
@@ -105,8 +75,7 @@ def _experiment(lang: str) -> list[GradientFlow]:
         with col:
             try:
                 with st.spinner(tr("paper.computing")):
-                    key = ("gradient_flow", depth, residual, batch_norm, init, SEED)
-                    flow = heavy(key, partial(_at_init, depth, residual, batch_norm, init, SEED))
+                    flow = at_init(depth, residual, batch_norm, init)
             except VizError as exc:
                 show_error(exc)
                 continue
@@ -114,6 +83,7 @@ def _experiment(lang: str) -> list[GradientFlow]:
             flows.append(flow)
     if flows:
         _overflow_notes(flows)
+        _meet_the_notes(flows, batch_norm)
         st.plotly_chart(gradient_path_figure(flows, lang), width="stretch")
         c1, c2 = st.columns(2)
         c1.plotly_chart(block_figure(flows, "gain", lang), width="stretch")
@@ -123,14 +93,32 @@ def _experiment(lang: str) -> list[GradientFlow]:
     return flows
 
 
+def _meet_the_notes(flows: list[GradientFlow], batch_norm: bool) -> None:
+    """The notes teach that deep nets' gradients vanish; the paper's setting shows otherwise. Say where the notes'
+    story holds (without BN, one click away) and why the paper does not blame degradation on it (section 4.1)."""
+    plain = next((f for f in flows if not f.residual), None)
+    if plain is None:
+        return
+    net = display_name(plain.model)
+    if batch_norm:
+        st.info(tr("gradient_flow.notes_in_paper_setting", net=net, verdict=tr(f"gradient_flow.word_{plain.verdict}"))
+                + "\n\n> " + tr("gradient_flow.paper_quote"), icon=":material/menu_book:")
+        st.button(tr("gradient_flow.notes_show"), key="gradient_flow_notes_show", on_click=_preset, args=("vanishing",))
+    elif plain.verdict == "vanishing":
+        st.info(tr("gradient_flow.notes_holds", net=net, ratio=_num(plain.overall_ratio)) + "\n\n> "
+                + tr("gradient_flow.paper_quote"), icon=":material/menu_book:")
+        st.button(tr("gradient_flow.notes_back"), key="gradient_flow_notes_back", on_click=_preset, args=("paper",))
+
+
 def _chain_rule(flows: list[GradientFlow]) -> None:
     """The lesson's chain rule: the measured per-block factors multiply to the whole stack's ratio."""
     st.subheader(tr("gradient_flow.chain_header"))
     st.markdown(tr("gradient_flow.chain_intro"))
-    st.latex(r"\frac{\partial L}{\partial x_0} = \frac{\partial L}{\partial x_N}\,"
-             r"\frac{\partial x_N}{\partial x_{N-1}}\cdots\frac{\partial x_1}{\partial x_0}"
-             r"\qquad\frac{\lVert \partial L/\partial x_0\rVert}{\lVert \partial L/\partial x_N\rVert}"
-             r"= \prod_{i=1}^{N} \frac{\lVert \partial L/\partial x_{i-1}\rVert}{\lVert \partial L/\partial x_i\rVert}")
+    st.latex(r"\begin{gathered}\frac{\partial L}{\partial x_0} = \frac{\partial L}{\partial x_N}\,"  # a line each
+             r"\frac{\partial x_N}{\partial x_{N-1}}\cdots\frac{\partial x_1}{\partial x_0} \\"
+             r"\frac{\lVert \partial L/\partial x_0\rVert}{\lVert \partial L/\partial x_N\rVert}"
+             r"= \prod_{i=1}^{N} \frac{\lVert \partial L/\partial x_{i-1}\rVert}{\lVert \partial L/\partial x_i\rVert}"
+             r"\end{gathered}")
     names = [display_name(f.model) for f in flows]
     keep_valid("gradient_flow_chain_net", range(len(flows)), 0)
     flow = flows[st.radio(tr("gradient_flow.chain_net"), range(len(flows)), format_func=names.__getitem__,
@@ -178,7 +166,7 @@ def _trained_section(lang: str) -> None:
     st.subheader(tr("gradient_flow.trained_header"))
     st.markdown(tr("gradient_flow.trained_intro"))
     fp = folders_fingerprint()
-    sources = _sources(fp, str(user_checkpoint_dir()))
+    sources = paper_checkpoints(fp, str(user_checkpoint_dir()))
     if not sources:
         st.info(tr("paper.no_checkpoints", user_dir=str(user_checkpoint_dir())))
         return
@@ -189,11 +177,12 @@ def _trained_section(lang: str) -> None:
     default = None if "gradient_flow_trained" in st.session_state else (
         [s.path for s in sources if s.model in DEFAULT_TRAINED] or list(labels)[:2])
     chosen = st.multiselect(tr("gradient_flow.trained_choose"), list(labels), default=default,
-                            format_func=labels.__getitem__, key="gradient_flow_trained")
+                            format_func=labels.__getitem__, key="gradient_flow_trained",
+                            placeholder=tr("common.choose"))
     flows, names = [], []
     for path in chosen:
         try:
-            flows.append(heavy(("gradient_flow", path, fp), partial(_trained, path, fp)))
+            flows.append(trained(path, fp))
             names.append(labels[path])
         except VizError as exc:
             show_error(exc)
@@ -208,9 +197,9 @@ def _trained_section(lang: str) -> None:
 
 def main() -> None:
     lang = current_language()
-    keep_valid("gradient_flow_depth", DEPTH_CHOICES, 56)  # first visit, or a value from elsewhere
+    keep_valid("gradient_flow_depth", DEPTH_CHOICES, DEFAULT_DEPTH)  # first visit, or a value from elsewhere
     keep_valid("gradient_flow_bn", (True, False), True)
-    keep_valid("gradient_flow_init", INITS, "he")
+    keep_valid("gradient_flow_init", INITS, DEFAULT_INIT)
     st.title(tr("gradient_flow.page_title"))
     st.markdown(tr("gradient_flow.intro"))
     flows = _experiment(lang)

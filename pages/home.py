@@ -9,7 +9,7 @@ import streamlit as st
 
 from resnet_viz.render.plots.home import residual_block
 from ui.common import current_language, tr
-from ui.navigation import PAGES
+from ui.navigation import PAGES, SIDEBAR_MODEL_PAGES, page_titles
 
 ROOT = Path(__file__).resolve().parent.parent
 START_PAGE = "pages/feature_maps.py"
@@ -37,8 +37,15 @@ def top() -> None:
         st.info(tr("home.how"), icon=":material/translate:")
 
 
+# Streamlit draws a page link's label on one line and cuts it at the column's edge without an ellipsis ("Plain vs
+# residual gradient f"); inside Home's cards the titles wrap instead.
+CARD_TITLES_WRAP = """<style>[class*="st-key-home_card_"] [data-testid="stPageLink-NavLink"] span
+{white-space: normal; overflow-wrap: anywhere;}</style>"""
+
+
 def cards() -> None:
     """A card per page (icon and title as app.py registers them, the promise from home.toml), by section."""
+    st.html(CARD_TITLES_WRAP)
     st.header(tr("home.pages_header"))
     sections: dict[str, list[tuple[str, str, str]]] = {}
     for file, _, icon, section, url in PAGES:
@@ -48,17 +55,19 @@ def cards() -> None:
         st.subheader(tr(section))
         for row in range(0, len(entries), CARDS_PER_ROW):
             for column, (file, icon, url) in zip(st.columns(CARDS_PER_ROW), entries[row:row + CARDS_PER_ROW]):
-                with column.container(border=True):
+                with column.container(border=True, key=f"home_card_{url}"):
                     st.page_link(file, icon=icon)
                     st.caption(tr(f"home.page_{url}"))
-    st.caption(tr("home.model_note"))
+    st.caption(tr("home.model_note", pages=", ".join(tr(k) for k in page_titles(SIDEBAR_MODEL_PAGES))))
 
 
 def story() -> None:
     st.header(tr("home.story_header"))
+    paper = [url for _, _, _, section, url in PAGES if section == "nav.section_paper"]
+    params = {"results": dict(section=tr("nav.section_paper"), pages=", ".join(tr(k) for k in page_titles(paper)))}
     for section in STORY:
         with st.expander(tr(f"home.{section}_title")):
-            st.markdown(tr(f"home.{section}"))
+            st.markdown(tr(f"home.{section}", **params.get(section, {})))
             if section in FORMULAS:
                 st.latex(FORMULAS[section])
 

@@ -1,7 +1,8 @@
 """Homework: the course's four homework questions, each with a home in the app. Question 1 is "predict, then
 check": a guess, a deep link that opens the conv lab with the question's numbers, the answer folded; 2 and 3 lead
 to the pooling exercise and the hand-written ResNet; 4 says what to run where, what to expect and how to bring the
-checkpoint back. Every number is computed in resnet_viz.lab.homework (and resnet_viz.lab.calc)."""
+checkpoint back; 2 and 3 also show the check and convert commands with what they print for the project's own
+examples. Every number is computed in resnet_viz.conv_lab.homework (and resnet_viz.conv_lab.calc)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from pathlib import Path
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from resnet_viz.conv_lab import homework as H
+from resnet_viz.conv_lab.parse import format_number as fmt
 from resnet_viz.inspect.resnet_code import trace
-from resnet_viz.lab import homework as H
-from resnet_viz.lab.parse import format_number as fmt
-from ui.common import tr
+from resnet_viz.inspect.skeleton import INPUT_SIZE
+from resnet_viz.render.tables import epochs_text
+from resnet_viz.student.pooling import CASES as POOL_CASES
+from ui.common import command_example, tr
 
 KEY = "homework"
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,7 +104,7 @@ def _training() -> None:
     run, full = H.shipped_run(), H.FAST_FULL
     st.subheader(tr("homework.expect_title"))
     if run is not None:
-        st.markdown(tr("homework.expect_short", epochs=f"{run.epochs:.1f}", batch=run.batch_size,
+        st.markdown(tr("homework.expect_short", epochs=epochs_text(run.epochs), batch=run.batch_size,
                        acc=f"{run.accuracy:.1f}", minutes=f"{run.seconds / 60:.0f}"))
     st.markdown(tr("homework.expect_full", epochs=f"{full.epochs:.0f}", acc=f"{full.accuracy:.2f}",
                    minutes=f"{full.seconds / 60:.0f}", target_epochs=H.EPOCHS,
@@ -126,10 +130,16 @@ def main() -> None:
     _question(2)
     st.markdown(tr("homework.q2_body"))
     _link(LAB, "homework.link_pooling", "pooling", icon=":material/grid_on:")
+    st.markdown(tr("homework.q2_check", cases=len(POOL_CASES)))
+    command_example("check_pooling")
     _question(3)
     st.markdown(tr("homework.q3_body"))
     _predict("resnet", trace(3, "A").params, "homework.q3_predict")
     _link(RESNET_CODE, "homework.link_resnet_code", icon=":material/code:")
+    st.markdown(tr("homework.q3_check", size=INPUT_SIZE))
+    command_example("check_resnet")
+    st.markdown(tr("homework.q3_convert"))
+    command_example("convert")
     _training()
 
 

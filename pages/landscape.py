@@ -7,16 +7,28 @@ from resnet_viz.paper.landscape import DEFAULT_SEED, Landscape, shape
 from resnet_viz.render.plots.landscape import (
     comparison_sentence,
     contour_figure,
+    images_used,
     init_check_sentence,
-    line_figure,
+    line_figures,
     line_sentence,
     method_caption,
     shape_row,
     shared_range,
     surface_figure,
 )
-from ui import landscape as data
 from ui.common import current_language, keep_valid, tr
+from ui.landscape import (
+    LIVE_IMAGES,
+    LIVE_POINTS,
+    estimate,
+    label,
+    live,
+    live_sources,
+    ordered,
+    request,
+    shipped,
+    shipped_epochs,
+)
 
 DEFAULT_PAIR = ("plain56", "resnet56")
 
@@ -46,8 +58,8 @@ def _measures(named: list[tuple[str, Landscape]], lang: str) -> None:
 
 
 def _compare(grids: dict[str, Landscape], lang: str) -> None:
-    stems = data.ordered(grids)
-    labels = {s: data.label(s, grids[s]) for s in stems}
+    stems = ordered(grids)
+    labels = {s: label(s, grids[s]) for s in stems}
     first, second = (s if s in stems else fallback for s, fallback in zip(DEFAULT_PAIR, (stems[0], stems[-1])))
     keep_valid("landscape_a", stems, first)
     keep_valid("landscape_b", stems, second)
@@ -66,12 +78,13 @@ def _lines(grids: dict[str, Landscape], lang: str) -> None:
     """The loss from the initial to the trained weights of every shipped network that has the line."""
     st.subheader(tr("landscape.line_header"))
     st.markdown(tr("landscape.line_intro"))
-    lines = [(data.label(s, grids[s]), grids[s]) for s in data.ordered(grids) if grids[s].line_t is not None]
+    lines = [(label(s, grids[s]), grids[s]) for s in ordered(grids) if grids[s].line_t is not None]
     if not lines:
         st.caption(tr("landscape.line_missing"))
         return
     log = bool(st.session_state.get("landscape_log", True))
-    st.plotly_chart(line_figure(lines, lang, log=log), width="stretch")
+    for column, fig in zip(st.columns(2), line_figures(lines, lang, log=log)):  # stacked on a phone
+        column.plotly_chart(fig, width="stretch")
     st.markdown("\n".join(f"- {line_sentence(name, land, lang)}" for name, land in lines))
     st.caption(init_check_sentence(lines, lang))
 
@@ -79,8 +92,8 @@ def _lines(grids: dict[str, Landscape], lang: str) -> None:
 def _live(lang: str) -> None:
     """An 11 x 11 grid of a network and seed the student picks, computed on this server."""
     st.subheader(tr("landscape.live_header"))
-    st.caption(tr("landscape.live_intro"))
-    sources = data.live_sources()
+    st.caption(tr("landscape.live_intro", points=LIVE_POINTS, images=LIVE_IMAGES))
+    sources = live_sources()
     if not sources:
         st.info(tr("landscape.live_none"))
         return
@@ -91,10 +104,11 @@ def _live(lang: str) -> None:
     seed = int(col_seed.number_input(tr("landscape.live_seed"), min_value=0, max_value=2**31 - 1,
                                      value=DEFAULT_SEED, step=1, key="landscape_seed",
                                      help=tr("landscape.live_seed_help")))
-    col_button.button(tr("landscape.recompute"), key="landscape_compute", on_click=data.request,
+    col_button.button(tr("landscape.recompute"), key="landscape_compute", on_click=request,
                       help=tr("landscape.recompute_help"))
     name = sources[path].split(" (")[0]
-    land = data.live(path, seed, name)
+    st.caption(estimate(path, name, lang))
+    land = live(path, seed, name)
     if land is not None:
         named = [(tr("landscape.live_result", net=name), land)]
         _draw(named, lang, bool(st.session_state.get("landscape_log", True)))
@@ -107,8 +121,9 @@ def main() -> None:
     st.markdown(tr("landscape.intro"))
     with st.expander(tr("landscape.paper_header"), expanded=True):
         st.markdown(tr("landscape.paper_finding"))
-    st.markdown(tr("landscape.ours_caveat"))
-    grids = data.shipped()
+    grids = shipped()
+    st.markdown(tr("landscape.ours_caveat", images=images_used(grids.values(), LIVE_IMAGES),
+                   epochs=shipped_epochs(grids)))
     if grids:
         _compare(grids, lang)
         _lines(grids, lang)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from resnet_viz.checkpoints.identity import model_key
 from resnet_viz.checkpoints.read import LoadedModel
+from resnet_viz.conv_lab.sliding import KERNELS
 from resnet_viz.errors import VizError
 from resnet_viz.inspect.feature_maps import LayerSpec, layer_specs
 from resnet_viz.inspect.layer_learns import (
@@ -19,7 +21,7 @@ from resnet_viz.inspect.layer_learns import (
     luminance_share,
     stage_rows,
 )
-from resnet_viz.lab.sliding import KERNELS
+from resnet_viz.render import tables
 from resnet_viz.render.colour import png_bytes, zoom
 from resnet_viz.render.plots.layer_learns import (
     agreement_sentence,
@@ -31,9 +33,9 @@ from resnet_viz.render.plots.layer_learns import (
     stage_table,
     telescope_sentence,
 )
-from ui import layer_learns as data
-from ui.common import class_name, current_language, keep_labelled, keep_valid, picture, show_error, tr
-from ui.models import current_model, model_key
+from ui.common import class_name, current_language, follow_input, keep_labelled, keep_valid, picture, show_error, tr
+from ui.layer_learns import chance, grid_of, live_visual, patches_png, request, sample, tops
+from ui.models import current_model
 
 SAMPLE_SIZES = [200, 500, 1000]
 HAND_KERNELS = ("sobel_x", "sobel_y", "laplacian", "gaussian_blur")
@@ -45,19 +47,19 @@ def _vis_png(image) -> bytes:
 
 
 def _shipped_vis(loaded: LoadedModel, layer: LayerSpec, channel: int):
-    grid = data.grid_of(loaded)
+    grid = grid_of(loaded)
     return None if grid is None else grid.find(layer.key, channel)
 
 
-def _stage_column(loaded: LoadedModel, row: StageRow, top: TopActivations | None, limit: int) -> None:
-    """One stage: its field, the busiest channel's top patches and its picture."""
+def _stage_column(loaded: LoadedModel, row: StageRow, words: str, top: TopActivations | None, limit: int) -> None:
+    """One stage: its field, the notes' words for it, the busiest channel's top patches and its picture."""
     st.markdown(tr("layer_learns.column_head", stage=row.stage, layer=row.layer.key,
                    level=tr(f"layer_learns.level_{row.level}")))
-    st.caption(tr(f"layer_learns.words_{row.level}"))
+    st.caption(words)
     if top is None:
         return
     channel = top.busiest(1)[0]
-    picture(data.patches_png(loaded, top, channel, limit), caption=tr("layer_learns.patches_caption", channel=channel,
+    picture(patches_png(loaded, top, channel, limit), caption=tr("layer_learns.patches_caption", channel=channel,
                                                                      rf=row.rf.size))
     shipped = _shipped_vis(loaded, row.layer, channel)
     if shipped is not None:
@@ -70,20 +72,20 @@ def story(loaded: LoadedModel, rows: list[StageRow], limit: int, lang: str) -> N
     """The notes' story with this model's numbers: the table, the telescope, one channel per stage."""
     size = loaded.spec.input_size
     cifar = loaded.spec.dataset == "cifar10"
-    found = data.tops(loaded, [row.layer for row in rows], limit) if cifar else {}
-    agreement = {k: class_agreement(v, data.sample(limit)[1]) for k, v in found.items()} if found else None
+    found = tops(loaded, [row.layer for row in rows], limit) if cifar else {}
+    agreement = {k: class_agreement(v, sample(limit)[1]) for k, v in found.items()} if found else None
     st.dataframe(stage_table(rows, size, agreement, lang), hide_index=True, width="stretch")
     st.markdown(telescope_sentence(rows, size, lang))
     if agreement is not None:
-        st.markdown(agreement_sentence(rows, agreement, data.chance(limit), lang))
+        st.markdown(agreement_sentence(rows, agreement, chance(limit), lang))
     st.plotly_chart(rf_figure(rows, size, lang), width="stretch")
     st.caption(tr("layer_learns.telescope"))
     st.subheader(tr("layer_learns.side_by_side"))
     if not cifar:
         st.info(tr("layer_learns.no_patches_imagenet"))
-    for where, row in zip(st.columns(len(rows)), rows):
+    for where, row, words in zip(st.columns(len(rows)), rows, tables.stage_words(rows, lang)):
         with where:
-            _stage_column(loaded, row, found.get(row.layer.key), limit)
+            _stage_column(loaded, row, words, found.get(row.layer.key), limit)
     st.caption(tr("layer_learns.patches_help"))
 
 
@@ -116,16 +118,18 @@ def any_channel(loaded: LoadedModel, limit: int) -> None:
     c1, c2 = st.columns(2)
     key = c1.selectbox(tr("layer_learns.layer"), list(layers), key="layer_learns_layer")
     layer = layers[key]
-    top = data.tops(loaded, [layer], limit)[key] if loaded.spec.dataset == "cifar10" else None
+    top = tops(loaded, [layer], limit)[key] if loaded.spec.dataset == "cifar10" else None
     channels = top.channels if top is not None else layer_channels(loaded.model, layer)
     labels = _channel_labels(top, channels)
-    keep_labelled(f"layer_learns_channel_{key}", labels, top.busiest(1)[0] if top is not None else 0)
+    busiest = top.busiest(1)[0] if top is not None else 0
+    follow_input(f"layer_learns_channel_{key}", (model_key(loaded), limit), busiest)  # other images: their busiest
+    keep_labelled(f"layer_learns_channel_{key}", labels, busiest)
     channel = c2.selectbox(tr("layer_learns.channel"), list(labels), key=f"layer_learns_channel_{key}",
                            format_func=labels.__getitem__)
     left, right = st.columns([3, 2])
     if top is not None:
-        images, sample_labels, classes = data.sample(limit)
-        picture(data.patches_png(loaded, top, channel, limit, target=120), where=left)
+        images, sample_labels, classes = sample(limit)
+        picture(patches_png(loaded, top, channel, limit, target=120), where=left)
         names = [class_name(classes[int(sample_labels[c.image])]) for c in crops(top, channel)]
         left.caption(tr("layer_learns.patches_classes", classes=tr("layer_learns.list_sep").join(names),
                                       rf=top.rf.size))
@@ -139,10 +143,10 @@ def _channel_picture(loaded: LoadedModel, layer: LayerSpec, channel: int) -> Non
         picture(_vis_png(shipped), caption=tr("layer_learns.vis_caption_shipped", channel=channel))
         return
     key = (model_key(loaded), layer.key, int(channel))
-    st.button(tr("layer_learns.vis_button"), key="layer_learns_vis", on_click=data.request, args=(key,),
+    st.button(tr("layer_learns.vis_button"), key="layer_learns_vis", on_click=request, args=(key,),
               help=tr("layer_learns.vis_help"))
     try:
-        result = data.live_visual(loaded, layer, channel)
+        result = live_visual(loaded, layer, channel)
     except (VizError, RuntimeError, ValueError) as exc:
         show_error(exc)
         return

@@ -3,7 +3,9 @@
 import streamlit as st
 
 from resnet_viz.checkpoints.find import folders_fingerprint
+from resnet_viz.checkpoints.identity import model_key
 from resnet_viz.errors import VizError
+from resnet_viz.models.registry import display_name
 from resnet_viz.paper.lesion import (
     VEIT2016,
     LesionStudy,
@@ -12,15 +14,15 @@ from resnet_viz.paper.lesion import (
     comparison_rows,
     downsampling_sentence,
     prediction_change,
+    random_sentence,
     verdict,
     verdict_sentences,
 )
 from resnet_viz.render.plots.lesion import random_figure, single_figure
-from ui import lesion as data
-from ui.common import class_name, current_language, keep_labelled, keep_valid, picture, show_error, tr
-from ui.figure7 import thumbnail
-from ui.images import test_sample
-from ui.models import current_model, model_key
+from ui.common import class_name, current_language, keep_labelled, keep_valid, picture, show_error, tr, trn
+from ui.images import test_sample, thumbnail
+from ui.lesion import compute_study, depth_groups, not_stored, probabilities, study
+from ui.models import current_model, model_label, pick
 
 SIZES = [100, 250, 500, 1000]
 
@@ -31,7 +33,7 @@ def _studies(group: list[tuple[str, str]], fp: tuple) -> list[tuple[str, LesionS
     missing: list[tuple[str, str]] = []
     for label, path in group:
         try:
-            s = data.study(path, fp)
+            s = study(path, fp)
         except VizError as exc:
             show_error(exc)
             continue
@@ -40,11 +42,11 @@ def _studies(group: list[tuple[str, str]], fp: tuple) -> list[tuple[str, LesionS
         else:
             found.append((label, s))
     if missing:
-        st.caption(tr("lesion.not_stored", nets=", ".join(label for label, _ in missing)))
+        st.caption(not_stored(missing, current_language()))
         if st.button(tr("lesion.compute"), key="lesion_compute", help=tr("lesion.compute_help")):
             for label, path in missing:
                 try:
-                    found.append((label, data.compute(path, fp, label)))
+                    found.append((label, compute_study(path, fp, label)))
                 except VizError as exc:
                     show_error(exc)
     return found
@@ -54,7 +56,7 @@ def _default_depth(groups: dict[int, list[tuple[str, str]]], fp: tuple) -> int:
     """The paper's pair (56) if its sweeps are shipped, else 20, else 110, else the first depth found."""
     def ready(depth: int) -> bool:
         try:
-            return all(data.study(path, fp) is not None for _, path in groups[depth])
+            return all(study(path, fp) is not None for _, path in groups[depth])
         except VizError:
             return False
     return next((d for d in (56, 20, 110, *groups) if d in groups and ready(d)), next(iter(groups)))
@@ -78,25 +80,31 @@ def _verdict(studies: list[tuple[str, LesionStudy]], lang: str) -> None:
     st.caption(tr("lesion.veit_source", citation=VEIT2016["citation"]))
 
 
-def _sweeps(lang: str) -> None:
+def _sweeps(lang: str) -> tuple[int, list[tuple[str, str]]] | None:
+    """The sweeps of one depth; that depth and its networks ((label, path) each), None without any."""
     fp = folders_fingerprint()
-    groups = data.depth_groups(fp, lang)
+    groups = depth_groups(fp, lang)
     if not groups:
         st.info(tr("lesion.no_checkpoints"))
-        return
+        return None
     if st.session_state.get("lesion_depth") not in groups:  # first visit: a depth whose sweeps are all there
         st.session_state["lesion_depth"] = _default_depth(groups, fp)
     names = {d: tr("lesion.depth_option", depth=d, nets=", ".join(label for label, _ in g)) for d, g in groups.items()}
     depth = st.radio(tr("lesion.depth"), list(groups), key="lesion_depth", horizontal=True, format_func=names.get)
     studies = _studies(groups[depth], fp)
     if not studies:
-        return
+        return depth, groups[depth]
     st.plotly_chart(single_figure(studies, lang), width="stretch")
     _verdict(studies, lang)
     if any(s.ks for _, s in studies):
         st.plotly_chart(random_figure(studies, lang), width="stretch")
+        for label, s in studies:
+            sentence = random_sentence(s, label, lang)
+            if sentence:
+                st.markdown(sentence)
         st.caption(tr("lesion.random_note", draws=len(studies[0][1].random[0]) if studies[0][1].random else 0,
                       seed=studies[0][1].seed))
+    return depth, groups[depth]
 
 
 def _block_label(i: int, name: str, down: bool) -> str:
@@ -120,7 +128,18 @@ def _one_image(loaded, size: int, intact, lesioned) -> None:
     col_text.markdown(tr("lesion.said_lesioned", pred=said(lesioned)))
 
 
-def _interactive(lang: str) -> None:
+def _other_depth(loaded, swept: tuple[int, list[tuple[str, str]]] | None) -> None:
+    """Say so when the sidebar's model is not of the depth whose sweep the page shows, with a way to it."""
+    if swept is None or loaded.spec.depth == swept[0]:
+        return
+    depth, nets = swept
+    st.info(tr("lesion.live_other_depth", depth=depth, net=display_name(loaded.spec.name),
+               net_depth=loaded.spec.depth))
+    label, path = nets[0]  # the ResNet of that depth (ResNets come first)
+    st.button(tr("lesion.live_use", net=label), key="lesion_use_swept", on_click=pick, args=(path,))
+
+
+def _interactive(lang: str, swept: tuple[int, list[tuple[str, str]]] | None) -> None:
     loaded = current_model()
     try:
         named = cifar_blocks(loaded.model)
@@ -128,25 +147,27 @@ def _interactive(lang: str) -> None:
         st.info(exc.message(lang))
         st.caption(tr("lesion.pick_cifar"))
         return
-    st.caption(tr("lesion.live_intro", net=loaded.label))
-    labels = {i: _block_label(i, name, changes_shape(b)) for i, (name, b) in enumerate(named)}
+    st.caption(tr("lesion.live_intro", net=model_label(loaded)))
+    _other_depth(loaded, swept)
+    labels = {i: _block_label(i, loaded.spec.paper_path(name), changes_shape(b)) for i, (name, b) in enumerate(named)}
     st.session_state["lesion_deleted"] = [i for i in st.session_state.get("lesion_deleted", []) if i in labels]
     keep_labelled("lesion_images", {n: str(n) for n in SIZES}, 250)  # the browser then shows the value set here
     col_size, col_blocks = st.columns([1, 3])
     size = col_size.select_slider(tr("lesion.images"), SIZES, key="lesion_images", help=tr("lesion.images_help"))
     deleted = col_blocks.multiselect(tr("lesion.delete"), list(labels), format_func=labels.__getitem__,
-                                     key="lesion_deleted", help=tr("lesion.delete_help"))
+                                     key="lesion_deleted", help=tr("lesion.delete_help"),
+                                     placeholder=tr("common.choose"))
     mkey = model_key(loaded)
     try:
-        intact = data.probabilities(loaded, mkey, size, ())
-        lesioned = data.probabilities(loaded, mkey, size, tuple(sorted(deleted)))
+        intact = probabilities(loaded, mkey, size, ())
+        lesioned = probabilities(loaded, mkey, size, tuple(sorted(deleted)))
     except VizError as exc:
         show_error(exc)
         return
     change = prediction_change(intact, lesioned, test_sample(size)[1])
     c1, c2, c3 = st.columns(3)
     c1.metric(tr("lesion.acc_intact"), f"{change.intact:.1f} %")
-    c2.metric(tr("lesion.acc_lesioned", k=len(deleted)), f"{change.lesioned:.1f} %", delta=f"{change.delta:+.1f}")
+    c2.metric(trn("lesion.acc_lesioned", len(deleted)), f"{change.lesioned:.1f} %", delta=f"{change.delta:+.1f}")
     c3.metric(tr("lesion.changed"), f"{change.changed} / {change.images}")
     _one_image(loaded, size, intact, lesioned)
 
@@ -158,9 +179,9 @@ def main() -> None:
     with st.expander(tr("lesion.deleted_title")):
         st.markdown(tr("lesion.deleted_body"))
     st.subheader(tr("lesion.sweep_header"))
-    _sweeps(lang)
+    swept = _sweeps(lang)
     st.subheader(tr("lesion.live_header"))
-    _interactive(lang)
+    _interactive(lang, swept)
     with st.expander(tr("paper.what_to_notice"), expanded=False):
         st.markdown(tr("lesion.notice"))
 

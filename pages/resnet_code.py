@@ -1,17 +1,18 @@
 """Hand-written ResNet: the project's own CIFAR block and network as source code read from the running classes,
 each note attached to its line, a trace of the network a student picks (shapes and parameters per layer and per
-line) and the check that the same code without its shortcuts is the plain net. All computed in
-resnet_viz.inspect.resnet_code; no code a user types is ever run."""
+line), the check that the same code without its shortcuts is the plain net, and the commands that check a
+student's own ResNet and convert its weights (with their output on the project's example). All computed in
+resnet_viz; no code a user types is ever run."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from resnet_viz.conv_lab.parse import format_number as fmt
 from resnet_viz.inspect import resnet_code as R
-from resnet_viz.lab.parse import format_number as fmt
-from ui.common import keep_valid, tr
-from ui.work import heavy
+from ui.common import command_example, keep_valid, tr
+from ui.resnet_code import plain_check
 
 KEY = "resnet_code"
 SHORTCUTS = ("A", "B", "C", "none")
@@ -94,7 +95,7 @@ def _trace() -> None:
 
 def _plain(n: int, option: str) -> None:
     st.header(tr("resnet_code.plain_title"))
-    check = heavy((KEY, "plain", n, option), lambda: R.plain_check(n, option))
+    check = plain_check(n, option)
     depth = 6 * n + 2
     line = R.find_line("block", "self.shortcut = None")
     names = dict(resnet=_name(depth, option), plain=_name(depth, None), option=option, line=line)
@@ -108,11 +109,21 @@ def _plain(n: int, option: str) -> None:
         st.markdown(tr("resnet_code.residual_differs", **names))
 
 
+def _yours() -> None:
+    """The student's own ResNet: the commands that check it against the zoo and convert its weights."""
+    st.header(tr("resnet_code.yours_title"))
+    st.markdown(tr("resnet_code.yours_intro", size=R.INPUT_SIZE))
+    command_example("check_resnet")
+    st.markdown(tr("resnet_code.yours_convert"))
+    command_example("convert")
+
+
 def main() -> None:
     st.title(tr("resnet_code.title"))
     st.markdown(tr("resnet_code.intro"))
     _code()
     _trace()
+    _yours()
 
 
 main()

@@ -2,10 +2,7 @@
 
 import streamlit as st
 
-from resnet_viz.train.lab import (
-    DEFAULT_BATCH,
-    DEFAULT_ITERATIONS,
-    DEFAULT_LR,
+from resnet_viz.train.training_lab.settings import (
     DEFAULT_NETS,
     MAX_BATCH,
     MAX_ITERATIONS,
@@ -14,8 +11,8 @@ from resnet_viz.train.lab import (
     NetChoice,
     lab_depths,
 )
-from ui import training_lab as lab
 from ui.common import keep_valid, tr
+from ui.training_lab import busy, current_job, default_numbers, downloads, live, recipe_note, start
 
 KINDS = ("none", "plain", "resnet")
 
@@ -33,19 +30,22 @@ def _net_slot(k: int, col) -> NetChoice | None:
                          help=tr("training_lab.family_help"))
     depth = col.selectbox(tr("training_lab.depth"), lab_depths(), key=f"training_lab_depth{k}",
                           help=tr("training_lab.depth_help"))
-    shortcut = col.radio(tr("training_lab.shortcut"), ("A", "B"), key=f"training_lab_shortcut{k}", horizontal=True,
-                         help=tr("training_lab.shortcut_help"))
     if kind == "none":
         return None
-    return NetChoice(kind == "resnet", int(depth), str(shortcut))
+    if kind == "plain":  # a plain net has no shortcut: nothing to choose
+        return NetChoice(False, int(depth))
+    shortcut = col.radio(tr("training_lab.shortcut"), ("A", "B"), key=f"training_lab_shortcut{k}", horizontal=True,
+                         help=tr("training_lab.shortcut_help"))
+    return NetChoice(True, int(depth), str(shortcut))
 
 
 def _settings_form() -> None:
-    """The nets and the settings, and the Train button (disabled while this session's run is under way)."""
-    keep_valid_numbers()
+    """The nets, outside the form (a kind chosen shows or hides its shortcut option at once), then the settings and
+    the Train button (disabled while this session's run is under way)."""
+    default_numbers()
+    st.markdown(f"**{tr('training_lab.nets_header')}**")
+    nets = [n for k, col in enumerate(st.columns(MAX_NETS)) if (n := _net_slot(k, col)) is not None]
     with st.form("training_lab_form", border=True):
-        st.markdown(f"**{tr('training_lab.nets_header')}**")
-        nets = [n for k, col in enumerate(st.columns(MAX_NETS)) if (n := _net_slot(k, col)) is not None]
         st.markdown(f"**{tr('training_lab.settings_header')}**")
         c1, c2, c3, c4 = st.columns(4)
         iterations = c1.number_input(tr("training_lab.iterations"), min_value=0, max_value=MAX_ITERATIONS, step=50,
@@ -56,26 +56,19 @@ def _settings_form() -> None:
                              help=tr("training_lab.lr_help"))
         seed = c4.number_input(tr("training_lab.seed"), min_value=0, max_value=9999, step=1, key="training_lab_seed",
                                help=tr("training_lab.seed_help"))
-        pressed = st.form_submit_button(tr("training_lab.train"), type="primary", disabled=lab.busy(),
+        pressed = st.form_submit_button(tr("training_lab.train"), type="primary", disabled=busy(),
                                         help=tr("training_lab.train_help"))
     if pressed:
-        lab.start(LabSettings(tuple(nets), int(iterations), int(batch), float(lr), int(seed)))
-
-
-def keep_valid_numbers() -> None:
-    """The number inputs' first values (set once, so a value typed earlier stays)."""
-    for key, value in (("iterations", DEFAULT_ITERATIONS), ("batch", DEFAULT_BATCH), ("lr", DEFAULT_LR),
-                       ("seed", 0)):
-        st.session_state.setdefault(f"training_lab_{key}", value)
+        start(LabSettings(tuple(nets), int(iterations), int(batch), float(lr), int(seed)))
 
 
 def main() -> None:
     st.title(tr("training_lab.page_title"))
     st.markdown(tr("training_lab.intro"))
-    st.caption(tr("training_lab.recipe_note"))
+    st.caption(recipe_note())
     _settings_form()
-    lab.live()
-    lab.downloads(lab.current_job())
+    live()
+    downloads(current_job())
     with st.expander(tr("training_lab.what_to_notice"), expanded=False):
         st.markdown(tr("training_lab.notice"))
 

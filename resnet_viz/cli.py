@@ -1,7 +1,8 @@
 """``python -m resnet_viz``: subcommands are small modules with ``add_arguments`` and ``run``.
 
 A subcommand's ``run(args)`` returns the exit status; a ``VizError`` it raises is printed as one line
-on stderr with exit status 2 (never a traceback).
+on stderr with exit status 2 (never a traceback). The inputs several commands take (checkpoints, sample or dataset,
+threads, device, JSON) are declared once in ``resnet_viz.cli_args``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("resnet_viz.commands.train",
               "train a CIFAR ResNet or plain net (fast or paper recipe; torchrun for DDP)"),
     "evaluate": ("resnet_viz.commands.evaluate", "top-1, per-class accuracy and confusion matrix of a checkpoint"),
+    "campaign": ("resnet_viz.commands.campaign",
+                 "train the shipped networks to convergence on the CPU, in the background, resumable"),
     "export": ("resnet_viz.commands.export", "fp16 copy of a checkpoint (half the size), accuracy checked"),
     "responses": ("resnet_viz.commands.responses", "Figure 7: std of each 3x3 conv layer's response (after BN)"),
     "reference": ("resnet_viz.commands.reference",
@@ -28,11 +31,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "features": ("resnet_viz.commands.features",
                  "per-layer activation statistics of one image and ||F(x)||/||x|| per block"),
     "lesion": ("resnet_viz.commands.lesion",
-               "delete blocks at test time (Veit et al. 2016): accuracy per deleted block and for k random blocks"),
+               "delete blocks of a CIFAR-10 ResNet or plain net at test time (Veit et al. 2016): accuracy per "
+               "deleted block and for k random blocks"),
     "learns": ("resnet_viz.commands.learns",
                "what each layer learns: top-patches grid as PNG, and the shipped feature visualisations"),
+    "first-views": ("resnet_viz.commands.first_views",
+                    "the shipped first views of a CIFAR-10 network (top patches, test-sample logits) for the app"),
     "landscape": ("resnet_viz.commands.landscape",
                   "loss surface on filter-normalised random directions (Li et al. 2018) and the init->trained line"),
+    "check": ("resnet_viz.commands.check",
+              "check your own code: your ResNet against the zoo (check resnet), your pooling against torch "
+              "(check pooling)"),
+    "convert": ("resnet_viz.commands.convert",
+                "your own ResNet's trained weights as this project's checkpoint (structure and logits checked)"),
 }
 
 
@@ -60,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
-    except VizError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except VizError as exc:  # in the command's --lang when it has one
+        print(f"error: {exc.message(getattr(args, 'lang', 'en'))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

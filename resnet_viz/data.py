@@ -32,12 +32,15 @@ from safetensors.torch import load_file as st_load_file
 from safetensors.torch import save as st_save
 
 from resnet_viz.errors import DataError
+from resnet_viz.i18n import t
 
 SPLITS = ("train", "test")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".tif", ".tiff")
 CACHE_FORMAT = "resnet_viz-split/1"
 CIFAR_BATCHES_DIR = "cifar-10-batches-py"
 JPEG_COPY_LABEL = "CIFAR-10 (JPEG q75 copy)"
+TRAIN_SUBSET_LABEL = f"{JPEG_COPY_LABEL}, 5,000-image training subset"  # the training lab's data
+IMAGE_FOLDER_LABEL = "image folder "
 
 
 def cache_dir() -> Path:
@@ -51,7 +54,18 @@ def dataset_label(source: str | os.PathLike) -> str:
         return JPEG_COPY_LABEL
     if name == CIFAR_BATCHES_DIR:
         return "CIFAR-10"
-    return f"image folder {Path(source).name}"
+    return f"{IMAGE_FOLDER_LABEL}{Path(source).name}"
+
+
+def shown_dataset(label: str, lang: str) -> str:
+    """A data set's label as a reader of ``lang`` sees it. Checkpoints and results keep the label in English
+    (``dataset_label``); the ones this project writes are translated for display, any other is shown as it is."""
+    known = {JPEG_COPY_LABEL: "data.label_jpeg_copy", TRAIN_SUBSET_LABEL: "data.label_train_subset"}
+    if label in known:
+        return t(known[label], lang)
+    if label.startswith(IMAGE_FOLDER_LABEL):
+        return t("data.label_image_folder", lang, name=label.removeprefix(IMAGE_FOLDER_LABEL))
+    return label
 
 
 # ---------------------------------------------------------------- the public entry point

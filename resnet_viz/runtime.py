@@ -7,13 +7,16 @@ allocator's behaviour (``configure_allocator``).
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import ctypes.util
+import importlib
 import os
 import sys
 import threading
-
-import torch
+import time
+import traceback
+from collections.abc import Callable, Sequence
 
 THREADS_ENV = "RESNET_VIZ_THREADS"
 # One: the sessions of a class are the parallelism. With two, a busy 2-core server spins both in every op: an
@@ -54,6 +57,8 @@ def configure_threads(threads: int | None = None) -> int:
     ``threads`` (a command's ``--threads``) is always applied; without it the first call applies
     ``default_threads()`` and later calls (every rerun of the app's script) change nothing.
     """
+    import torch  # here, not at the top: the app's router imports this module before torch is needed
+
     global _configured
     with _guard:
         if threads is None and _configured:
@@ -95,3 +100,87 @@ def _set_mmap_threshold() -> bool:
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+
+
+# Between two steps of a warm-up the thread sleeps this long: the GIL goes to the threads serving students.
+WARM_UP_PAUSE_S = 0.002
+WARM_UP_EXIT_S = 120.0  # at exit, how long the step under way may take to finish
+
+
+Step = str | Callable[[], object]  # a module to import, or a call
+
+
+class WarmUp:
+    """What a process needs before its first real work, done once, in one background thread, in stages run in
+    order, each a sequence of steps (a module name to import, or a call); whoever needs a stage waits for it
+    (``wait``). The app's: numpy, pandas and PIL (what a page that runs meanwhile may find half-imported in
+    ``sys.modules``: plotly's JSON encoder looks them up there), then torch and every page's imports, then each
+    page's first view.
+
+    Only this thread imports them, one step at a time with a pause between, so the GIL is never held longer than
+    one module's own import; whoever needs them waits instead of importing concurrently. Two threads importing the
+    same packages at once can deadlock on the import locks, which CPython breaks by handing one of them a partially
+    initialised module (``AttributeError: partially initialized module 'pandas'``). A step that fails is recorded
+    (``failed``) and the rest goes on: the page that needs it runs it again and says what is wrong.
+
+    At exit the step under way finishes and no other starts (``stop``): a daemon thread still inside torch when the
+    interpreter finalises aborts the process ("terminate called without an active exception").
+    """
+
+    def __init__(self, *stages: Sequence[Step], importer: Callable[[str], object] = importlib.import_module) -> None:
+        self.stages = tuple(tuple(stage) for stage in stages)
+        self._import = importer
+        self._done = [threading.Event() for _ in self.stages]
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self.failed: dict[str, str] = {}
+        self.seconds: dict[str, float] = {}  # each step's seconds, by name
+
+    def start(self) -> bool:
+        """Start the thread (once; later calls do nothing); True when this call started it."""
+        with self._lock:
+            if self._thread is not None:
+                return False
+            self._thread = threading.Thread(target=self._run, name="resnet-viz-warm-up", daemon=True)
+            self._thread.start()
+            atexit.register(self.stop, WARM_UP_EXIT_S)
+            return True
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Run no further step; wait up to ``timeout`` s for the one under way. Whoever waits is let go."""
+        self._stopping.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _step(self, step: Step) -> None:
+        name = step if isinstance(step, str) else getattr(step, "__qualname__", repr(step))
+        start = time.perf_counter()
+        try:
+            self._import(step) if isinstance(step, str) else step()
+        except Exception as exc:  # noqa: BLE001 - whoever needs it runs it again and gets its own message
+            self.failed[name] = "".join(traceback.format_exception_only(exc)).strip()
+        self.seconds[name] = time.perf_counter() - start
+        time.sleep(WARM_UP_PAUSE_S)
+
+    def _run(self) -> None:
+        try:
+            for stage, done in zip(self.stages, self._done):
+                for step in stage:
+                    if self._stopping.is_set():
+                        return
+                    self._step(step)
+                done.set()
+        finally:
+            for done in self._done:
+                done.set()
+
+    def ready(self, stage: int = -1) -> bool:
+        """Every step of ``stage`` and those before it done (or failed); by default the last stage's."""
+        return self._done[stage].is_set()
+
+    def wait(self, timeout: float | None = None, *, stage: int = -1) -> bool:
+        """Block until ``stage`` (default: the last) is done; False on timeout. Starts the warm-up if nobody has."""
+        self.start()
+        return self._done[stage].wait(timeout)

@@ -98,3 +98,29 @@ def load_images(source: str | Path, *, split: str = "test", limit: int | None = 
         order = torch.from_numpy(balanced_order(labels.numpy())[:max(int(limit), 1)])
         images, labels = images[order], labels[order]
     return images, labels, tuple(classes)
+
+
+def write_image_folder(path: str | Path) -> Path:
+    """The shipped subsets as an image-folder ``.tar`` that ``train`` reads: the 5,000 training images as the JPEG
+    copy's own files in ``train/<class>/``, the 1,000 test images as PNG in ``test/<class>/`` (a small CIFAR-10 for
+    short training runs)."""
+    import tarfile
+
+    def add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+
+    with np.load(TRAIN_SUBSET, allow_pickle=False) as subset:
+        blob, offsets, labels = subset["jpeg"], subset["offsets"], subset["labels"]
+        classes = [str(c) for c in subset["classes"]]
+    test_x, test_y, _ = load_test_sample()
+    path = Path(path)
+    with tarfile.open(path, "w") as archive:
+        for i, (a, b) in enumerate(zip(offsets[:-1], offsets[1:])):
+            add(archive, f"train/{classes[labels[i]]}/{i:05d}.jpg", blob[a:b].tobytes())
+        for i, (image, label) in enumerate(zip(test_x, test_y)):
+            buf = io.BytesIO()
+            Image.fromarray(image.permute(1, 2, 0).numpy()).save(buf, format="PNG")
+            add(archive, f"test/{classes[int(label)]}/{i:05d}.png", buf.getvalue())
+    return path

@@ -57,15 +57,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(env_extra: dict[str, str] | None = None, timeout: float = 120):
-    """Start the app; yield (base url, process); stop it afterwards."""
+def streamlit_server(env_extra: dict[str, str] | None = None, timeout: float = 120, root: Path = ROOT):
+    """Start the app (of the checkout at ``root``: another version to compare with); yield (base url, process); stop
+    it afterwards."""
     port = free_port()
     env = {**os.environ, "RESNET_VIZ_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **(env_extra or {})}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+    if root != ROOT:
+        env["PYTHONPATH"] = str(root)
+    cmd = [sys.executable, "-m", "streamlit", "run", str(root / "app.py"), "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
     log = open(ROOT / "tests" / ".streamlit-server.log", "w")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
@@ -110,3 +113,49 @@ def wait_until_idle(page, timeout_ms: int = 120_000) -> None:
             return
         time.sleep(0.2)
     raise TimeoutError("the app kept running")
+
+
+SHOTS = Path(os.environ.get("RESNET_VIZ_SCREENSHOTS") or ROOT / "tests" / "screenshots")
+DESKTOP, PHONE = (1400, 1000), (390, 844)  # viewport sizes (CSS pixels): a laptop, and a phone held upright
+
+# url path -> CSS selector of the element that proves the page did its job (None: the title suffices).
+MAIN_ELEMENT = {
+    "": None,  # home: the default page, served at the root
+    "conv_lab": '[data-testid="stMetric"]',  # the calculator's results (the charts sit in hidden tabs)
+    "architecture": '[data-testid="stPlotlyChart"]',
+    "feature_maps": '[data-testid="stImage"], [data-testid="stPlotlyChart"]',
+    "attribution": '[data-testid="stImage"]',
+    "layer_learns": '[data-testid="stImage"]',
+    "figure6": '[data-testid="stPlotlyChart"]',
+    "figure7": '[data-testid="stPlotlyChart"]',
+    "gradient_flow": '[data-testid="stPlotlyChart"]',
+    "landscape": '[data-testid="stPlotlyChart"]',
+    "lesion": '[data-testid="stPlotlyChart"]',
+    "training_lab": '[data-testid="stForm"]',  # the settings and the Train button (no curves before a run)
+    "homework": '[data-testid="stExpander"]',
+    "resnet_code": '[data-testid="stCode"]',
+    "evaluate": '[data-testid="stPlotlyChart"]',
+}
+PAGES = {url: MAIN_ELEMENT.get(url) for _, url in routed_pages()}
+
+
+@contextmanager
+def opened_page(browser, base_url: str, url_path: str, lang: str, viewport: tuple[int, int]):
+    """A fresh browser context at ``viewport`` on one page of the app, once its main element is drawn and its
+    script run has finished, with no exception shown; closed afterwards."""
+    width, height = viewport
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="en-US")
+    page = context.new_page()
+    try:
+        page.goto(f"{base_url}/{url_path}?lang={lang}", wait_until="domcontentloaded")
+        wait_until_idle(page)
+        selector = PAGES.get(url_path)
+        if selector:
+            page.wait_for_selector(selector, timeout=90_000)
+            wait_until_idle(page)
+        exceptions = page.locator('[data-testid="stException"]')
+        assert exceptions.count() == 0, exceptions.first.inner_text()
+        page.evaluate("() => document.fonts.ready.then(() => true)")  # text is measured in the fonts it is drawn in
+        yield page
+    finally:
+        context.close()

@@ -46,6 +46,23 @@ def app_page(page: str | None = None, *, lang: str = "en", timeout: float = 120,
     return at
 
 
+def uploader(at, base: str):
+    """The checkpoint uploader ``base`` as drawn now: each upload it takes gives it a new key (``base``, ``base_1``,
+    ...; ui.models.uploader_key), so that it is drawn empty."""
+    found = [u for u in at.get("file_uploader") if u.key == base or str(u.key).startswith(f"{base}_")]
+    assert len(found) == 1, [u.key for u in at.get("file_uploader")]
+    return found[0]
+
+
+def held_uploads(at) -> list[str]:
+    """The session-state keys whose values hold uploaded files (Streamlit's UploadedFile objects)."""
+    from streamlit.runtime.uploaded_file_manager import UploadedFile
+
+    state = at.session_state.to_dict()
+    return [k for k, v in state.items()
+            if isinstance(v, UploadedFile) or (isinstance(v, list) and any(isinstance(f, UploadedFile) for f in v))]
+
+
 def assert_no_exception(at) -> None:
     assert not at.exception, [e.value for e in at.exception]
 

@@ -15,7 +15,7 @@ import torch
 from resnet_viz import data as data_mod
 from resnet_viz.data import BatchLoader, channel_stats, dataset_label, load_split, random_crop_flip
 from resnet_viz.errors import DataError
-from tests.test_train import CLASSES, write_tiny_zip
+from tests.train.test_loop import CLASSES, write_tiny_zip
 
 
 def _extract(zip_path: Path, dst: Path) -> Path:
@@ -193,3 +193,18 @@ def test_shared_cifar10_jpeg_archive(cifar_jpeg_archive):
     assert torch.bincount(y).tolist() == [1000] * 10
     assert classes == ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
     assert dataset_label(cifar_jpeg_archive) == "CIFAR-10 (JPEG q75 copy)"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_data_sets_label_is_translated_for_display_while_the_data_keep_it(lang):
+    """Checkpoints store the label in English ("CIFAR-10 (JPEG q75 copy)"); a Chinese page shows it in Chinese."""
+    from resnet_viz.data import JPEG_COPY_LABEL, TRAIN_SUBSET_LABEL, shown_dataset
+    from resnet_viz.i18n import t
+
+    assert dataset_label("/data/cifar10-jpeg.tar.gz") == JPEG_COPY_LABEL == "CIFAR-10 (JPEG q75 copy)"
+    assert shown_dataset(JPEG_COPY_LABEL, lang) == t("data.label_jpeg_copy", lang)
+    assert shown_dataset(TRAIN_SUBSET_LABEL, lang) == t("data.label_train_subset", lang)
+    folder = dataset_label("/somewhere/my_pictures")
+    assert folder == "image folder my_pictures" and "my_pictures" in shown_dataset(folder, lang)
+    assert shown_dataset("CIFAR-10", lang) == "CIFAR-10" and shown_dataset("something else", lang) == "something else"
+    assert ("副本" in shown_dataset(JPEG_COPY_LABEL, lang)) == (lang == "zh")

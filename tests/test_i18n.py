@@ -114,3 +114,95 @@ def test_plotly_placeholders_survive_formatting(lang):
         if "%{" in text.replace("%{{", "") and fields - {f.split(":")[0] for f in re.findall(r"%\{([^}]*)\}", text)}:
             bad.append(key)
     assert not bad, bad
+
+
+def test_plural_forms():
+    from resnet_viz.i18n import plural
+
+    assert plural("lesion.acc_lesioned", 1) == "Accuracy, 1 block deleted"
+    assert plural("lesion.acc_lesioned", 2) == "Accuracy, 2 blocks deleted"
+    assert plural("lesion.acc_lesioned", 0) == "Accuracy, 0 blocks deleted"
+    assert plural("lesion.acc_lesioned", 1, "zh") == "准确率（删除 1 个块）"
+
+
+# ---------------------------------------------------------------- every placeholder filled where a text is used
+
+_CALLERS = {"t": 1, "tr": 0, "plural": 2, "trn": 1}  # function -> index of its first argument after the key
+
+
+def _calls(path):
+    """(key, keyword names, line) of every call with a literal key and no **params: tr, t, plural, trn and the
+    errors that carry a catalogue key (LoadError("load.x", model=...))."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+        if name not in _CALLERS and not name.endswith("Error"):
+            continue
+        first = node.args[0]
+        if not (isinstance(first, ast.Constant) and isinstance(first.value, str) and "." in first.value):
+            continue
+        if any(k.arg is None for k in node.keywords):  # **params: not checkable here
+            continue
+        yield name, first.value, {k.arg for k in node.keywords}, node.lineno
+
+
+def test_every_placeholder_of_a_text_is_filled_where_the_text_is_used():
+    """A placeholder left unfilled shows as "{name}" on the page (``t`` returns the text unformatted)."""
+    en = catalogue("en")
+    unfilled = []
+    for path in [ROOT / "app.py", *ROOT.glob("pages/*.py"), *ROOT.glob("ui/*.py"), *ROOT.glob("resnet_viz/**/*.py")]:
+        for name, key, given, line in _calls(path):
+            keys = [f"{key}.one", f"{key}.other"] if name in ("plural", "trn") else [key]
+            for k in keys:
+                if k not in en:
+                    continue
+                own = re.sub(r"%\{\{?[^}]*\}\}?", "", en[k])  # Plotly's %{x} (or %{{x}}) is Plotly's
+                needed = _placeholders(own) - ({"count"} if name in ("plural", "trn") else set())
+                if needed - given:
+                    unfilled.append(f"{path.relative_to(ROOT)}:{line}: {k} needs {sorted(needed - given)}")
+    assert not unfilled, unfilled
+def _chinese_texts() -> dict[str, str]:
+    """Every Chinese text the app shows: the zh catalogue, and the Chinese comments of the hand-written code."""
+    texts = {f"zh/{key}": text for key, text in catalogue("zh").items()}
+    for path in ROOT.glob("resnet_viz/**/*_zh.py"):
+        texts[str(path.relative_to(ROOT))] = path.read_text(encoding="utf-8")
+    return texts
+
+
+# The students' own words (their notes, /work/shared/reference/student-notes), one word for one thing.
+FORBIDDEN_ZH = {
+    "普通网络": "朴素网络 (the notes' word for a plain net)", "普通块": "朴素块",
+    "选项 A": "方案 A", "选项 B": "方案 B", "选项 C": "方案 C", "快捷连接选项": "快捷连接方案",
+    "滤波器": "卷积核 (filters)", "降采样": "下采样", "膨胀": "空洞率 (dilation)",
+    "随项目发布": "随应用提供 (shipped)", "随应用附带": "随应用提供", "随附": "随应用提供", "自带": "随应用提供",
+    "说明文件": "附属文件 (the .json sidecar)", "附属 JSON 文件": "JSON 附属文件",
+}
+
+
+def test_chinese_speaks_the_students_terms():
+    found = [f"{where}: {bad} -> {good}" for where, text in _chinese_texts().items()
+             for bad, good in FORBIDDEN_ZH.items() if bad in text]
+    assert not found, found
+
+
+def test_chinese_says_epochs_in_rounds_and_tells_laptops_from_notebooks():
+    """轮 for an epoch (a command's flag in backticks, or a placeholder, may keep the English word); 笔记本电脑 for a
+    laptop, a notebook named as Colab's, Kaggle's or Jupyter's: never a bare 笔记本 for either."""
+    epochs = [k for k, v in _chinese_texts().items()
+              if re.search(r"\bepochs?\b", re.sub(r"`[^`]*`|\{[^}]*\}", "", v), re.IGNORECASE)]
+    assert not epochs, epochs
+    notebook = re.compile(r"(?<!Colab )(?<!Kaggle )(?<!Jupyter )笔记本(?!电脑)")
+    bare = [k for k, v in _chinese_texts().items() if notebook.search(v)]
+    assert not bare, bare
+
+
+def test_chinese_names_the_plain_net_and_the_highway_once():
+    """"plain" is said once, where 朴素网络 is introduced; the notes' 梯度高速公路 once, where the +1 path is
+    explained."""
+    zh = catalogue("zh")
+    assert [k for k, v in zh.items() if "朴素网络（plain" in v] == ["home.degradation"]
+    assert [k for k, v in zh.items() if "梯度高速公路" in v] == ["gradient_flow.formula_after"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -72,3 +73,77 @@ def test_the_responses_command_sets_threads_at_its_start(tmp_path, fresh, capsys
 def test_allocator_is_configured_on_linux():
     assert configure_allocator() is True
     assert configure_allocator() is True  # idempotent: the app's script calls it on every rerun
+
+
+# ---------------------------------------------------------------- WarmUp: one background thread, in order
+
+class Importer:
+    """A fake ``importlib.import_module``: records each name in order; ``hold`` blocks that name until released;
+    ``broken`` raises."""
+
+    def __init__(self, hold: str | None = None, broken: str | None = None) -> None:
+        self.names: list[str] = []
+        self.threads: set[str] = set()
+        self.hold, self.broken = hold, broken
+        self.release = threading.Event()
+
+    def __call__(self, name: str) -> object:
+        self.names.append(name)
+        self.threads.add(threading.current_thread().name)
+        if name == self.hold:
+            self.release.wait(10)
+        if name == self.broken:
+            raise ImportError(f"No module named {name!r}")
+        return object()
+
+
+def test_a_warm_up_runs_every_step_once_in_order_in_its_own_thread():
+    done: list[str] = []
+    importer = Importer()
+    warm = runtime.WarmUp(["a", "b"], ["c", lambda: done.append("call")], ["d"], importer=importer)
+    assert not warm.ready()
+    assert warm.start() and not warm.start()  # a second start does nothing
+    assert warm.wait(10)
+    assert importer.names == ["a", "b", "c", "d"] and done == ["call"]
+    assert importer.threads == {"resnet-viz-warm-up"}
+    assert warm.ready() and warm.ready(0) and warm.failed == {}
+    assert [name.rsplit(".", 1)[-1] for name in warm.seconds] == ["a", "b", "c", "<lambda>", "d"]
+
+
+def test_a_light_page_waits_for_the_first_stage_only():
+    importer = Importer(hold="torch")
+    warm = runtime.WarmUp(["numpy", "pandas"], ["torch", "captum"], importer=importer)
+    assert warm.wait(10, stage=0)  # starts it; returns while torch is still importing
+    assert importer.names[:2] == ["numpy", "pandas"] and "captum" not in importer.names
+    assert warm.ready(0) and not warm.ready() and not warm.wait(0.05)  # a torch page would still be waiting
+    importer.release.set()
+    assert warm.wait(10) and importer.names == ["numpy", "pandas", "torch", "captum"]
+
+
+def test_a_failed_step_is_recorded_and_the_rest_goes_on():
+    importer = Importer(broken="captum.attr")
+    warm = runtime.WarmUp(["numpy"], ["captum.attr", "ui.models"], importer=importer)
+    assert warm.wait(10)
+    assert importer.names == ["numpy", "captum.attr", "ui.models"]
+    assert list(warm.failed) == ["captum.attr"] and "No module named 'captum.attr'" in warm.failed["captum.attr"]
+
+
+def test_a_stopped_warm_up_finishes_its_step_and_starts_no_other():
+    """What the exit does (atexit): a daemon thread left inside torch at finalisation aborts the process."""
+    importer = Importer(hold="torch")
+    warm = runtime.WarmUp(["numpy"], ["torch", "captum"], ["views"], importer=importer)
+    assert warm.wait(10, stage=0)
+    stopper = threading.Thread(target=warm.stop, args=(10,))
+    stopper.start()
+    stopper.join(0.2)
+    assert stopper.is_alive(), "stop waits for the step under way"
+    importer.release.set()
+    stopper.join(10)
+    assert not stopper.is_alive() and importer.names == ["numpy", "torch"]
+    assert warm.wait(0) and warm.ready(0), "whoever waits is let go"
+
+
+def test_a_warm_up_imports_for_real():
+    warm = runtime.WarmUp(["json"], ["colorsys"])
+    assert warm.wait(30) and warm.failed == {}
+    assert "colorsys" in sys.modules

@@ -1,4 +1,6 @@
-"""Streamlit helpers shared by app.py and the pages: language, messages, the model picker and its caches, image input.
+"""Streamlit helpers for app.py and the pages. ``ui/X.py`` holds the caches, heavy-queue calls and session-state
+bookkeeping of ``pages/X.py``; common, models and images are shared by several pages (language and messages, the
+model picker and its caches, image input), as are work, navigation and legacy_pages.
 
 All computation lives in resnet_viz; this package only wires it to widgets and caches.
 """

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from resnet_viz.errors import VizError
-from resnet_viz.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES, class_label, normalize_language, t
+from resnet_viz.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES, class_label, normalize_language, plural, t
 
 T = TypeVar("T")
 
@@ -68,6 +68,11 @@ def tr(key: str, /, **params: object) -> str:
     return t(key, current_language(), **params)
 
 
+def trn(key: str, count: int, /, **params: object) -> str:
+    """``plural`` in the current session's language: "1 block", "2 blocks"."""
+    return plural(key, count, current_language(), **params)
+
+
 def show_error(exc: BaseException) -> None:
     """A clear message on the page for anything a user caused; never a traceback."""
     if isinstance(exc, VizError):
@@ -97,6 +102,17 @@ def lazy_tabs(key: str, names: Sequence[str], labels: Sequence[str]) -> dict[str
 
     tabs = st.tabs(list(labels), key=key, on_change=switched)
     return {name: tab for name, tab in zip(names, tabs) if tab.open}
+
+
+def follow_input(key: str, source: Hashable, value: object) -> None:
+    """A widget whose value was computed from the input (an image's strongest unit, its most active channel):
+    when ``source``, what it was computed from (the image and the model), differs from last time, the widget is set
+    to ``value``, computed for the new input; for the same input the student's own choice stays. Call it before the
+    widget is drawn, and draw the widget without a ``value``/``index`` of its own."""
+    mark = f"_source_{key}"
+    if st.session_state.get(mark) != source or key not in st.session_state:
+        st.session_state[mark] = source
+        st.session_state[key] = value
 
 
 def keep_labelled(key: str, labels: Mapping[Any, str], default: object) -> None:
@@ -133,3 +149,41 @@ def picture(png: bytes, *, caption: str | None = None, where=None) -> None:
     """Show PNG bytes at the column's width. ``output_format="PNG"`` makes st.image pass them through: on
     "auto" it decodes them and encodes a JPEG again on every rerun."""
     (where or st).image(png, caption=caption, width="stretch", output_format="PNG")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _command_example(which: str, lang: str) -> tuple[str, str]:
+    from resnet_viz.student.demo import example  # torch and the zoo: only for the pages that show the commands
+
+    return example(which, lang)
+
+
+def command_example(which: str) -> None:
+    """One of the ``check`` / ``convert`` commands on the project's own example (``resnet_viz.student.demo``): the
+    line a student types, and what it prints, computed once per process and language (Homework, Hand-written
+    ResNet)."""
+    with st.spinner(tr("common.command_running")):
+        command, output = _command_example(which, current_language())
+    st.code(command, language="bash", wrap_lines=True)
+    st.caption(tr(f"common.command_prints_{which}"))
+    st.code(output, language="text", wrap_lines=True)
+# The app's one style block (app.py draws it on every page): what makes a page read on a phone's 390 pixels.
+STYLE = """<style>
+/* a page link's label wraps instead of being cut mid-word (the menu, Home's cards, the homework's links) */
+[data-testid="stPageLink-NavLink"] span, [data-testid="stPageLink-NavLink"] p {
+    white-space: normal !important; overflow: visible !important; }
+/* a formula wider than its column scrolls inside its own box */
+.katex-display { overflow-x: auto; overflow-y: hidden; }
+/* Figure 3's columns keep a small laptop's width on a phone, and the chart scrolls sideways */
+.st-key-architecture_fig { overflow-x: auto; }
+.st-key-architecture_fig > div { min-width: 560px; }
+/* a static table's cells keep a few characters' width (Table 6 on a phone: a word a line, not a character); the
+   table scrolls sideways instead */
+[data-testid="stTable"] th, [data-testid="stTable"] td { min-width: 4.5em; }
+/* on a phone, a tap shows Plotly's toolbar over the chart's title and legend: there it stays hidden */
+@media (max-width: 640px) { .modebar-container { display: none !important; } }
+</style>"""
+
+
+def page_style() -> None:
+    st.html(STYLE)

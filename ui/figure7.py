@@ -1,5 +1,6 @@
-"""The Figure 7 page's data: the checkpoints with stored values, the CIFAR-10 sample, values computed live
-(shared by every session of the server) with a progress bar and a Stop button, and this server's cost meter.
+"""The Figure 7 page's data: values computed live on the CIFAR-10 sample (shared by every session of the server)
+with a progress bar and a Stop button, the responses to a picture of the user's (measured when asked for, in the
+server's queue), and this server's cost meter.
 
 ``responses_of`` is looked up on ``resnet_viz.paper.figure7`` at each call, so a test can replace it there.
 """
@@ -10,25 +11,21 @@ import time
 
 import streamlit as st
 
+from resnet_viz.cost import CostMeter
 from resnet_viz.errors import VizError
 from resnet_viz.images import preprocess
 from resnet_viz.paper import figure7 as paper
-from resnet_viz.render.colour import display_scale, png_bytes, zoom
 from resnet_viz.work import ByteBudgetCache
-from ui.common import show_error, tr
+from ui.common import keep_valid, show_error, tr
 from ui.images import test_sample
 from ui.models import load_cached
 from ui.work import heavy, stoppable
 
-THUMB_SIDE = 96
 BATCH = 50  # images per forward pass: the progress bar's step, and how soon "Stop" takes effect
 LIVE_CACHE_BYTES = 64 * 1024 * 1024  # 1000 images: under 1 MB per network
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def sources(fingerprint_key: tuple, user_dir: str):
-    """The checkpoints Figure 7 can show (``figure7_sources``), read again when the folders change."""
-    return paper.figure7_sources()
+IMAGE_CACHE_BYTES = 4 * 1024 * 1024
+IMAGE_RESULT_BYTES = 4096  # one network's responses to one picture: a ResNet-110's 109 floats and its layer names
+IMAGE_REQUEST = "figure7_image_request"
 
 
 def _result_bytes(result) -> int:
@@ -44,9 +41,9 @@ def _live_cache() -> ByteBudgetCache:
 
 
 @st.cache_resource(show_spinner=False)
-def meter() -> paper.CostMeter:
-    """Each network's seconds per image, measured on this server: the estimate next to the button."""
-    return paper.CostMeter()
+def meter() -> CostMeter:
+    """Each network's seconds per multiply-add, measured on this server: the estimate next to the button."""
+    return CostMeter(paper.reference_seconds_per_mac)
 
 
 def _measure(path: str, model: str, size: int, on_batch):
@@ -54,23 +51,49 @@ def _measure(path: str, model: str, size: int, on_batch):
     loaded = load_cached(path)
     start = time.perf_counter()
     result = paper.responses_of(loaded, images, batch_size=BATCH, per_image=True, on_batch=on_batch)
-    meter().record(model, len(images), time.perf_counter() - start)
+    meter().record(model, paper.responses_work([model], len(images))[model], time.perf_counter() - start)
     return result
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def thumbnail(limit: int, index: int) -> bytes:
-    """Image ``index`` of the sample as a small PNG."""
-    images, _, _ = test_sample(limit)
-    picture_hwc = images[index].permute(1, 2, 0).numpy()
-    return png_bytes(zoom(picture_hwc, display_scale(picture_hwc.shape[0], picture_hwc.shape[1], target=THUMB_SIDE)))
+@st.cache_resource(show_spinner=False)
+def _image_cache() -> ByteBudgetCache:
+    """Each network's responses to a picture (a few hundred bytes each), shared by every session: a picture measured
+    once, the class's sample picture above all, shows at once for everyone."""
+    return ByteBudgetCache(IMAGE_CACHE_BYTES, lambda r: IMAGE_RESULT_BYTES)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def on_image(source: str, fingerprint_key: tuple, image_id: str, _image):
-    """One network's responses to one picture of the user's."""
-    loaded = load_cached(source)
-    return paper.responses_of(loaded, paper.image_to_uint8(preprocess(_image, loaded).cropped))
+def measured(paths: list[str], fingerprint_key: tuple, image_id: str) -> bool:
+    """Whether every network in ``paths`` has been measured on the picture ``image_id`` (nothing computed)."""
+    cache = _image_cache()
+    return all((path, fingerprint_key, image_id) in cache for path in paths)
+
+
+def request_image(image_id: str) -> None:
+    """"Measure this picture" (a callback): this session asks for the picture ``image_id``."""
+    st.session_state[IMAGE_REQUEST] = image_id
+
+
+def image_requested(image_id: str) -> bool:
+    return st.session_state.get(IMAGE_REQUEST) == image_id
+
+
+def on_image(path: str, fingerprint_key: tuple, image_id: str, image):
+    """One network's responses to one picture: from the server's cache, else measured in the server's queue (the
+    student is told their place) under the network's lock."""
+    def measure():
+        loaded = load_cached(path)
+        return paper.responses_of(loaded, paper.image_to_uint8(preprocess(image, loaded).cropped))
+
+    key = (path, fingerprint_key, image_id)
+    return _image_cache().get_or_create(key, lambda: heavy(("figure7_image", *key), measure))
+
+
+def shown_size(sizes: list[int], limit: int) -> tuple[int, bool]:
+    """(size, live) of the values shown: the size the slider showed when "Recompute live" was last pressed, and
+    True (values computed live); on a first visit the slider's ``limit`` and False (the values stored with the
+    checkpoints)."""
+    keep_valid("figure7_size", sizes, limit)
+    return st.session_state["figure7_size"], bool(st.session_state.get("figure7_live", False))
 
 
 def request() -> None:

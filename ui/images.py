@@ -26,11 +26,12 @@ from resnet_viz.images import (
     preprocess,
     sample_images,
 )
-from resnet_viz.render.colour import png_bytes
+from resnet_viz.render.colour import display_scale, png_bytes, zoom
 from resnet_viz.render.plots.images import tensor_figure
 from resnet_viz.samples import Split, load_test_sample
 from ui.common import current_language, picture, show_error, tr
 
+THUMB_SIDE = 96  # pixels: a sample image shown small
 PHOTO_KEY = "_photo"  # (sha256, image, file name, uploader key): the session's last photo, shown on every page
 LAST_INPUT_KEY = "_image_input_last"  # the uploader drawn last: the same one again means the page was rerun
 
@@ -41,6 +42,14 @@ def test_sample(limit: int | None = None) -> Split:
     class names: one copy per server for every page and session (Figure 7, Evaluate, What each layer learns), so
     callers never write into it."""
     return load_test_sample(limit)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def thumbnail(limit: int | None, index: int) -> bytes:
+    """Image ``index`` of ``test_sample(limit)`` as a small PNG (Figure 7, Evaluate, the lesion study)."""
+    images, _, _ = test_sample(limit)
+    picture_hwc = images[index].permute(1, 2, 0).numpy()
+    return png_bytes(zoom(picture_hwc, display_scale(picture_hwc.shape[0], picture_hwc.shape[1], target=THUMB_SIDE)))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -72,40 +81,61 @@ def image_input(key: str, dataset: str) -> tuple[Image.Image, str] | None:
     """A sample picker and an uploader; returns (RGB image, stable id) or None when there is nothing to show.
 
     The id is ``"sample:<dataset>/<name>"`` or ``"upload:<sha256>"``: use it as a cache key. A bad upload
-    shows its message and the sample is used instead.
+    shows its message and the sample is used instead. While a photo is in use the picker names it (and cannot be
+    changed): a sample name there would say that the sample is shown.
     """
     samples = sample_images(dataset)
-    label_key = "images.samples_cifar10" if dataset == "cifar10" else "images.samples_imagenet"
-    name = None
-    if samples:
-        # one picker per dataset: switching between a CIFAR and an ImageNet model keeps both choices
-        name = st.selectbox(tr("images.sample"), list(samples), key=f"{key}_sample_{dataset}",
-                            help=tr(label_key))
-    else:
-        st.warning(tr("images.no_samples"))
+    picker = st.empty()
     previous = st.session_state.get(LAST_INPUT_KEY)
     st.session_state[LAST_INPUT_KEY] = key
     upload = st.file_uploader(tr("images.upload"), type=list(UPLOAD_TYPES), key=f"{key}_upload",
                               max_upload_size=MAX_BYTES // 2**20,
                               help=tr("images.upload_help", limit_mb=MAX_BYTES // 2**20,
                                       pixels=f"{MAX_PIXELS / 1e6:.0f}"))
+    photo: tuple[Image.Image, str] | None = None
     if upload is not None:
         try:
             image, digest = _decoded_upload(key, upload)
             st.session_state[PHOTO_KEY] = (digest, image, upload.name, key)
-            return image, f"upload:{digest}"
+            photo = image, f"upload:{digest}"
         except ImageError as exc:
             show_error(exc)
-            if name is not None:
+            if samples:
                 st.caption(tr("images.fallback"))
     else:
         _empty_uploader(key, removed=previous == key)
-        shared = _photo_from_another_page(key)
-        if shared is not None:
-            return shared
-    if name is None:
+        photo = _photo_from_another_page(key)
+    if not samples:
+        picker.warning(tr("images.no_samples"))
+    if photo is not None:
+        if samples:
+            _photo_in_picker(picker.container(), key, dataset)
+        return photo
+    if not samples:
         return None
+    name = _sample_picker(picker.container(), key, dataset, list(samples))
     return _sample(str(samples[name])), f"sample:{dataset}/{name}"
+
+
+def _sample_picker(where, key: str, dataset: str, names: list[str]) -> str:
+    """The sample picker; one per dataset, so that switching between a CIFAR and an ImageNet model keeps both
+    choices, and kept while a photo stands in its place."""
+    widget, kept = f"{key}_sample_{dataset}", f"_{key}_sample_{dataset}_kept"
+    if widget not in st.session_state and st.session_state.get(kept) in names:
+        st.session_state[widget] = st.session_state[kept]
+    help_key = "images.samples_cifar10" if dataset == "cifar10" else "images.samples_imagenet"
+    name = where.selectbox(tr("images.sample"), names, key=widget, help=tr(help_key))
+    st.session_state[kept] = name
+    return name
+
+
+def _photo_in_picker(where, key: str, dataset: str) -> None:
+    """The picker's place while a photo is in use: the photo's name, and how to get back to the samples."""
+    _, _, filename, owner = st.session_state[PHOTO_KEY]
+    way_back = "images.photo_way_back_here" if owner == key else "images.photo_way_back_button"
+    # no key: a new photo's name is a new widget, which the browser shows as it is
+    where.selectbox(tr("images.sample"), [tr("images.photo_option", name=filename)], disabled=True,
+                    help=tr(way_back))
 
 
 def _empty_uploader(key: str, *, removed: bool) -> None:

@@ -3,14 +3,18 @@ computed live (shared by every session of the server) with a progress bar and a 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import streamlit as st
 
-from resnet_viz.checkpoints.find import file_stamp, find_checkpoints
+from resnet_viz.checkpoints.find import file_stamp, find_checkpoints, folders_fingerprint
+from resnet_viz.checkpoints.read import trained_epochs
+from resnet_viz.cost import CostMeter, estimate_sentence
 from resnet_viz.errors import VizError
 from resnet_viz.models.registry import display_name, get_spec
 from resnet_viz.paper import landscape as paper
+from resnet_viz.render import tables
 from resnet_viz.samples import TRAIN_SUBSET, load_train_subset
 from resnet_viz.train.evaluate import align_labels
 from resnet_viz.work import ByteBudgetCache
@@ -38,6 +42,18 @@ def shipped() -> dict[str, paper.Landscape]:
     return _shipped(_folder_key())
 
 
+def shipped_epochs(grids: dict[str, paper.Landscape]) -> str:
+    """The epochs the shipped networks of ``grids`` were trained for, from their checkpoints' sidecars ("3.8–30")."""
+    return _shipped_epochs(folders_fingerprint(), tuple(sorted({str(land.meta.get("model", stem))
+                                                                for stem, land in grids.items()})))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _shipped_epochs(_fingerprint: tuple, models: tuple[str, ...]) -> str:
+    return tables.epochs_span(trained_epochs(info.meta) for info in find_checkpoints()
+                              if info.shipped and info.model in models)
+
+
 def ordered(grids: dict[str, paper.Landscape]) -> list[str]:
     """The stems of ``grids``: plain nets before ResNets, shallow to deep."""
     def key(stem: str) -> tuple[bool, int, str]:
@@ -58,11 +74,28 @@ def label(stem: str, land: paper.Landscape | None = None) -> str:
         return stem
 
 
-def live_sources() -> dict[str, str]:
-    """Checkpoint path -> label of every CIFAR checkpoint found, shipped first, shallow nets first."""
+def _live_infos():
     infos = [i for i in find_checkpoints() if get_spec(i.model).dataset == "cifar10"]
     infos.sort(key=lambda i: (not i.shipped, get_spec(i.model).depth, i.model))
-    return {str(i.path): f"{label(i.model)} ({i.path.name})" for i in infos}
+    return infos
+
+
+def live_sources() -> dict[str, str]:
+    """Checkpoint path -> label of every CIFAR checkpoint found, shipped first, shallow nets first."""
+    return {str(i.path): f"{label(i.model)} ({i.path.name})" for i in _live_infos()}
+
+
+@st.cache_resource(show_spinner=False)
+def meter() -> CostMeter:
+    """Seconds per multiply-add of the live grids computed on this server: the time the page promises."""
+    return CostMeter(paper.reference_seconds_per_mac)
+
+
+def estimate(path: str, name: str, lang: str) -> str:
+    """How long the live grid of the checkpoint at ``path`` takes on this server, as the page says it."""
+    model = next((i.model for i in _live_infos() if str(i.path) == path), paper.REFERENCE_MODEL)
+    seconds, basis = meter().estimate({model: paper.grid_work(model, LIVE_POINTS, LIVE_IMAGES)})
+    return estimate_sentence("landscape.live_estimate", seconds, basis, lang, net=name)
 
 
 @st.cache_data(max_entries=2, show_spinner=False)
@@ -92,8 +125,12 @@ def _compute(path: str, seed: int, progress) -> paper.Landscape:
     loaded = load_cached(path)
     images, labels, classes = _images(LIVE_IMAGES)
     labels = align_labels(labels, classes, loaded.classes)
-    return paper.compute(loaded, images, labels, points=LIVE_POINTS, seed=seed, line=False, on_point=progress,
+    start = time.perf_counter()
+    land = paper.compute(loaded, images, labels, points=LIVE_POINTS, seed=seed, line=False, on_point=progress,
                          data=TRAIN_SUBSET.name)
+    meter().record(loaded.spec.name, paper.grid_work(loaded.spec.name, LIVE_POINTS, LIVE_IMAGES),
+                   time.perf_counter() - start)
+    return land
 
 
 def live(path: str, seed: int, name: str) -> paper.Landscape | None:

@@ -13,15 +13,16 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
+from resnet_viz.checkpoints.identity import model_fingerprint, model_key
 from resnet_viz.checkpoints.read import LoadedModel
 from resnet_viz.explain.feature_vis import VisConfig, VisGrid, VisResult, load_grid, visualise
-from resnet_viz.inspect.feature_maps import LayerSpec, model_fingerprint
+from resnet_viz.inspect.feature_maps import LayerSpec
 from resnet_viz.inspect.layer_learns import TopActivations, chance_agreement, crops, top_activations
 from resnet_viz.render.plots.layer_learns import patch_grid
 from resnet_viz.work import ByteBudgetCache
 from ui.common import tr
 from ui.images import cached_png, test_sample
-from ui.models import model_key
+from ui.models import first_views
 from ui.work import heavy, stoppable
 
 TOP_CACHE_BYTES = 16 * 1024 * 1024  # a ResNet-110's every layer over 1,000 images is under 1 MB
@@ -81,9 +82,12 @@ def _compute(loaded: LoadedModel, layers: list[LayerSpec], limit: int) -> dict[s
 
 
 def tops(loaded: LoadedModel, layers: list[LayerSpec], limit: int) -> dict[str, TopActivations]:
-    """Top patches of each layer over the first ``limit`` sample images: from the server's cache, the missing
-    layers computed together in one pass."""
+    """Top patches of each layer over the first ``limit`` sample images: shipped with the network (its first
+    view), else from the server's cache, the missing layers computed together in one pass."""
     mkey, cache = model_key(loaded), _tops()
+    shipped = first_views(loaded)
+    if shipped is not None and shipped.limit == limit and all(layer.key in shipped.tops for layer in layers):
+        return {layer.key: shipped.tops[layer.key] for layer in layers}
     missing = [layer for layer in layers if (mkey, layer.key, limit) not in cache]
     found = _compute(loaded, missing, limit) if missing else {}
 

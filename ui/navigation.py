@@ -1,9 +1,19 @@
-"""Every page of the app, in menu order, grouped by section: app.py registers them, Home draws a card for each.
+"""Every page of the app, in menu order, grouped by section: app.py routes them, the sidebar menu and Home's cards
+read them.
 
 (file, title key, icon, section key, url path). A page whose file is absent is left out. The url paths are the
 file names, as Streamlit's legacy pages/ routing derives them (see ui/legacy_pages.py). Kept a literal list:
 tests/browser.py reads it without running Streamlit.
 """
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import streamlit as st
+from streamlit.navigation.page import StreamlitPage
+
+from ui.common import tr
 
 PAGES = [
     ("pages/home.py", "nav.home", ":material/home:", "nav.section_start", "home"),
@@ -24,3 +34,28 @@ PAGES = [
     ("pages/evaluate.py", "nav.evaluate", ":material/fact_check:", "nav.section_homework", "evaluate"),
     ("pages/resnet_code.py", "nav.resnet_code", ":material/code:", "nav.section_homework", "resnet_code"),
 ]
+
+# The pages that run the sidebar's model (they call ui.models.current_model; a test keeps this true): Home and the
+# picker's help name them.
+SIDEBAR_MODEL_PAGES = ("feature_maps", "attribution", "layer_learns", "lesion", "evaluate")
+
+
+def page_titles(urls) -> list[str]:
+    """The title keys of the pages at ``urls``, in menu order."""
+    return [title for _, title, _, _, url in PAGES if url in urls]
+
+
+def sidebar_menu(pages: Mapping[str, StreamlitPage]) -> None:
+    """A link to each routed page (url path -> page), under its section's name, in the session's language.
+
+    app.py hides st.navigation's own menu, which speaks only English ("View 5 more", "View less") and folds away
+    the pages after the tenth."""
+    menu = st.sidebar.container(gap=None)
+    section = None
+    for _, _, _, section_key, url in PAGES:
+        if url not in pages:
+            continue
+        if section_key != section:
+            section = section_key
+            menu.caption(tr(section_key))
+        menu.page_link(pages[url])

@@ -1,6 +1,6 @@
 """The training lab's session side: the server's training queue, this session's job, its live view and downloads.
 
-A run trains in a background thread (``resnet_viz.train.lab.start_job``), one run at a time per server in a
+A run trains in a background thread (``resnet_viz.train.training_lab.job.start_job``), one run at a time per server in a
 dedicated queue: a run takes minutes, and in the queue of ``ui.work.heavy`` it would keep every other student's
 Grad-CAM or Figure 7 waiting that long. The thread writes only a plain object (``LabJob``) kept in this
 session's state; a fragment polls it every second while the run is under way and redraws the curves. When the run
@@ -13,23 +13,24 @@ from __future__ import annotations
 import streamlit as st
 
 from resnet_viz.checkpoints.read import LoadedModel
+from resnet_viz.cost import CostMeter, estimate_sentence
 from resnet_viz.errors import VizError
-from resnet_viz.render.plots.training_lab import lab_figure
-from resnet_viz.train.lab import (
-    DIVERGED,
-    FAILED,
-    QUEUED,
-    WINDOW,
-    LabJob,
+from resnet_viz.render.plots.training_lab import lab_figures
+from resnet_viz.train.training_lab.curves import VERDICT_MIN_ITERATIONS, WINDOW, loss_gaps
+from resnet_viz.train.training_lab.job import FAILED, QUEUED, LabJob, start_job
+from resnet_viz.train.training_lab.sentences import clock, status_rows, verdict_rule, verdicts
+from resnet_viz.train.training_lab.settings import (
+    DEFAULT_BATCH,
+    DEFAULT_ITERATIONS,
+    DEFAULT_LR,
     LabSettings,
     check_settings,
-    checkpoint_files,
-    clock,
-    loss_gaps,
-    start_job,
-    status_rows,
-    verdicts,
+    reference_seconds_per_mac,
+    run_key,
+    run_work,
 )
+from resnet_viz.train.training_lab.shelf import checkpoint_files
+from resnet_viz.train.training_lab.stepper import DIVERGED
 from resnet_viz.work import WorkQueue
 from ui.common import current_language, show_error, tr
 from ui.models import trained_shelf
@@ -43,6 +44,20 @@ POLL_S = 1.0
 def training_queue() -> WorkQueue:
     """This server's training runs, one at a time (shared by every session of the process)."""
     return WorkQueue(1)
+
+
+@st.cache_resource(show_spinner=False)
+def meter() -> CostMeter:
+    """Seconds per multiply-add of the runs trained on this server: the time the page promises."""
+    return CostMeter(reference_seconds_per_mac)
+
+
+def recipe_note() -> str:
+    """The recipe, with how long the default run takes on this server."""
+    default = LabSettings()
+    seconds, basis = meter().estimate({run_key(default): run_work(default)})
+    return estimate_sentence("training_lab.recipe_note", seconds, basis, current_language(),
+                             iterations=default.iterations)
 
 
 def current_job() -> LabJob | None:
@@ -64,7 +79,7 @@ def start(settings: LabSettings) -> None:
     if busy():
         st.warning(tr("training_lab.busy"))
         return
-    job = LabJob(settings, on_finish=trained_shelf().add)
+    job = LabJob(settings, on_finish=trained_shelf().add, meter=meter())
     st.session_state[JOB_KEY] = job  # the session holds the job; the thread only a weak reference to it
     start_job(job, training_queue())
     st.rerun()  # the form again, its Train button now disabled
@@ -100,7 +115,8 @@ def _curves(job: LabJob) -> None:
     if run is None:
         return
     nets = list(run.nets)
-    st.plotly_chart(lab_figure(nets, run.total, lang), width="stretch", key="training_lab_chart")
+    for k, (column, fig) in enumerate(zip(st.columns(3), lab_figures(nets, run.total, lang))):
+        column.plotly_chart(fig, width="stretch", key=f"training_lab_chart_{k}")  # stacked on a phone
     st.caption(tr("training_lab.smoothing", window=WINDOW))
     st.dataframe(status_rows(nets, lang), hide_index=True, width="stretch")
     for net in nets:
@@ -109,8 +125,10 @@ def _curves(job: LabJob) -> None:
     sentences = verdicts(loss_gaps(nets), lang)
     for sentence in sentences:
         st.markdown(sentence)
-    if not sentences and len(nets) > 1 and not job.active:
-        st.caption(tr("training_lab.verdict_early", window=WINDOW))
+    if len(nets) > 1:
+        if not sentences:
+            st.caption(tr("training_lab.verdict_early", iterations=VERDICT_MIN_ITERATIONS))
+        st.caption(verdict_rule(lang))
 
 
 def _live_body() -> None:
@@ -158,3 +176,10 @@ def downloads(job: LabJob | None) -> None:
 def _file(loaded: LoadedModel, stem: str, part: int):
     """A callable Streamlit runs when the button is clicked (off the script thread): one file's bytes."""
     return lambda: checkpoint_files(loaded, stem)[part]
+
+
+def default_numbers() -> None:
+    """The number inputs' first values (set once, so a value typed earlier stays)."""
+    for key, value in (("iterations", DEFAULT_ITERATIONS), ("batch", DEFAULT_BATCH), ("lr", DEFAULT_LR),
+                       ("seed", 0)):
+        st.session_state.setdefault(f"training_lab_{key}", value)

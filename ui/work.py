@@ -3,11 +3,16 @@
 The queue (``resnet_viz.work.WorkQueue``, ``$RESNET_VIZ_HEAVY_SLOTS`` jobs at a time) is shared by every session
 of the process. A result computed before is most likely still in its page's cache, so asking for it again does
 not queue: ``heavy`` remembers the keys it has run (a few hundred, process-wide).
+
+``drain_on_stop`` makes a server that is stopped finish its work first (see there).
 """
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
@@ -15,7 +20,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from resnet_viz.work import WorkQueue, heavy_slots
+from resnet_viz.work import WorkQueue, drain_seconds, draining, heavy_slots, start_draining, wait_for_queues
 from ui.common import tr
 
 T = TypeVar("T")
@@ -23,6 +28,8 @@ REMEMBERED = 512
 
 _done: OrderedDict[Hashable, None] = OrderedDict()
 _done_lock = threading.Lock()
+_drain_hooked = False
+_drain_lock = threading.Lock()
 
 
 @st.cache_resource(show_spinner=False)
@@ -81,3 +88,70 @@ def stoppable(key: str, label: str, on_stop: Callable[[], None], *, help: str | 
     finally:
         stop_slot.empty()
         bar.empty()
+
+
+def drain(timeout: float) -> bool:
+    """Drain this process: the training lab's runs stop (each hands its nets over, as after Stop) and the heavy work
+    goes on until the queues are quiet; True when both came within ``timeout`` s."""
+    from resnet_viz.train.training_lab.job import stop_all  # the lab's modules load with its page, not here
+
+    start = time.monotonic()
+    pending = start_draining()
+    _say(f"draining: {pending} heavy job(s) under way, training runs stopping; at most {timeout:g} s (stop again to "
+         "stop at once)")
+    left = stop_all(timeout)
+    idle = wait_for_queues(max(0.0, timeout - (time.monotonic() - start)))
+    took = time.monotonic() - start
+    _say(f"drained in {took:.1f} s" if idle and not left else f"drain cut after {took:.1f} s: work was still running")
+    return idle and not left
+
+
+def _say(line: str) -> None:
+    print(f"resnet-viz: {line}", file=sys.stderr, flush=True)
+
+
+def drain_on_stop() -> None:
+    """Once per process: a server that is stopped (SIGTERM, Ctrl+C) drains before Streamlit stops it.
+
+    Streamlit's signal handler calls ``Server.stop``, which closes the listening socket and every websocket at once
+    (code 1012: the browser reconnects, behind a load balancer to another replica) and ends the process with the
+    work under way cut. Wrapped, the first stop marks the process as draining, so that its health check answers
+    503 ``draining`` (a readiness probe takes the replica out of rotation), and drains it (``drain``, at most
+    $RESNET_VIZ_DRAIN_S) while its sessions stay connected and get their results; then Streamlit stops it. A second
+    stop (Ctrl+C twice) stops at once. Streamlit is pinned; tests/app/test_drain.py checks these hooks.
+    """
+    global _drain_hooked
+    with _drain_lock:
+        if _drain_hooked:
+            return
+        _drain_hooked = True
+    from streamlit.runtime.runtime import Runtime
+    from streamlit.web.server.server import Server
+
+    stop, ready = Server.stop, Runtime.is_ready_for_browser_connection
+
+    def drain_then_stop(server: Server) -> None:
+        if draining():
+            stop(server)
+            return
+        try:  # Streamlit's handler calls this on the server's event loop; Streamlit's stop is run there too
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+
+        def run() -> None:
+            drain(drain_seconds())
+            if loop is None:
+                stop(server)
+            else:
+                loop.call_soon_threadsafe(stop, server)
+
+        threading.Thread(target=run, name="resnet-viz-drain", daemon=True).start()
+
+    async def ready_unless_draining(runtime: Runtime) -> tuple[bool, str]:
+        if draining():
+            return False, "draining"
+        return await ready.fget(runtime)  # type: ignore[attr-defined]
+
+    Server.stop = drain_then_stop  # type: ignore[method-assign, assignment]
+    Runtime.is_ready_for_browser_connection = property(ready_unless_draining)  # type: ignore[assignment]

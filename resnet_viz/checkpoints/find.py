@@ -91,11 +91,13 @@ def _zoo_names() -> set[str]:
     return set(MODELS)
 
 
-def load_model(source: str | os.PathLike, *, model: str | None = None, allow_download: bool = True) -> LoadedModel:
-    """The one entry point: ``"pretrained:resnet50"``, ``"random:plain56"``, or a checkpoint path."""
+def load_model(source: str | os.PathLike, *, model: str | None = None, allow_download: bool = True,
+               maxpool: bool = False) -> LoadedModel:
+    """The one entry point: ``"pretrained:resnet50"``, ``"random:plain56"``, or a checkpoint path (``maxpool``: see
+    ``load_checkpoint``)."""
     text = str(source)
     if text.startswith("pretrained:"):
         return load_pretrained(text.split(":", 1)[1], allow_download=allow_download)
     if text.startswith("random:"):
         return load_random(text.split(":", 1)[1])
-    return load_checkpoint(text, model=model)
+    return load_checkpoint(text, model=model, maxpool=maxpool)

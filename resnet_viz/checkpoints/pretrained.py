@@ -1,4 +1,5 @@
-"""torchvision's pretrained ImageNet weights (weights API, torch hub cache), failing soft when offline."""
+"""Pretrained weights, downloaded once into the torch hub cache, failing soft when offline: torchvision's ImageNet
+weights (its weights API) and chenyaofo/pytorch-cifar-models' CIFAR-10 ResNets (``community.RELEASES``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from urllib.parse import urlparse
 
 import torch
 
-from resnet_viz.checkpoints.read import LoadedModel, load_state, safe_torch_load
+from resnet_viz.checkpoints.community import RELEASE_URL, RELEASES
+from resnet_viz.checkpoints.read import LoadedModel, load_checkpoint_bytes, load_state, safe_torch_load
 from resnet_viz.errors import LoadError
 from resnet_viz.models.registry import (
     ModelSpec,
@@ -37,12 +39,20 @@ def _weights_enum(spec: ModelSpec):
     return get_weight(spec.pretrained)
 
 
+def has_pretrained(name: str) -> bool:
+    """Whether ``name`` has weights to download: torchvision's (ImageNet) or chenyaofo's (CIFAR-10)."""
+    return name in RELEASES or bool(get_spec(name).pretrained)
+
+
 def pretrained_path(name: str) -> Path | None:
     """Where torch hub caches the pretrained file of ``name`` (None when it has no pretrained weights)."""
     spec = get_spec(name)
-    if not spec.pretrained:
+    if spec.name in RELEASES:
+        file = RELEASES[spec.name].file
+    elif spec.pretrained:
+        file = HUB_FILES.get(spec.pretrained) or os.path.basename(urlparse(_weights_enum(spec).url).path)
+    else:
         return None
-    file = HUB_FILES.get(spec.pretrained) or os.path.basename(urlparse(_weights_enum(spec).url).path)
     return Path(torch.hub.get_dir()) / "checkpoints" / file
 
 
@@ -51,8 +61,24 @@ def pretrained_cached(name: str) -> bool:
     return path is not None and path.is_file()
 
 
+DOWNLOAD_HOST = "download.pytorch.org"  # where every file of HUB_FILES comes from (a test checks torchvision's URLs)
+PROBE_TIMEOUT_S = 2.0
+
+
 def offline() -> bool:
     return os.environ.get("RESNET_VIZ_OFFLINE", "").strip().lower() in ("1", "true", "yes")
+
+
+def download_blocker(timeout: float = PROBE_TIMEOUT_S) -> str | None:
+    """Why pretrained weights cannot be downloaded now: "switched_off" (RESNET_VIZ_OFFLINE), "unreachable" (no
+    connection to the download host within ``timeout``), or None when they can. The timeout is this call's only."""
+    if offline():
+        return "switched_off"
+    try:
+        socket.create_connection((DOWNLOAD_HOST, 443), timeout=timeout).close()
+    except OSError:
+        return "unreachable"
+    return None
 
 
 def _download(url: str, dst: Path, name: str, timeout: float) -> None:
@@ -92,16 +118,24 @@ def _fetch(url: str, dst: Path, hash_prefix: str | None, timeout: float) -> None
         tmp.unlink(missing_ok=True)
 
 
-def load_pretrained(name: str, *, allow_download: bool = True, timeout: float = DOWNLOAD_TIMEOUT_S) -> LoadedModel:
-    """torchvision's ImageNet weights for ``name``, from the torch hub cache or downloaded once."""
-    spec = get_spec(name)
-    weights = _weights_enum(spec)
+def _cached_or_downloaded(name: str, url: str, allow_download: bool, timeout: float) -> Path:
     path = pretrained_path(name)
     assert path is not None
     if not path.is_file():
         if not allow_download:
             raise LoadError("load.not_cached", model=name)
-        _download(weights.url, path, name, timeout)
+        _download(url, path, name, timeout)
+    return path
+
+
+def load_pretrained(name: str, *, allow_download: bool = True, timeout: float = DOWNLOAD_TIMEOUT_S) -> LoadedModel:
+    """Pretrained weights for ``name`` (ImageNet: torchvision's; CIFAR-10: chenyaofo's), from the torch hub cache or
+    downloaded once."""
+    spec = get_spec(name)
+    if spec.name in RELEASES:
+        return _load_release(spec.name, allow_download, timeout)
+    weights = _weights_enum(spec)
+    path = _cached_or_downloaded(spec.name, weights.url, allow_download, timeout)
     state = safe_torch_load(path.read_bytes(), path.name)
     model = spec.build()
     load_state(model, state, spec.name)
@@ -113,3 +147,15 @@ def load_pretrained(name: str, *, allow_download: bool = True, timeout: float = 
     return LoadedModel(model.eval(), spec, "pretrained", f"{spec.name} ({weights})", tuple(transforms.mean),
                        tuple(transforms.std), tuple(weights.meta["categories"]), shortcut=spec.default_shortcut,
                        resize_size=resize_size, meta=meta)
+
+
+def _load_release(name: str, allow_download: bool, timeout: float) -> LoadedModel:
+    """chenyaofo's published CIFAR-10 weights of ``name``: their file goes through the loader like an upload (the
+    format is recognised from its keys), with the accuracy their README publishes."""
+    release = RELEASES[name]
+    url = RELEASE_URL + release.file
+    path = _cached_or_downloaded(name, url, allow_download, timeout)
+    loaded = load_checkpoint_bytes(path.read_bytes(), path.name)
+    loaded.source = "pretrained"
+    loaded.meta.update(accuracy=release.accuracy, accuracy_source="published", source=url, path=str(path))
+    return loaded

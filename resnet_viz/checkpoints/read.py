@@ -1,11 +1,13 @@
 """Reading checkpoint files safely: a ready model (eval mode) with its preprocessing and class names.
 
-Accepts the project's ``<name>.safetensors`` + ``<name>.json`` sidecar, community CIFAR checkpoints in
-akamaster/pytorch_resnet_cifar10's format (detected automatically), and uploaded bytes (``.safetensors``,
-``.pt``, ``.pth``, ``.th``). Pickle-based files are only ever read with ``torch.load(..., weights_only=True)``.
+Accepts the project's ``<name>.safetensors`` + ``<name>.json`` sidecar, community CIFAR checkpoints (the formats
+of ``community``, detected automatically), and uploaded bytes (``.safetensors``, ``.pt``, ``.pth``, ``.th``).
+Pickle-based files are only ever read with ``torch.load(..., weights_only=True)``.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import hashlib
 import io
@@ -24,20 +26,18 @@ import torch
 from safetensors.torch import load as st_load
 from torch import nn
 
+from resnet_viz.checkpoints.community import FORMATS, detect
 from resnet_viz.errors import LoadError
-from resnet_viz.models.registry import (
-    STAGE_BLOCKS,
-    CIFAR10_CLASSES,
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    ModelSpec,
-    get_spec,
-)
+from resnet_viz.models.registry import ModelSpec, display_name, get_spec
+from resnet_viz.models.stages import STAGE_BLOCKS
+from resnet_viz.seeded import seeded
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".th")
 MAX_CHECKPOINT_BYTES = 600 * 1024 * 1024  # VGG-19's 548 MB fits; anything larger is refused unread
 SIDECAR_FORMAT = "resnet_viz-checkpoint/1"
 FP16_MAX = 65504.0  # the largest finite float16
+# The keys beside a community file's weights that hold its author's own test accuracy (best_prec1, acc).
+CLAIMED_ACCURACIES = tuple(f.claimed for f in FORMATS.values() if f.claimed)
 
 
 @dataclass
@@ -46,7 +46,7 @@ class LoadedModel:
 
     model: nn.Module
     spec: ModelSpec
-    source: str  # "pretrained", "checkpoint", "akamaster", "random"
+    source: str  # "pretrained", "checkpoint", "pytorch", "random", or a community format ("akamaster", ...)
     label: str
     mean: tuple[float, ...]
     std: tuple[float, ...]
@@ -54,6 +54,7 @@ class LoadedModel:
     shortcut: str | None = None
     resize_size: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    maxpool: bool = False  # a CIFAR ResNet-18/34 whose stem keeps torchvision's max pool
 
     @property
     def name(self) -> str:
@@ -72,8 +73,7 @@ class LoadedModel:
 def load_random(name: str, *, shortcut: str | None = None, seed: int = 0) -> LoadedModel:
     """A freshly initialised zoo model (useful for architecture views and gradient flow)."""
     spec = get_spec(name)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         model = spec.build(shortcut=shortcut)
     return LoadedModel(model.eval(), spec, "random", f"{spec.name} (random init)", spec.mean, spec.std,
                        spec.classes, shortcut=shortcut or spec.default_shortcut, resize_size=spec.resize_size)
@@ -158,22 +158,24 @@ def _is_state_dict(obj: object) -> TypeGuard[Mapping[str, torch.Tensor]]:
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
 
 
-def _unwrap(obj: Any, filename: str) -> tuple[dict[str, torch.Tensor], dict[str, Any], str]:
-    """(state dict, extra metadata, format) of whatever ``torch.load`` returned."""
+def _unwrap(obj: Any, filename: str) -> tuple[dict[str, torch.Tensor], dict[str, Any], frozenset[str]]:
+    """(state dict, the numbers and texts saved beside it, the keys of the dict around it) of whatever
+    ``torch.load`` returned."""
     if isinstance(obj, Mapping):
         for key in ("state_dict", "model", "model_state_dict", "net"):
             inner = obj.get(key)
             if _is_state_dict(inner):
                 extra = {k: v for k, v in obj.items() if k != key and isinstance(v, (int, float, str))}
-                fmt = "akamaster" if "best_prec1" in obj else "pytorch"
-                return _strip_prefix(dict(inner)), extra, fmt
+                return _strip_prefix(dict(inner)), extra, frozenset(str(k) for k in obj)
         if _is_state_dict(obj):
-            return _strip_prefix(dict(obj)), {}, "pytorch"
+            return _strip_prefix(dict(obj)), {}, frozenset()
     raise LoadError("load.no_state_dict", file=filename)
 
 
 def _strip_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    for prefix in ("module.", "_orig_mod."):
+    """Without the prefixes of wrappers: nn.DataParallel / DistributedDataParallel, torch.compile, and a module
+    that holds the network as ``self.model`` (torchvision's resnet18 adapted to CIFAR often is)."""
+    for prefix in ("module.", "_orig_mod.", "model."):
         if state and all(k.startswith(prefix) for k in state):
             state = {k[len(prefix):]: v for k, v in state.items()}
     return state
@@ -239,6 +241,13 @@ def load_state(model: nn.Module, state: Mapping[str, torch.Tensor], model_name: 
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
 
 
+def trained_epochs(meta: dict) -> float | None:
+    """The epochs a checkpoint's sidecar records (its recipe's), None when it says nothing."""
+    recipe = meta.get("recipe")
+    epochs = recipe.get("epochs") if isinstance(recipe, dict) else None
+    return float(epochs) if isinstance(epochs, (int, float)) and not isinstance(epochs, bool) and epochs > 0 else None
+
+
 def read_sidecar(path: Path) -> dict[str, Any]:
     """The JSON sidecar next to a ``.safetensors`` file ({} when there is none or it is unreadable)."""
     side = Path(path).with_suffix(".json")
@@ -263,6 +272,8 @@ def _check_meta(meta: Any, filename: str) -> dict[str, Any]:
     for name in ("model", "shortcut"):
         if meta.get(name) is not None and not isinstance(meta[name], str):
             raise bad(name)
+    if meta.get("maxpool") is not None and not isinstance(meta["maxpool"], bool):
+        raise bad("maxpool")
     classes = meta.get("classes")
     if classes is not None and not (isinstance(classes, (list, tuple)) and classes
                                     and all(isinstance(c, str) for c in classes)):
@@ -272,7 +283,7 @@ def _check_meta(meta: Any, filename: str) -> dict[str, Any]:
         if v is not None and not (isinstance(v, (list, tuple)) and len(v) == 3 and all(number(x) for x in v)
                                   and (name == "mean" or min(v) > 0)):
             raise bad(name)
-    for name in ("accuracy", "best_prec1"):
+    for name in ("accuracy", *CLAIMED_ACCURACIES):
         if meta.get(name) is not None and not number(meta[name]):
             raise bad(name)
     if meta.get("log") is not None and not (isinstance(meta["log"], list)
@@ -282,9 +293,11 @@ def _check_meta(meta: Any, filename: str) -> dict[str, Any]:
 
 
 def load_checkpoint_bytes(data: bytes, filename: str, *, model: str | None = None,
-                          sidecar: Mapping[str, Any] | None = None,
+                          sidecar: Mapping[str, Any] | None = None, maxpool: bool = False,
                           max_bytes: int = MAX_CHECKPOINT_BYTES) -> LoadedModel:
-    """A ready model from the bytes of a checkpoint file (an upload, or a file read by the caller)."""
+    """A ready model from the bytes of a checkpoint file (an upload, or a file read by the caller). ``maxpool``:
+    the stem of a CIFAR ResNet-18/34 keeps its max pool (torchvision's resnet18 adapted to CIFAR; the weights
+    cannot say)."""
     suffix = Path(filename).suffix.lower()
     if suffix not in CHECKPOINT_SUFFIXES:
         raise LoadError("load.bad_suffix", file=filename, suffixes=", ".join(CHECKPOINT_SUFFIXES))
@@ -301,44 +314,66 @@ def load_checkpoint_bytes(data: bytes, filename: str, *, model: str | None = Non
                 meta = json.loads(header_meta["resnet_viz"])
             except json.JSONDecodeError:
                 meta = {}
-        fmt = "checkpoint"
+        community = None
     else:
-        state, extra, fmt = _unwrap(safe_torch_load(data, filename, max_bytes=max_bytes), filename)
+        state, extra, around = _unwrap(safe_torch_load(data, filename, max_bytes=max_bytes), filename)
         meta = {**extra, **meta}
+        community = detect(state, around)
     meta = _check_meta(meta, filename)
     name = model or meta.get("model")
     shortcut = meta.get("shortcut")
-    if not name:
+    fmt = "checkpoint" if suffix == ".safetensors" else "pytorch"
+    if community is not None:
+        fmt = community[0].key
+        state = community[0].to_zoo(state)
+        name, shortcut = name or community[1].model, shortcut or community[1].shortcut
+    elif not name:
         name, shortcut = infer_architecture(state)
     try:
         spec = get_spec(str(name))
     except KeyError:
         raise LoadError("load.unknown_model", model=name) from None
-    try:
-        net = spec.build(shortcut=shortcut, num_classes=len(meta["classes"]) if meta.get("classes") else None)
-    except ValueError as exc:
-        raise LoadError("load.corrupt", file=filename, reason=_short(exc)) from None
-    load_state(net, state, spec.name)
-    if fmt == "akamaster":
-        mean, std, classes = IMAGENET_MEAN, IMAGENET_STD, CIFAR10_CLASSES
+    maxpool = maxpool or meta.get("maxpool") is True
+    if maxpool and not (spec.maxpool_option and (community is None or community[0].maxpool_unknown)):
+        raise LoadError("load.no_maxpool", model=display_name(spec.name), format=fmt)
+    if community is not None:
+        mean, std, classes = community[0].mean, community[0].std, community[0].classes
         meta.setdefault("dataset", "CIFAR-10")
-        if "best_prec1" in meta and "accuracy" not in meta:
-            meta["accuracy"] = float(meta["best_prec1"])
-            meta["accuracy_source"] = "best_prec1"  # the file's own claim, not measured here
+        claimed = community[0].claimed
+        if claimed is not None and claimed in meta and "accuracy" not in meta:
+            meta["accuracy"] = float(meta[claimed])
+            meta["accuracy_source"] = claimed  # the file's own claim, not measured here
     else:
         mean = tuple(meta.get("mean") or spec.mean)
         std = tuple(meta.get("std") or spec.std)
         classes = tuple(meta.get("classes") or spec.classes)
+    try:
+        net = spec.build(shortcut=shortcut, num_classes=len(classes), maxpool=maxpool)
+    except ValueError as exc:
+        raise LoadError("load.corrupt", file=filename, reason=_short(exc)) from None
+    load_state(net, state, spec.name)
     meta.setdefault("format", fmt)
     return LoadedModel(net.eval(), spec, fmt, f"{spec.name} ({filename})", tuple(map(float, mean)),
                        tuple(map(float, std)), classes, shortcut=shortcut or spec.default_shortcut,
-                       resize_size=spec.resize_size, meta=meta)
+                       resize_size=spec.resize_size, meta=meta, maxpool=maxpool)
 
 
-def load_checkpoint(path: str | os.PathLike, *, model: str | None = None,
+def load_checkpoint(path: str | os.PathLike, *, model: str | None = None, maxpool: bool = False,
                     max_bytes: int = MAX_CHECKPOINT_BYTES) -> LoadedModel:
     """A ready model from a checkpoint file on disk (its sidecar is read when there is one)."""
     path = Path(path)
+    data = _read_file(path, max_bytes)
+    sidecar = read_sidecar(path) if path.suffix.lower() == ".safetensors" else {}
+    if sidecar.get("weights_sha256") and sidecar["weights_sha256"] != hashlib.sha256(data).hexdigest():
+        raise LoadError("load.sidecar_mismatch", file=path.name)
+    loaded = load_checkpoint_bytes(data, path.name, model=model, sidecar=sidecar, maxpool=maxpool,
+                                   max_bytes=max_bytes)
+    loaded.meta["path"] = str(path)
+    return loaded
+
+
+def _read_file(path: Path, max_bytes: int) -> bytes:
+    """The bytes of ``path``, refused unread above ``max_bytes``."""
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -347,12 +382,29 @@ def load_checkpoint(path: str | os.PathLike, *, model: str | None = None,
         raise LoadError("load.too_large", file=path.name, size_mb=round(size / 2**20, 1),
                         limit_mb=round(max_bytes / 2**20))
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise LoadError("load.unreadable", file=str(path), reason=_short(exc)) from None
-    sidecar = read_sidecar(path) if path.suffix.lower() == ".safetensors" else {}
-    if sidecar.get("weights_sha256") and sidecar["weights_sha256"] != hashlib.sha256(data).hexdigest():
-        raise LoadError("load.sidecar_mismatch", file=path.name)
-    loaded = load_checkpoint_bytes(data, path.name, model=model, sidecar=sidecar, max_bytes=max_bytes)
-    loaded.meta["path"] = str(path)
-    return loaded
+
+
+def read_state_dict(path: str | os.PathLike, *, max_bytes: int = MAX_CHECKPOINT_BYTES) -> dict[str, torch.Tensor]:
+    """The state dict in a weights file, whatever network it was saved from: ``torch.save(model.state_dict(), ...)``,
+    a training checkpoint that holds one (``module.`` prefixes removed), or ``.safetensors``. No pickle code runs;
+    no architecture is assumed (the caller knows the network)."""
+    path = Path(path)
+    if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
+        raise LoadError("load.bad_suffix", file=path.name, suffixes=", ".join(CHECKPOINT_SUFFIXES))
+    data = _read_file(path, max_bytes)
+    if not data:
+        raise LoadError("load.corrupt", file=path.name, reason="the file is empty")
+    if path.suffix.lower() == ".safetensors":
+        return _read_safetensors(data, path.name)[0]
+    return _unwrap(safe_torch_load(data, path.name, max_bytes=max_bytes), path.name)[0]
+
+
+def with_maxpool(loaded: LoadedModel) -> LoadedModel:
+    """The same weights in the network whose stem keeps its max pool (a torchvision resnet18 adapted to CIFAR: the
+    weights cannot tell whether the pool was kept; the pool has no parameters)."""
+    net = loaded.spec.build(shortcut=loaded.shortcut, num_classes=len(loaded.classes), maxpool=True)
+    net.load_state_dict(loaded.model.state_dict())
+    return dataclasses.replace(loaded, model=net.eval(), maxpool=True)

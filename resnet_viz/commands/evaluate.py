@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from resnet_viz import cli_args
 from resnet_viz.train.evaluate import evaluate_checkpoint
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="our .safetensors (+ .json sidecar) or a .pt/.pth/.th file "
-                                      "(akamaster/pytorch_resnet_cifar10 format included)")
-    p.add_argument("--data", required=True, help="cifar-10-batches-py directory or image folder (dir, .zip, .tar.gz)")
-    p.add_argument("--split", default="test", choices=["train", "test"])
-    p.add_argument("--model", help="zoo model name, when the file does not say")
+    p.add_argument("checkpoint", help="our .safetensors (+ .json sidecar) or a .pt/.pth/.th file (the community "
+                                      "CIFAR formats of akamaster, chenyaofo, kuangliu and torchvision included)")
+    cli_args.dataset(p)
+    cli_args.split(p)
+    cli_args.model_name(p)
+    cli_args.maxpool(p)
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--limit", type=int, help="evaluate a fixed random subset of N images")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--json", action="store_true", help="print JSON (accuracy in percent)")
+    cli_args.device(p)
+    cli_args.json_output(p, "the result (accuracy in percent)")
 
 
 def run(args: argparse.Namespace) -> int:
     result, info = evaluate_checkpoint(args.checkpoint, args.data, split=args.split, batch_size=args.batch_size,
-                                       device=args.device, model=args.model, limit=args.limit)
+                                       device=args.device, model=args.model, limit=args.limit,
+                                       maxpool=args.maxpool)
     if args.json:
-        print(json.dumps({**info, **result.to_dict()}, indent=1))
+        cli_args.print_json({**info, **result.to_dict()})
         return 0
     print(f"{info['model']} ({info['format']}) on {info['dataset']}, {info['split']} split: "
           f"top-1 accuracy {result.accuracy:.2f}% ({result.correct}/{result.total}), loss {result.loss:.4f}")

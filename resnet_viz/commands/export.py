@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from resnet_viz import cli_args
 from resnet_viz.train.export import export_half
 
 
@@ -13,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--data", help="evaluate fp32 and fp16 on this dataset's test split and compare")
     p.add_argument("--max-change", type=float, default=0.1, help="refuse if accuracy moves more (points)")
-    p.add_argument("--device", default="auto")
+    cli_args.device(p)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
+from resnet_viz import cli_args
 from resnet_viz.checkpoints.find import load_model
 from resnet_viz.errors import ImageError
 from resnet_viz.images import load_image, preprocess
@@ -17,7 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("image", help="an image file (JPEG, PNG, WebP, BMP, GIF, TIFF)")
     p.add_argument("--model", default="random:resnet20",
                    help='"pretrained:resnet50", "random:plain20" or a checkpoint path (default: random:resnet20)')
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    cli_args.maxpool(p)
+    cli_args.json_output(p, "one object instead of tables")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,13 +27,13 @@ def run(args: argparse.Namespace) -> int:
         data = path.read_bytes()
     except OSError as exc:
         raise ImageError("images.corrupt", file=str(path), reason=str(exc) or type(exc).__name__) from None
-    loaded = load_model(args.model)
+    loaded = load_model(args.model, maxpool=args.maxpool)
     pre = preprocess(load_image(data, path.name), loaded)
     cap = capture(loaded.model, pre.tensor, loaded.spec, classes=loaded.classes)
     result: dict[str, Any] = {"model": loaded.label, "top5": [{"class": c, "prob": p} for c, p in cap.top(5)],
               "layers": layer_table(cap), "ratios": [{"block": k, "ratio": r} for k, r in ratios(cap)]}
     if args.json:
-        print(json.dumps(result, indent=1))
+        cli_args.print_json(result)
         return 0
     print(f"{loaded.label}: " + ", ".join(f"{c} {100 * p:.1f}%" for c, p in cap.top(5)))
     print(f"{'layer':<10} {'stage':<8} {'C x H x W':>16} {'RF':>5} {'mean':>9} {'std':>9} {'zeros':>7}  ||F(x)||/||x||")

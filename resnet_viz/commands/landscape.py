@@ -7,27 +7,22 @@ import argparse
 import sys
 from pathlib import Path
 
+from resnet_viz import cli_args
 from resnet_viz.checkpoints.find import load_model
 from resnet_viz.paper.landscape import DEFAULT_SEED, compute, save
-from resnet_viz.runtime import configure_threads
-from resnet_viz.samples import TRAIN_SUBSET, load_images
 from resnet_viz.train.evaluate import align_labels
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint file (.safetensors with sidecar, .pt, .th)")
+    cli_args.checkpoints(p, one=True)
     p.add_argument("--points", type=int, default=11, help="grid points per axis, odd (default: 11)")
     p.add_argument("--span", type=float, default=1.0, help="the grid runs from -SPAN to SPAN (default: 1)")
     p.add_argument("--images", type=int, default=256,
                    help="training images the loss is taken on (class-balanced first N; default: 256)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed of the directions (default: {DEFAULT_SEED})")
-    p.add_argument("--data", default=str(TRAIN_SUBSET),
-                   help="an .npz sample (default: the shipped 5,000 CIFAR-10 training images) or a dataset "
-                        "(cifar-10-batches-py, image folder, .zip, .tar.gz)")
-    p.add_argument("--split", default="train", help="split of a dataset (default: train)")
+    cli_args.sample(p, default_split="train", limit=False)
     p.add_argument("--no-line", action="store_true", help="skip the line from the initial weights")
-    p.add_argument("--threads", type=int,
-                   help="intra-op CPU threads of this process (default: torch's; 1 is fastest on a busy CPU)")
+    cli_args.threads(p)
     p.add_argument("--out", help="output .npz (default: <checkpoint stem>-landscape.npz here)")
 
 
@@ -43,10 +38,9 @@ def _progress(name: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.threads:
-        configure_threads(args.threads)
+    cli_args.use_threads(args)
     loaded = load_model(args.checkpoint)
-    images, labels, classes = load_images(args.data, split=args.split, limit=args.images)
+    images, labels, classes = cli_args.read_sample(args, args.images)
     labels = align_labels(labels, classes, loaded.classes)
     land = compute(loaded, images, labels, points=args.points, span=args.span, seed=args.seed,
                    line=not args.no_line, on_point=_progress(Path(args.checkpoint).stem), data=Path(args.data).name)

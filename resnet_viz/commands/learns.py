@@ -10,36 +10,33 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from resnet_viz.checkpoints.find import load_model
+from resnet_viz import cli_args
+from resnet_viz.checkpoints.identity import model_fingerprint
 from resnet_viz.checkpoints.read import LoadedModel
 from resnet_viz.checkpoints.write import atomic_write
 from resnet_viz.errors import InputError
 from resnet_viz.explain.feature_vis import FEATURE_VIS_DIR, VisConfig, grid_for, save_grid
-from resnet_viz.inspect.feature_maps import LayerSpec, layer_specs, model_fingerprint
+from resnet_viz.inspect.feature_maps import LayerSpec, layer_specs
 from resnet_viz.inspect.layer_learns import class_agreement, crops, stage_layers, top_activations
 from resnet_viz.render.colour import png_bytes
 from resnet_viz.render.plots.layer_learns import mosaic, patch_grid
-from resnet_viz.runtime import configure_threads
-from resnet_viz.samples import TEST_SAMPLE, load_images
+from resnet_viz.samples import Split
 
 PER_STAGE = 6
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT",
-                   help="checkpoint files (.safetensors with sidecar, .pt, .th) or random:NAME")
+    cli_args.checkpoints(p)
+    cli_args.maxpool(p)
     p.add_argument("--layer", help="a layer key (conv1, stage2_3, conv4_2, ...; default: each stage's last layer)")
     p.add_argument("--channels", help="comma-separated channels (default: the busiest, see --busiest)")
     p.add_argument("--busiest", type=int, default=1,
                    help="how many of the busiest channels (highest mean activation) per layer (default 1)")
-    p.add_argument("--data", default=str(TEST_SAMPLE),
-                   help="an .npz sample (default: the shipped 1000 CIFAR-10 test images) or a dataset "
-                        "(cifar-10-batches-py, image folder, .zip, .tar.gz)")
-    p.add_argument("--split", default="test", help="split of a dataset (default: test)")
-    p.add_argument("--limit", type=int, help="use only N images (class-balanced)")
+    cli_args.sample(p)
     p.add_argument("--out", default="top_patches.png", help="PNG to write (several checkpoints: NAME_ prefixed)")
-    p.add_argument("--threads", type=int, help="intra-op CPU threads of this process")
+    cli_args.threads(p)
     p.add_argument("--feature-vis", action="store_true",
                    help=f"regenerate the shipped feature visualisations: {PER_STAGE} channels per stage")
     p.add_argument("--out-dir", default=str(FEATURE_VIS_DIR), help="folder of --feature-vis's .npz files")
@@ -56,8 +53,8 @@ def _layers(loaded: LoadedModel, key: str | None) -> list[LayerSpec]:
     return [found[key]]
 
 
-def top_patches(loaded: LoadedModel, args: argparse.Namespace, out: Path) -> None:
-    images, labels, classes = load_images(args.data, split=args.split, limit=args.limit)
+def top_patches(loaded: LoadedModel, args: argparse.Namespace, sample: Split, out: Path) -> None:
+    images, labels, classes = sample
     if loaded.spec.dataset != "cifar10":
         print(f"note: {loaded.label} was trained on {loaded.input_size} px images; these are "
               f"{images.shape[-1]} px", file=sys.stderr)
@@ -84,8 +81,7 @@ def top_patches(loaded: LoadedModel, args: argparse.Namespace, out: Path) -> Non
     print(f"  wrote {out}")
 
 
-def feature_vis(loaded: LoadedModel, args: argparse.Namespace) -> None:
-    images, _, _ = load_images(args.data, split=args.split, limit=args.limit)
+def feature_vis(loaded: LoadedModel, args: argparse.Namespace, images: torch.Tensor) -> None:
     layers = stage_layers(loaded.model, loaded.spec)
     found = top_activations(loaded.model, layers, images, loaded.mean, loaded.std)
     channels = [found[layer.key].busiest(PER_STAGE) for layer in layers]  # the busiest on --data
@@ -98,15 +94,14 @@ def feature_vis(loaded: LoadedModel, args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.threads:
-        configure_threads(args.threads)
-    for source in args.checkpoints:
-        loaded = load_model(source)
+    cli_args.use_threads(args)
+    sample = cli_args.read_sample(args, args.limit)
+    for _, loaded in cli_args.each_model(args):
         if args.feature_vis:
-            feature_vis(loaded, args)
+            feature_vis(loaded, args, sample[0])
             continue
         out = Path(args.out)
         if len(args.checkpoints) > 1:
             out = out.with_name(f"{loaded.spec.name}_{out.name}")
-        top_patches(loaded, args, out)
+        top_patches(loaded, args, sample, out)
     return 0

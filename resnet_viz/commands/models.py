@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 import torch
 
+from resnet_viz import cli_args
+from resnet_viz.checkpoints.community import FORMATS, RELEASE_FORMAT, RELEASES
 from resnet_viz.checkpoints.find import find_checkpoints
-from resnet_viz.checkpoints.pretrained import pretrained_cached
+from resnet_viz.checkpoints.pretrained import has_pretrained, pretrained_cached
 from resnet_viz.models.registry import MODELS, count_params
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="print a JSON object keyed by model name")
+    cli_args.json_output(p, "an object keyed by model name")
 
 
 def model_table() -> dict[str, dict]:
@@ -27,7 +28,11 @@ def model_table() -> dict[str, dict]:
         table[name] = {
             "family": spec.family, "dataset": spec.dataset, "depth": spec.depth, "params": params,
             "input_size": spec.input_size, "block": spec.block, "shortcut": spec.default_shortcut,
-            "pretrained": {"available": spec.pretrained is not None, "weights": spec.pretrained,
+            "pretrained": {"available": has_pretrained(name),
+                           "weights": RELEASES[name].file if name in RELEASES else spec.pretrained,
+                           "dataset": "CIFAR-10" if name in RELEASES else "ImageNet-1K" if spec.pretrained else None,
+                           "by": (f"{FORMATS[RELEASE_FORMAT].repository}, option B" if name in RELEASES
+                                  else "torchvision" if spec.pretrained else None),
                            "cached": pretrained_cached(name)},
             "checkpoints": checkpoints.get(name, []),
         }
@@ -37,13 +42,17 @@ def model_table() -> dict[str, dict]:
 def run(args: argparse.Namespace) -> int:
     table = model_table()
     if args.json:
-        print(json.dumps(table, indent=1))
+        cli_args.print_json(table)
         return 0
-    print(f"{'model':<11} {'family':<7} {'dataset':<9} {'params':>13}  weights")
+    width = max(len(name) for name in table)
+    print(f"{'model':<{width}} {'family':<7} {'dataset':<9} {'params':>13}  weights")
     for name, row in table.items():
         sources = []
-        if row["pretrained"]["available"]:
-            sources.append("pretrained (cached)" if row["pretrained"]["cached"] else "pretrained (download)")
+        pretrained = row["pretrained"]
+        if pretrained["available"]:
+            state = "cached" if pretrained["cached"] else "download"
+            sources.append(f"pretrained on {pretrained['dataset']} by {pretrained['by']} ({state})")
         sources += [f"checkpoint {p}" for p in row["checkpoints"]]
-        print(f"{name:<11} {row['family']:<7} {row['dataset']:<9} {row['params']:>13,}  {', '.join(sources) or '-'}")
+        print(f"{name:<{width}} {row['family']:<7} {row['dataset']:<9} {row['params']:>13,}  "
+              f"{', '.join(sources) or '-'}")
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from resnet_viz import cli_args
 from resnet_viz.train.reference import OPTIONAL, PAPER_EPOCHS, REQUIRED, ReferenceOptions, run_reference
 
 
@@ -24,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, help="a fixed number of epochs instead of the calibrated plan")
     p.add_argument("--max-epochs", type=int, default=PAPER_EPOCHS, help="the plan's ceiling (the paper's 164)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    cli_args.device(p)
     p.add_argument("--compile", action="store_true",
                    help="torch.compile each model (off by default: see docs/gpu.md for the trade-off)")
     p.add_argument("--compile-mode", choices=["default", "reduce-overhead", "max-autotune-no-cudagraphs"],

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from resnet_viz import cli_args
 from resnet_viz.errors import InputError
 from resnet_viz.inspect.architecture import Summary, summarize
 from resnet_viz.models.registry import MODELS
@@ -17,7 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="shortcut option of a residual net (paper Table 3; default: the model's)")
     p.add_argument("--v1", action="store_true",
                    help="bottleneck nets: put the stride on the first 1x1 as in the paper (torchvision is V1.5)")
-    p.add_argument("--json", action="store_true", help="print JSON: layers, blocks, stages, totals")
+    cli_args.json_output(p, "layers, blocks, stages, totals")
 
 
 def _fmt_pair(v) -> str:
@@ -48,5 +48,8 @@ def run(args: argparse.Namespace) -> int:
     if args.model.lower() not in MODELS:
         raise InputError("summary.unknown_model", model=args.model, known=", ".join(MODELS))
     s = summarize(args.model, input_size=args.input_size, shortcut=args.shortcut, variant="v1" if args.v1 else "")
-    print(json.dumps(s.to_dict(), indent=1) if args.json else format_table(s))
+    if args.json:
+        cli_args.print_json(s.to_dict())
+    else:
+        print(format_table(s))
     return 0

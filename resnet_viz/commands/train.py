@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
+from resnet_viz import cli_args
 from resnet_viz.checkpoints.find import user_checkpoint_dir
 from resnet_viz.models.registry import model_names
-from resnet_viz.runtime import configure_threads
 from resnet_viz.train.loop import TrainConfig, cleanup_distributed, train
 from resnet_viz.train.recipes import RECIPES
 
@@ -15,8 +15,7 @@ from resnet_viz.train.recipes import RECIPES
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, choices=model_names("cifar10"), metavar="NAME",
                    help="zoo model: resnet20/32/44/56/110/1202 or plain20/32/44/56/110")
-    p.add_argument("--data", required=True, help="cifar-10-batches-py directory, or an image folder (dir, .zip, "
-                                                 ".tar, .tar.gz) with train/<class>/* and test/<class>/*")
+    cli_args.dataset(p)
     p.add_argument("--recipe", default="fast", choices=list(RECIPES), help="paper (section 4.2) or fast (default)")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=int, help="number of epochs (overrides the recipe's length)")
@@ -27,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                  "(the paper's 45k/5k split: 5000)")
     p.add_argument("--shortcut", choices=["A", "B", "C"], help="shortcut option of a ResNet (default A)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    cli_args.device(p)
     p.add_argument("--out", help="output directory (default: $RESNET_VIZ_CHECKPOINTS or ./checkpoints, where the "
                                  "app finds it)")
     p.add_argument("--name", help="file stem of the checkpoint (default: the model name)")
@@ -35,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="start afresh even if --out already holds this run")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the model (about a minute of compiling on a CPU, then faster steps)")
-    p.add_argument("--threads", type=int, help="CPU threads for this process (torch.set_num_threads)")
+    cli_args.threads(p)
     p.add_argument("--stop-after-epochs", type=int, help="leave after this many epochs (resume later)")
     p.add_argument("--eval-every", type=int, help="also evaluate, log and checkpoint every N iterations")
     p.add_argument("--eval-limit", type=int, help="evaluate those intermediate points on a fixed random subset of "
@@ -44,8 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.threads:
-        configure_threads(args.threads)
+    cli_args.use_threads(args)
     cfg = TrainConfig(model=args.model, data=args.data, recipe=args.recipe, epochs=args.epochs,
                       iterations=args.iterations, batch_size=args.batch_size, lr=args.lr, val_split=args.val_split,
                       seed=args.seed, device=args.device, out=args.out or str(user_checkpoint_dir()), name=args.name,

@@ -8,10 +8,12 @@ restored and every hook removed (Captum's own hooks too: it removes them, and th
 
 - ``explain``: the predictions, Grad-CAM at one layer and the stage strip (Grad-CAM at the end of every
   stage), all from ONE forward and ONE backward pass;
-- ``grad_cam``: Captum's ``LayerGradCam`` at one layer, with the predictions of the same forward pass;
 - ``guided_grad_cam``, ``integrated_gradients`` (bounded steps, progress callback), ``saliency``,
-  ``occlusion`` (window and stride, progress callback): Captum's methods at input resolution;
-- ``top_k``: the predictions by name. Pictures of the results: ``resnet_viz.render.colour``.
+  ``occlusion`` (window and stride, progress callback): Captum's methods at input resolution.
+
+The maps are raw (a Grad-CAM map at its layer's resolution, attributions signed): ``resnet_viz.render.colour``
+scales and colours them (``cam_heat``, ``heatmap``). The predictions by name: ``resnet_viz.predictions``; what a
+page offers of each method: ``resnet_viz.explain.methods``.
 """
 
 from __future__ import annotations
@@ -24,21 +26,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from captum.attr import GuidedGradCam, IntegratedGradients, LayerGradCam, Occlusion, Saliency
+from captum.attr import GuidedGradCam, IntegratedGradients, Occlusion, Saliency
 from torch import nn
 
 from resnet_viz.errors import InputError
 from resnet_viz.inspect.hooks import hooked
 from resnet_viz.models.registry import ModelSpec
-from resnet_viz.render.colour import scale_to_peak, upsample
+from resnet_viz.predictions import Prediction, top_k
 
 Progress = Callable[[float], None]
-
-METHODS = ("grad_cam", "guided_grad_cam", "integrated_gradients", "saliency", "occlusion")
-# How a signed attribution becomes a heat map (``resnet_viz.render.colour.heatmap``): Grad-CAM keeps the positive
-# part (the original method), gradient methods show magnitude by default.
-DEFAULT_SIGN = {"grad_cam": "positive", "guided_grad_cam": "absolute", "integrated_gradients": "absolute",
-                "saliency": "absolute", "occlusion": "positive"}
 
 MAX_IG_STEPS = 256
 MAX_OCCLUSION_EVALS = 4096  # occluded copies of the image, so one click cannot start an hour of work
@@ -62,7 +58,7 @@ def strip_layers(spec: ModelSpec) -> dict[str, str]:
     stages = spec.stages()
     if spec.family == "vgg":
         names = [n for n in stages if n.startswith("conv")]
-    elif spec.dataset == "cifar10":
+    elif spec.layout == "cifar":
         names = ["stage1", "stage2", "stage3"]
     else:
         names = ["conv2_x", "conv3_x", "conv4_x", "conv5_x"]
@@ -97,19 +93,13 @@ def _check_target(target: int | None, num_classes: int) -> None:
 # ---------------------------------------------------------------- results
 
 @dataclass(frozen=True)
-class Prediction:
-    index: int
-    name: str
-    probability: float
-
-
-@dataclass(frozen=True)
 class CamMap:
-    """Grad-CAM at one layer: the raw map at the layer's resolution and its upsampled, normalised version."""
+    """Grad-CAM at one layer: the raw map at the layer's resolution, and the size of the input it explains (as heat
+    over that input: ``resnet_viz.render.colour.cam_heat``)."""
 
     name: str  # paper name (conv5_x, stage2_1, ...) or module path
     raw: np.ndarray  # h x w, ReLU(sum_k alpha_k A^k), float32, not normalised
-    heat: np.ndarray  # H x W in [0, 1]: raw upsampled bilinearly to the input and divided by its maximum
+    input_size: tuple[int, int]  # H, W of the input image
 
     @property
     def size(self) -> tuple[int, int]:
@@ -130,18 +120,8 @@ class Explanation:
         return top_k(self.logits, classes, k)
 
 
-def top_k(logits: np.ndarray | torch.Tensor, classes: Sequence[str], k: int = 5) -> list[Prediction]:
-    """The ``k`` most probable classes, most probable first."""
-    logits = torch.as_tensor(np.asarray(logits, dtype=np.float32)).flatten()
-    probs = torch.softmax(logits, 0)
-    values, indices = probs.topk(min(k, probs.numel()))
-    return [Prediction(int(i), str(classes[int(i)]) if int(i) < len(classes) else str(int(i)), float(v))
-            for v, i in zip(values, indices)]
-
-
 def _cam_map(name: str, raw: torch.Tensor, size: tuple[int, int]) -> CamMap:
-    raw_np = raw.detach().float().reshape(raw.shape[-2:]).numpy().astype(np.float32)
-    return CamMap(name, raw_np, scale_to_peak(np.clip(upsample(raw_np, size), 0.0, None)))
+    return CamMap(name, raw.detach().float().reshape(raw.shape[-2:]).numpy().astype(np.float32), size)
 
 
 def grad_cam_formula(activation: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
@@ -214,45 +194,6 @@ def stage_strip(model: nn.Module, x: torch.Tensor, spec: ModelSpec, *, target: i
                    strip=strip_layers(spec))
 
 
-class _Recorder(nn.Module):
-    """Wraps a model so that the logits of the very forward pass Captum runs are kept.
-
-    With ``target=None`` it returns the score of the top-1 class of that same pass, so the class to
-    explain is decided without a second forward pass.
-    """
-
-    def __init__(self, model: nn.Module, target: int | None) -> None:
-        super().__init__()
-        self.model = model
-        self.target = target
-        self.logits: torch.Tensor | None = None
-        self.calls = 0
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.model(x)
-        self.calls += 1
-        if self.logits is None:
-            self.logits = out.detach()[:1].clone()
-        if self.target is None:
-            self.target = int(out[0].argmax())
-        return out[:, self.target]
-
-
-def grad_cam(model: nn.Module, x: torch.Tensor, layer: str | nn.Module, *, target: int | None = None,
-             name: str | None = None) -> Explanation:
-    """Captum's ``LayerGradCam`` at one layer (positive part), with the predictions of the same forward pass."""
-    x = _check_input(x) if target is None else _validate(model, x, target)
-    with hooked(model, requires_grad=False):
-        module = _module(model, layer)
-        recorder = _Recorder(model, target)
-        attr = LayerGradCam(recorder, module).attribute(x, relu_attributions=True)
-        assert recorder.logits is not None and recorder.target is not None
-        logits = recorder.logits[0].float()
-        label = name or (layer if isinstance(layer, str) else type(layer).__name__)
-        cam = _cam_map(label, attr.detach()[0, 0], (int(x.shape[2]), int(x.shape[3])))
-        return Explanation(logits.numpy(), torch.softmax(logits, 0).numpy(), recorder.target, cam, ())
-
-
 # ---------------------------------------------------------------- the other Captum methods
 
 @dataclass(frozen=True)
@@ -285,32 +226,11 @@ def _validate(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
     return x
 
 
-def guided_grad_cam(model: nn.Module, x: torch.Tensor, layer: str | nn.Module, *, target: int) -> Attribution:
-    """Captum's ``GuidedGradCam``: guided backpropagation times the upsampled Grad-CAM of ``layer``."""
-    x = _validate(model, x, target)
-    # Guided backprop hooks every ReLU; an in-place ReLU would overwrite the tensor the hook wraps.
-    with hooked(model, relu_inplace=False, requires_grad=False):
-        recorder = _Recorder(model, int(target))
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU")
-            method = GuidedGradCam(recorder, _module(model, layer))
-            attr = method.attribute(x.clone().requires_grad_(), target=None)
-        return Attribution("guided_grad_cam", int(target), attr.detach()[0].float().numpy(), recorder.calls)
-
-
-def saliency(model: nn.Module, x: torch.Tensor, *, target: int) -> Attribution:
-    """Captum's ``Saliency``: the gradient of the class score with respect to the input pixels."""
-    x = _validate(model, x, target)
-    with hooked(model, requires_grad=False):
-        recorder = _Recorder(model, int(target))
-        attr = Saliency(recorder).attribute(x.clone().requires_grad_(), target=None, abs=False)
-        return Attribution("saliency", int(target), attr.detach()[0].float().numpy(), recorder.calls)
-
-
 class _Counter(nn.Module):
-    """Counts forward passes (examples, not calls) and reports the fraction done."""
+    """The model's score for ``target``; counts forward passes (examples, not calls) and reports the fraction done
+    of ``total``."""
 
-    def __init__(self, model: nn.Module, target: int, total: int, progress: Progress | None) -> None:
+    def __init__(self, model: nn.Module, target: int, total: int = 1, progress: Progress | None = None) -> None:
         super().__init__()
         self.model, self.target, self.total, self.progress = model, target, max(total, 1), progress
         self.done = 0
@@ -321,6 +241,28 @@ class _Counter(nn.Module):
         if self.progress is not None:
             self.progress(min(self.done / self.total, 1.0))
         return out
+
+
+def guided_grad_cam(model: nn.Module, x: torch.Tensor, layer: str | nn.Module, *, target: int) -> Attribution:
+    """Captum's ``GuidedGradCam``: guided backpropagation times the upsampled Grad-CAM of ``layer``."""
+    x = _validate(model, x, target)
+    # Guided backprop hooks every ReLU; an in-place ReLU would overwrite the tensor the hook wraps.
+    with hooked(model, relu_inplace=False, requires_grad=False):
+        counter = _Counter(model, int(target))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU")
+            method = GuidedGradCam(counter, _module(model, layer))
+            attr = method.attribute(x.clone().requires_grad_(), target=None)
+        return Attribution("guided_grad_cam", int(target), attr.detach()[0].float().numpy(), counter.done)
+
+
+def saliency(model: nn.Module, x: torch.Tensor, *, target: int) -> Attribution:
+    """Captum's ``Saliency``: the gradient of the class score with respect to the input pixels."""
+    x = _validate(model, x, target)
+    with hooked(model, requires_grad=False):
+        counter = _Counter(model, int(target))
+        attr = Saliency(counter).attribute(x.clone().requires_grad_(), target=None, abs=False)
+        return Attribution("saliency", int(target), attr.detach()[0].float().numpy(), counter.done)
 
 
 def integrated_gradients(model: nn.Module, x: torch.Tensor, *, target: int, steps: int = 32,

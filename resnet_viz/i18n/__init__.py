@@ -64,6 +64,12 @@ def t(key: str, lang: str = DEFAULT_LANGUAGE, /, **params: object) -> str:
     return text
 
 
+def plural(key: str, count: int, lang: str = DEFAULT_LANGUAGE, /, **params: object) -> str:
+    """``t`` of ``<key>.one`` for a count of 1, else of ``<key>.other``, with ``count`` among the parameters:
+    English's two forms ("1 block", "2 blocks"); Chinese has one, written in both entries."""
+    return t(f"{key}.{'one' if count == 1 else 'other'}", lang, count=count, **params)
+
+
 def has_key(key: str) -> bool:
     return all(key in catalogue(lang) for lang in LANGUAGES)
 

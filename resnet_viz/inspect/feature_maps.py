@@ -21,9 +21,6 @@ pass, run only when asked.
 
 from __future__ import annotations
 
-import hashlib
-import threading
-import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,34 +34,11 @@ from resnet_viz.checkpoints.read import FP16_MAX
 from resnet_viz.inspect.hooks import hooked
 from resnet_viz.inspect.receptive_field import ReceptiveField, walk
 from resnet_viz.models.blocks import shortcut_of
+from resnet_viz.models.cifar import padded_channels
 from resnet_viz.models.registry import ModelSpec
 
 LAYER_CAP = 1 << 20  # values per stored array (ImageNet conv1: 64 x 112 x 112 = 802,816 fits)
 TOP_K = 5
-
-
-# ---------------------------------------------------------------- model fingerprints
-
-_FINGERPRINTS: weakref.WeakKeyDictionary[nn.Module, str] = weakref.WeakKeyDictionary()
-_FINGERPRINTS_GUARD = threading.Lock()
-
-
-def model_fingerprint(model: nn.Module) -> str:
-    """A hash of the model's weights and buffers (computed once per model object): a cache key that tells
-    two checkpoints of the same architecture apart."""
-    with _FINGERPRINTS_GUARD:
-        known = _FINGERPRINTS.get(model)
-    if known:
-        return known
-    h = hashlib.blake2b(digest_size=16)
-    for name, tensor in model.state_dict().items():
-        h.update(name.encode())
-        h.update(str(tuple(tensor.shape)).encode())
-        h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy())
-    digest = type(model).__name__ + ":" + h.hexdigest()
-    with _FINGERPRINTS_GUARD:
-        _FINGERPRINTS[model] = digest
-    return digest
 
 
 # ---------------------------------------------------------------- which layers, and their receptive fields
@@ -351,6 +325,12 @@ def value_range(array: np.ndarray, *, symmetric: bool = False, q: float = 99.5) 
     return lo, hi
 
 
+def beyond_scale(record: LayerRecord) -> tuple[float, float]:
+    """(share of the layer's values above the top of its colour scale, the layer's largest value): values that
+    the colours no longer tell apart, all drawn as bright as the top."""
+    return float(np.mean(np.asarray(record.array, np.float32) > record.vmax)), float(record.channel_max.max())
+
+
 def channel_mosaic(array: np.ndarray, channels: np.ndarray, cols: int, pad: int = 1) -> np.ndarray:
     """Channel maps side by side in a grid, separated by NaN gaps (float32)."""
     _, h, w = array.shape
@@ -386,10 +366,21 @@ def ratios(cap: Capture) -> list[tuple[str, float]]:
     return [(k, b.ratio) for k, b in cap.blocks.items() if b.ratio is not None]
 
 
-def channel_ratio(cap: Capture, block: str, channel: int) -> float:
+def padded(cap: Capture, block: str) -> tuple[int, ...]:
+    """The channels of ``block`` whose shortcut carries zeros whatever the image (option A's zero-padding): there
+    y = ReLU(F(x)), as in a plain block."""
+    rec = cap.blocks[block]
+    if rec.shortcut != "pad":
+        return ()
+    return padded_channels(cap.layers[rec.input_key].shape[0], cap.layers[block].shape[0])
+
+
+def channel_ratio(cap: Capture, block: str, channel: int) -> float | None:
+    """||F(x)|| / ||x|| of one channel of ``block``; None where x is zero (a zero-padded channel, or x all zero
+    on this image): the ratio has no value there."""
     panels = anatomy(cap, block, channel)
     x = float(np.linalg.norm(panels["x"]))
-    return float(np.linalg.norm(panels["f"])) / x if x > 0 else float("inf")
+    return float(np.linalg.norm(panels["f"])) / x if x > 0 else None
 
 
 def layer_table(cap: Capture) -> list[dict[str, Any]]:

@@ -22,9 +22,9 @@ from torch import nn
 from resnet_viz.inspect.architecture import ShapesOnlyOnMeta, summarize_module
 from resnet_viz.models.cifar import CifarBlock, CifarNet, PadShortcut, cifar_net, projection
 from resnet_viz.models.registry import count_params
+from resnet_viz.seeded import seeded
 
 INPUT_SIZE = 32
-OPTIONS = ("A", "B", "C")
 BLOCKS_PER_STAGE = (1, 2, 3, 5, 7, 9, 18)  # n: depths 8, 14, 20, 32, 44, 56, 110
 
 # name -> the object whose source is shown, in reading order
@@ -216,8 +216,7 @@ def _shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:
 def plain_check(n: int, option: str, seed: int = 0) -> PlainCheck:
     """Remove the shortcuts from the residual net (``block.shortcut = None``, the line the plain net runs) and
     compare with the plain net of the same ``n``: parameters, and the output on two random images."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         residual = cifar_net(6 * n + 2, option=option).eval()
         x = torch.randn(2, 3, INPUT_SIZE, INPUT_SIZE)
         plain = CifarNet(n, residual=False).eval()

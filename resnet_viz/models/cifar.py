@@ -11,11 +11,21 @@ import torch.nn.functional as F
 from torch import nn
 
 
-class PadShortcut(nn.Module):
-    """Option A: subsample x by the stride and zero-pad the new channels (no parameters).
+def pad_sides(in_channels: int, out_channels: int) -> tuple[int, int]:
+    """Option A's zero channels before and after x's own ones: the padding split evenly on both sides of the
+    channel axis, as in akamaster's files."""
+    extra = out_channels - in_channels
+    return extra // 2, extra - extra // 2
 
-    The padding is split evenly on both sides of the channel axis, as in akamaster's files.
-    """
+
+def padded_channels(in_channels: int, out_channels: int) -> tuple[int, ...]:
+    """The channels of option A's shortcut that are zero whatever x is (they carry none of x's channels)."""
+    before, after = pad_sides(in_channels, out_channels)
+    return (*range(before), *range(out_channels - after, out_channels))
+
+
+class PadShortcut(nn.Module):
+    """Option A: subsample x by the stride and zero-pad the new channels (no parameters, ``pad_sides``)."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
         super().__init__()
@@ -26,9 +36,9 @@ class PadShortcut(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride != 1:
             x = x[:, :, :: self.stride, :: self.stride]
-        extra = self.out_channels - self.in_channels
-        if extra:
-            x = F.pad(x, (0, 0, 0, 0, extra // 2, extra - extra // 2))
+        before, after = pad_sides(self.in_channels, self.out_channels)
+        if before or after:
+            x = F.pad(x, (0, 0, 0, 0, before, after))
         return x
 
     def extra_repr(self) -> str:

@@ -13,7 +13,7 @@ from torch import nn
 from torchvision.models import resnet as tv_resnet
 
 from resnet_viz.models.cifar import PadShortcut
-from resnet_viz.models.registry import STAGE_BLOCKS
+from resnet_viz.models.stages import STAGE_BLOCKS
 
 
 class PlainBasicBlock(tv_resnet.BasicBlock):

@@ -11,13 +11,14 @@ from torch import nn
 
 from resnet_viz import ASSETS_DIR
 from resnet_viz.models.cifar import cifar_net
+from resnet_viz.models.cifar64 import Cifar64Net
+from resnet_viz.models.stages import STAGE_BLOCKS
+from resnet_viz.seeded import drawing
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # torchvision's ImageNet category names (its weights' metadata), shipped so that a process serving only CIFAR nets
 # never imports torchvision (2 s and 170 MB); a test keeps the copy equal to torchvision's.
 IMAGENET_CLASSES = tuple((ASSETS_DIR / "imagenet_classes.txt").read_text(encoding="utf-8").splitlines())
-# Blocks per stage (conv2_x .. conv5_x) of the paper's Table 1, by depth.
-STAGE_BLOCKS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # Per-channel statistics of the official CIFAR-10 training split; a checkpoint carries its own.
@@ -25,6 +26,18 @@ CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
 SHORTCUT_OPTIONS = ("A", "B", "C")
+CIFAR64_SUFFIX = "_cifar"  # resnet18_cifar: Table 1's ResNet-18 adapted to CIFAR (models.cifar64)
+
+
+def cifar_block(stage: int, block: int) -> str:
+    """The name of block ``block`` (from 0, as in the module path) of CIFAR stage ``stage``: ``stage2_1``."""
+    return f"stage{stage}_{block + 1}"
+
+
+def cifar_paper_path(module_path: str) -> str:
+    """A CIFAR net's module path with its block named as the pages name it (``layer1.2.conv2`` ->
+    ``stage1_3.conv2``), whatever the depth; other paths stay as they are."""
+    return re.sub(r"^layer(\d+)\.(\d+)(?=\.|$)", lambda m: cifar_block(int(m[1]), int(m[2])), module_path)
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,7 @@ class ModelSpec:
     std: tuple[float, ...]
     classes: tuple[str, ...]
     block: str | None  # "basic", "bottleneck" or None (VGG)
+    layout: str  # "cifar" (section 4.2: three stages, 6n+2 layers), "table1" (Table 1's four stages) or "vgg"
     default_shortcut: str | None  # None for nets without shortcuts
     pretrained: str | None  # torchvision weights enum member, e.g. "ResNet18_Weights.DEFAULT"
     builder: Callable[..., nn.Module] = field(repr=False, compare=False)
@@ -53,36 +67,59 @@ class ModelSpec:
     def num_classes(self) -> int:
         return len(self.classes)
 
-    def build(self, *, shortcut: str | None = None, num_classes: int | None = None) -> nn.Module:
-        """A freshly initialised model; ``shortcut`` picks option A/B/C on residual nets."""
-        kwargs: dict[str, int | str] = {}
+    @property
+    def maxpool_option(self) -> bool:
+        """Whether the stem may keep torchvision's 3x3 max pool (Table 1's nets adapted to 32x32 inputs)."""
+        return self.layout == "table1" and self.dataset == "cifar10"
+
+    def build(self, *, shortcut: str | None = None, num_classes: int | None = None,
+              maxpool: bool = False) -> nn.Module:
+        """A freshly initialised model; ``shortcut`` picks option A/B/C on residual nets, ``maxpool`` keeps the
+        stem's max pool where ``maxpool_option`` allows it."""
+        kwargs: dict[str, int | str | bool] = {}
         if num_classes is not None:
             kwargs["num_classes"] = num_classes
+        if maxpool:
+            if not self.maxpool_option:
+                raise ValueError(f"{self.name} has no max-pool option")
+            kwargs["maxpool"] = True
         if self.residual:
             option = (shortcut or self.default_shortcut or "A").upper()
             if option not in SHORTCUT_OPTIONS:
                 raise ValueError(f"unknown shortcut option {shortcut!r} (expected A, B or C)")
             kwargs["option"] = option
-        return self.builder(**kwargs)
+        with drawing():  # its weights' initialisation draws from torch's global generator
+            return self.builder(**kwargs)
 
     def stages(self) -> dict[str, str]:
         """Paper stage name -> module path, in forward order."""
-        if self.family == "vgg":
+        if self.layout == "vgg":
             return dict(_VGG_STAGES)
-        if self.dataset == "cifar10":
+        if self.layout == "cifar":
             return {"conv1": "conv1", "stage1": "layer1", "stage2": "layer2", "stage3": "layer3", "fc": "linear"}
         return {"conv1": "conv1", "conv2_x": "layer1", "conv3_x": "layer2", "conv4_x": "layer3",
-                "conv5_x": "layer4", "fc": "fc"}
+                "conv5_x": "layer4", "fc": "linear" if self.dataset == "cifar10" else "fc"}
 
     def blocks(self) -> dict[str, str]:
         """Paper block name (conv3_1, stage2_1, ...) -> module path, in forward order."""
-        if self.family == "vgg":
+        if self.layout == "vgg":
             return {}
-        if self.dataset == "cifar10":
+        if self.layout == "cifar":
             n = (self.depth - 2) // 6
-            return {f"stage{s}_{b + 1}": f"layer{s}.{b}" for s in (1, 2, 3) for b in range(n)}
+            return {cifar_block(s, b): f"layer{s}.{b}" for s in (1, 2, 3) for b in range(n)}
         counts = STAGE_BLOCKS[self.depth]
         return {f"conv{s + 2}_{b + 1}": f"layer{s + 1}.{b}" for s, c in enumerate(counts) for b in range(c)}
+
+    def paper_path(self, module_path: str) -> str:
+        """``module_path`` with its block written as every page and command writes it: the paper's style, stage
+        then block counted from 1 (``layer1.2.conv2`` -> ``stage1_3.conv2``, ``layer2.0`` -> ``conv3_1``); a path
+        outside the blocks stays as it is."""
+        if self.layout == "cifar":
+            return cifar_paper_path(module_path)
+        for paper, path in self.blocks().items():
+            if module_path == path or module_path.startswith(path + "."):
+                return paper + module_path[len(path):]
+        return module_path
 
     def paper_name(self, module_path: str) -> str | None:
         """The paper's name of the stage or block that holds ``module_path`` (None: stem extras, pools)."""
@@ -113,15 +150,24 @@ def _imagenet(name: str, family: str, depth: int, pretrained: str | None, builde
     return ModelSpec(name=name, family=family, dataset="imagenet", depth=depth, input_size=224, resize_size=256,
                      mean=IMAGENET_MEAN, std=IMAGENET_STD, classes=IMAGENET_CLASSES,
                      block=None if family == "vgg" else ("bottleneck" if depth >= 50 else "basic"),
+                     layout="vgg" if family == "vgg" else "table1",
                      default_shortcut="B" if family == "resnet" else None, pretrained=pretrained, builder=builder)
 
 
 def _cifar(depth: int, residual: bool) -> ModelSpec:
     return ModelSpec(name=f"{'resnet' if residual else 'plain'}{depth}", family="resnet" if residual else "plain",
                      dataset="cifar10", depth=depth, input_size=32, resize_size=32, mean=CIFAR10_MEAN,
-                     std=CIFAR10_STD, classes=CIFAR10_CLASSES, block="basic",
+                     std=CIFAR10_STD, classes=CIFAR10_CLASSES, block="basic", layout="cifar",
                      default_shortcut="A" if residual else None, pretrained=None,
                      builder=partial(cifar_net, depth, residual=residual))
+
+
+def _cifar64(depth: int) -> ModelSpec:
+    """Table 1's ResNet-18/34 with a 3x3 stem for 32x32 inputs (``models.cifar64``), option B as in kuangliu's."""
+    return ModelSpec(name=f"resnet{depth}{CIFAR64_SUFFIX}", family="resnet", dataset="cifar10", depth=depth,
+                     input_size=32, resize_size=32, mean=CIFAR10_MEAN, std=CIFAR10_STD, classes=CIFAR10_CLASSES,
+                     block="basic", layout="table1", default_shortcut="B", pretrained=None,
+                     builder=partial(Cifar64Net, STAGE_BLOCKS[depth]))
 
 
 # The ImageNet builders import torchvision when first called (see IMAGENET_CLASSES).
@@ -155,6 +201,8 @@ def _registry() -> dict[str, ModelSpec]:
         specs.append(_cifar(depth, True))
     for depth in (20, 32, 44, 56, 110):
         specs.append(_cifar(depth, False))
+    for depth in (18, 34):
+        specs.append(_cifar64(depth))
     return {s.name: s for s in specs}
 
 
@@ -176,12 +224,13 @@ _PAPER_FAMILY = {"resnet": "ResNet", "plain": "plain", "vgg": "VGG"}
 
 
 def display_name(name: str) -> str:
-    """The paper's name of a net: "resnet56" -> "ResNet-56", "plain20" -> "plain-20", "vgg19" -> "VGG-19"
-    (also for depths the zoo does not list, e.g. a gradient-flow net of any 6n+2 depth)."""
-    match = re.fullmatch(r"(resnet|plain|vgg)(\d+)", name.lower())
+    """The paper's name of a net: "resnet56" -> "ResNet-56", "plain20" -> "plain-20", "vgg19" -> "VGG-19",
+    "resnet18_cifar" -> "ResNet-18 (CIFAR)" (also for depths the zoo does not list, e.g. a gradient-flow net of any
+    6n+2 depth)."""
+    match = re.fullmatch(rf"(resnet|plain|vgg)(\d+)({CIFAR64_SUFFIX})?", name.lower())
     if match is None:
         raise ValueError(f"not a zoo-style model name: {name!r} (expected resnet<depth>, plain<depth> or vgg<depth>)")
-    return f"{_PAPER_FAMILY[match.group(1)]}-{int(match.group(2))}"
+    return f"{_PAPER_FAMILY[match.group(1)]}-{int(match.group(2))}" + (" (CIFAR)" if match.group(3) else "")
 
 
 def plain_twin(name: str) -> str | None:
@@ -194,9 +243,10 @@ def plain_twin(name: str) -> str | None:
     return plain.name if plain is not None and plain.dataset == spec.dataset else None
 
 
-def build_model(name: str, *, shortcut: str | None = None, num_classes: int | None = None) -> nn.Module:
-    """A freshly initialised zoo model by name (``resnet56``, ``plain34``, ``vgg19``, ...)."""
-    return get_spec(name).build(shortcut=shortcut, num_classes=num_classes)
+def build_model(name: str, *, shortcut: str | None = None, num_classes: int | None = None,
+                maxpool: bool = False) -> nn.Module:
+    """A freshly initialised zoo model by name (``resnet56``, ``plain34``, ``vgg19``, ``resnet18_cifar``, ...)."""
+    return get_spec(name).build(shortcut=shortcut, num_classes=num_classes, maxpool=maxpool)
 
 
 def count_params(model: nn.Module) -> int:

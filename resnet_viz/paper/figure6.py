@@ -74,7 +74,7 @@ def run_from_sidecar(meta: Mapping[str, Any], *, key: str, stem: str, shipped: b
     if not isinstance(name, str) or name not in MODELS:
         return None
     spec = get_spec(name)
-    if spec.dataset != "cifar10" or spec.family not in FAMILIES:
+    if spec.layout != "cifar" or spec.family not in FAMILIES:
         return None
     points = []
     for entry in meta.get("log") or []:
@@ -138,8 +138,14 @@ class DepthComparison:
     @property
     def same_schedule(self) -> bool:
         """Both runs logged the same number of iterations with the same recipe: a fair comparison."""
-        return (self.shallow.iterations[-1] == self.deep.iterations[-1]
-                and self.shallow.recipe.get("name") == self.deep.recipe.get("name"))
+        return same_schedule((self.shallow, self.deep))
+
+
+def same_schedule(runs: Iterable[Run]) -> bool:
+    """Every run logged the same number of iterations with the same recipe and batch: a fair comparison."""
+    ends = {(r.iterations[-1] if r.iterations else r.recipe.get("iterations"), r.recipe.get("name"),
+             r.recipe.get("batch_size")) for r in runs}
+    return len(ends) <= 1
 
 
 def depth_comparison(runs: Iterable[Run], family: str) -> DepthComparison | None:

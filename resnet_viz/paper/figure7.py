@@ -12,16 +12,15 @@ when it ends, also on error.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from resnet_viz.cost import network_macs
 from resnet_viz.data import normalize
 from resnet_viz.errors import InputError
 from resnet_viz.inspect.hooks import hooked
@@ -225,19 +224,32 @@ class Figure7Source:
     stem: str
     shipped: bool
     stored: LayerResponses | None
+    schedule: tuple[object, ...] = ()  # the recipe's name, iterations and batch, as its sidecar records them
+    epochs: float | None = None
+
+
+def trained_alike(chosen: Sequence[str], by_path: Mapping[str, Figure7Source]) -> bool:
+    """Every chosen checkpoint was trained with the same recipe, iterations and batch (untrained nets count as
+    alike): otherwise a claim may hold or fail for the training, not the shortcuts."""
+    return len({by_path[p].schedule for p in chosen if p in by_path}) <= 1
 
 
 def figure7_sources(infos=None) -> list[Figure7Source]:
     """CIFAR-10 plain/ResNet checkpoints (shipped first), the paper's five networks first."""
     from resnet_viz.checkpoints.find import find_checkpoints
+    from resnet_viz.checkpoints.read import trained_epochs
     from resnet_viz.models.registry import get_spec
 
     out = []
     for info in find_checkpoints() if infos is None else infos:
         spec = get_spec(info.model)
-        if spec.dataset == "cifar10" and spec.family in ("plain", "resnet"):
+        if spec.layout == "cifar" and spec.family in ("plain", "resnet"):
+            found = info.meta.get("recipe")
+            recipe: dict = found if isinstance(found, dict) else {}
             out.append(Figure7Source(str(info.path), spec.name, spec.family, info.stem, info.shipped,
-                                     stored_responses(info.meta)))
+                                     stored_responses(info.meta),
+                                     (recipe.get("name"), recipe.get("iterations"), recipe.get("batch_size")),
+                                     trained_epochs(info.meta)))
     rank = {m: i for i, m in enumerate(FIGURE7_MODELS)}
     return sorted(out, key=lambda s: (rank.get(s.model, len(rank)), s.family, not s.shipped, s.stem))
 
@@ -456,45 +468,14 @@ def median_image_interval(result: LayerResponses, *, resamples: int = RESAMPLES,
 REFERENCE_SECONDS, REFERENCE_IMAGES = 107.0, 1000
 
 
-@lru_cache(maxsize=64)  # a meta-device pass per net: every run of the Figure 7 page asks for ten of them
-def network_macs(model: str) -> int:
-    """Multiply-adds of one forward pass of zoo model ``model`` on one image."""
-    from resnet_viz.inspect.architecture import summarize
-
-    return summarize(model).macs
-
-
 def reference_seconds_per_mac() -> float:
     return REFERENCE_SECONDS / (REFERENCE_IMAGES * sum(network_macs(m) for m in FIGURE7_MODELS))
 
 
-class CostMeter:
-    """Seconds per image of Figure 7's computation, measured per network on this server (thread-safe).
-
-    A network measured here is estimated from its own measurement; another from its multiply-adds at the
-    seconds per multiply-add measured here, or at the reference speed before anything was measured.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._per_image: dict[str, float] = {}
-
-    def record(self, model: str, images: int, seconds: float) -> None:
-        with self._lock:
-            self._per_image[model] = seconds / max(images, 1)
-
-    def estimate(self, models: Sequence[str], images: int) -> tuple[float, str]:
-        """(seconds for ``images`` images on every one of ``models``, basis): basis "measured" when every
-        network was measured here, "macs_measured" when some were, "macs_reference" when none was."""
-        with self._lock:
-            measured = dict(self._per_image)
-        missing = [m for m in models if m not in measured]
-        if not missing:
-            return images * sum(measured[m] for m in models), "measured"
-        if measured:
-            per_mac = sum(measured.values()) / sum(network_macs(m) for m in measured)
-            basis = "macs_measured"
-        else:
-            per_mac, basis = reference_seconds_per_mac(), "macs_reference"
-        known = sum(measured[m] for m in models if m in measured)
-        return images * (known + per_mac * sum(network_macs(m) for m in missing)), basis
+def responses_work(models: Sequence[str], images: int) -> dict[str, float]:
+    """Multiply-adds of Figure 7's computation of each of ``models`` on ``images`` images (a network chosen twice
+    counts twice): the unit of the server's ``resnet_viz.cost.CostMeter``."""
+    work: dict[str, float] = {}
+    for m in models:
+        work[m] = work.get(m, 0.0) + max(images, 1) * network_macs(m)
+    return work

@@ -34,7 +34,8 @@ from resnet_viz.data import normalize
 from resnet_viz.errors import InputError
 from resnet_viz.inspect.hooks import hooked, locked, on_grad
 from resnet_viz.models.cifar import cifar_net
-from resnet_viz.models.registry import CIFAR10_MEAN, CIFAR10_STD, display_name
+from resnet_viz.models.registry import CIFAR10_MEAN, CIFAR10_STD, MODELS, display_name
+from resnet_viz.seeded import seeded
 
 MAX_DEPTH = 326  # 6n+2 with n = 54; deeper is possible but no longer "a few seconds" on a CPU
 # The depth slider's stops: every 6n+2 from 8 to 110 (the paper's range), then a few deeper nets.
@@ -58,9 +59,9 @@ class GradientFlow:
 
     model: str
     residual: bool
-    layers: tuple[str, ...]  # conv/fc module paths, forward order
+    layers: tuple[str, ...]  # conv/fc layers, forward order, named as the pages name them (stage1_1.conv1)
     weight_grad_norm: tuple[float, ...]  # ||dL/dW|| of each layer
-    blocks: tuple[str, ...]  # "stem", then every block's module path
+    blocks: tuple[str, ...]  # "stem", then every block as the pages name it (stage1_1, ...; ImageNet conv2_1, ...)
     signal_std: tuple[float, ...]  # std of each block's output over the batch
     grad_in_norm: tuple[float, ...]  # ||dL/dx|| at each block's input (the stem: at its output)
     grad_out_norm: tuple[float, ...]  # ||dL/dy|| at each block's output
@@ -193,7 +194,9 @@ def measure(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, *, nam
             for p in model.parameters():
                 p.grad = None
     rec["in"][0] = rec["out"][0]  # the stem has no block input; its output gradient stands in
-    return GradientFlow(name, residual, tuple(n for n, _ in layers), grads, tuple(n for n, _ in blocks),
+    spec = MODELS.get(name)
+    named = spec.paper_path if spec is not None else str  # blocks as the pages name them: stage1_3, conv3_1
+    return GradientFlow(name, residual, tuple(named(n) for n, _ in layers), grads, tuple(named(n) for n, _ in blocks),
                         tuple(rec["std"]), tuple(rec["in"]), tuple(rec["out"]), float(loss.detach()), len(inputs),
                         batch_norm, init)
 
@@ -220,8 +223,7 @@ def fresh_net(depth: int, *, residual: bool, batch_norm: bool = True, init: str 
     """Plain-``depth`` or ResNet-``depth`` (CIFAR, option A) freshly initialised, in training mode; without BN
     in float64 (nothing else holds its signal's scale)."""
     depth, init = check_depth(depth), check_init(init)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         model = cifar_net(depth, residual=residual)
         _initialise(model, init)
     if not batch_norm:

@@ -15,7 +15,8 @@ Landscape of Neural Nets", NeurIPS; their code: github.com/tomgoldstein/loss-lan
   included.
 
 Every computation runs on a private copy of the model, made under the model's lock: the shared model is never
-changed, and other sessions keep using it during a long grid.
+changed, and other sessions keep using it during a long grid. The grid's points run on two threads
+(``resnet_viz.work.WORKERS``), each with a copy of its own: two cores while the process keeps one torch thread.
 """
 
 from __future__ import annotations
@@ -36,11 +37,14 @@ from torch import nn
 
 from resnet_viz import ASSETS_DIR
 from resnet_viz.checkpoints.write import atomic_write
+from resnet_viz.cost import network_macs
 from resnet_viz.data import normalize
 from resnet_viz.errors import InputError
 from resnet_viz.inspect.hooks import locked
 from resnet_viz.models.registry import get_spec
+from resnet_viz.seeded import seeded
 from resnet_viz.train.evaluate import confusion_and_loss
+from resnet_viz.work import WORKERS, parallel_map
 
 LANDSCAPES_DIR = ASSETS_DIR / "landscapes"
 FORMAT = "resnet_viz-landscape/1"
@@ -49,6 +53,9 @@ FILTER_EPS = 1e-10  # as normalize_direction: d * |w| / (|d| + eps)
 CENTRAL_RADIUS = 0.5  # the region the shape measures look at, in direction units
 LINE_T = np.round(np.linspace(0.0, 1.0, 21), 6)  # init (t=0) to trained (t=1): BN variances stay positive
 BATCH = 256
+# Before this server has timed a grid of its own: benchmarks/landscape.py's ResNet-20 grid, 11 x 11 points on 256
+# images, two workers and one torch thread, on the project's shared 2-core machine (issue 33, benchmarks/README.md).
+REFERENCE_MODEL, REFERENCE_POINTS, REFERENCE_IMAGES, REFERENCE_SECONDS = "resnet20", 11, 256, 14.0
 
 OnPoint = Callable[[int, int], None]
 
@@ -113,6 +120,15 @@ def grid(points: int, span: float) -> np.ndarray:
     return span * np.arange(-half, half + 1) / half
 
 
+def grid_work(model: str, points: int, images: int) -> float:
+    """Multiply-adds of a ``points`` x ``points`` grid of zoo model ``model`` on ``images`` images: the meter's unit."""
+    return points * points * images * network_macs(model)
+
+
+def reference_seconds_per_mac() -> float:
+    return REFERENCE_SECONDS / grid_work(REFERENCE_MODEL, REFERENCE_POINTS, REFERENCE_IMAGES)
+
+
 # ---------------------------------------------------------------- evaluation on a private copy
 
 def private_copy(model: nn.Module) -> nn.Module:
@@ -146,39 +162,45 @@ def loss_and_accuracy(net: nn.Module, batches: Sequence[tuple[torch.Tensor, torc
     return float(loss_sum) / n, 100.0 * float(confusion.diagonal().sum()) / n
 
 
-def _walk(net: nn.Module, targets: Sequence[torch.Tensor], base: Sequence[torch.Tensor],
+def _walk(net: nn.Module, targets_of: Callable[[nn.Module], Sequence[torch.Tensor]], base: Sequence[torch.Tensor],
           moves: Sequence[Sequence[torch.Tensor]], coords: Sequence[Sequence[float]], batches,
-          on_point: OnPoint | None) -> tuple[np.ndarray, np.ndarray]:
-    """Loss and accuracy with each of ``targets`` set to base + sum_k c_k moves[k] for every ``c`` in ``coords``."""
-    moving = [i for i in range(len(targets)) if any(bool(m[i].any()) for m in moves)]
-    losses, accs = np.empty(len(coords)), np.empty(len(coords))
-    with torch.no_grad():
-        for t, b in zip(targets, base):
-            t.copy_(b)
-        for k, coeffs in enumerate(coords):
+          on_point: OnPoint | None, workers: int = WORKERS) -> tuple[np.ndarray, np.ndarray]:
+    """Loss and accuracy with ``targets_of(net)`` set to base + sum_k c_k moves[k] for every ``c`` in ``coords``.
+    The points run on ``workers`` threads, each on a copy of ``net`` of its own; ``on_point(done, total)`` runs on
+    the calling thread after each point (an exception it raises stops the walk)."""
+    nets = [net, *(copy.deepcopy(net) for _ in range(min(workers, len(coords)) - 1))]
+    targets = [targets_of(n) for n in nets]
+    moving = [i for i in range(len(base)) if any(bool(m[i].any()) for m in moves)]
+
+    def point(worker: int, coeffs: Sequence[float]) -> tuple[float, float]:
+        with torch.no_grad():
             for i in moving:
                 value = base[i].clone()
                 for c, move in zip(coeffs, moves):
                     if c:
                         value.add_(move[i], alpha=float(c))
-                targets[i].copy_(value)
-            losses[k], accs[k] = loss_and_accuracy(net, batches)
-            if on_point is not None:
-                on_point(k + 1, len(coords))
-    return losses, accs
+                targets[worker][i].copy_(value)
+            return loss_and_accuracy(nets[worker], batches)
+
+    with torch.no_grad():
+        for own in targets:
+            for t, b in zip(own, base):
+                t.copy_(b)
+    done = parallel_map(point, coords, workers=workers,
+                        on_done=None if on_point is None else lambda count: on_point(count, len(coords)))
+    return np.array([loss for loss, _ in done]), np.array([acc for _, acc in done])
 
 
 def surface(model: nn.Module, batches, *, points: int = 11, span: float = 1.0, seed: int = DEFAULT_SEED,
-            on_point: OnPoint | None = None) -> Landscape:
+            on_point: OnPoint | None = None, workers: int = WORKERS) -> Landscape:
     """The 2-D loss surface of ``model`` (shared or not: a private copy is perturbed) on prepared ``batches``."""
     axis = grid(points, span)
     net = private_copy(model)
     d1, d2 = directions(net, seed)  # from the copy: the shared model may be in another computation's hands
-    params = list(net.parameters())
-    theta = [p.detach().clone() for p in params]
+    theta = [p.detach().clone() for p in net.parameters()]
     coords = [(float(a), float(b)) for b in axis for a in axis]
     start = time.perf_counter()
-    losses, accs = _walk(net, params, theta, [d1, d2], coords, batches, on_point)
+    losses, accs = _walk(net, lambda n: list(n.parameters()), theta, [d1, d2], coords, batches, on_point, workers)
     meta = {"norm": "filter", "ignore": "biasbn", "mode": "eval", "seed": int(seed), "points": points,
             "span": float(span), "images": sum(len(y) for _, y in batches),
             "seconds": round(time.perf_counter() - start, 2), "torch": torch.__version__}
@@ -194,8 +216,7 @@ def initial_model(loaded) -> nn.Module:
     seed = loaded.meta.get("seed")
     if not isinstance(seed, int):
         raise InputError("landscape.no_seed", model=loaded.name)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         return get_spec(loaded.name).build(shortcut=loaded.shortcut, num_classes=len(loaded.classes))
 
 
@@ -211,8 +232,7 @@ def weight_cosine(a: nn.Module, b: nn.Module) -> float:
 def init_check(loaded, init: nn.Module) -> dict[str, float]:
     """Evidence that ``init`` is the run's own start: its weights' cosine similarity with the trained ones, and
     that of a net built from the next seed (about 0: training keeps much of the initial weights' pattern)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(loaded.meta["seed"]) + 1)
+    with seeded(int(loaded.meta["seed"]) + 1):
         other = get_spec(loaded.name).build(shortcut=loaded.shortcut, num_classes=len(loaded.classes))
     return {"init_cosine": round(weight_cosine(init, loaded.model), 4),
             "other_seed_cosine": round(weight_cosine(other, loaded.model), 4)}
@@ -231,12 +251,12 @@ def init_line(model: nn.Module, init: nn.Module, batches, *, t: Sequence[float] 
     state, start = _float_state(net), _float_state(init)
     if {k: v.shape for k, v in state.items()} != {k: v.shape for k, v in start.items()}:
         raise InputError("landscape.init_mismatch", model=type(model).__name__)
-    targets = list(state.values())
-    theta1 = [v.clone() for v in targets]
+    theta1 = [v.clone() for v in state.values()]
     theta0 = [start[k].float() for k in state]
     towards_init = [a - b for a, b in zip(theta0, theta1)]
     ts = np.asarray(t, dtype=np.float64)
-    losses, accs = _walk(net, targets, theta1, [towards_init], [(1.0 - float(v),) for v in ts], batches, on_point)
+    losses, accs = _walk(net, lambda n: list(_float_state(n).values()), theta1, [towards_init],
+                         [(1.0 - float(v),) for v in ts], batches, on_point)
     return ts, losses, accs
 
 

@@ -15,10 +15,11 @@ So for option-A ResNets and plain nets a deleted block does the same thing; what
 the network learned to expect. Every computation runs batched, without gradients, in eval mode, under the
 model's lock (``resnet_viz.inspect.hooks``), and leaves the model exactly as it found it.
 
-A sweep (``lesion_study``) evaluates many sets of deleted blocks in one pass over the images: the blocks
-before a set's first deleted block are the intact network's, so each batch runs through the network once and
-every set starts from the activation entering its first deleted block (n blocks: about n^2/2 block
-evaluations for all single deletions instead of n^2).
+A sweep (``lesion_study``) evaluates many sets of deleted blocks in one pass over the images, as a prefix tree:
+sets share every block evaluation up to the first block where their deletions differ (the intact network's blocks
+before a set's first deletion, and a single deletion's path up to a random set's second one; equal sets once), so
+n blocks cost about n^2/2 block evaluations for all single deletions instead of n^2. The page's clicks restart from
+the intact network's kept block inputs (``intact_pass``). Batches run on two threads (``resnet_viz.work.WORKERS``).
 """
 
 from __future__ import annotations
@@ -27,27 +28,39 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from resnet_viz import ASSETS_DIR
+from resnet_viz.cost import network_macs
 from resnet_viz.data import normalize
 from resnet_viz.errors import InputError
 from resnet_viz.inspect.hooks import hooked, lesioned
 from resnet_viz.models.cifar import CifarBlock, CifarNet, PadShortcut
+from resnet_viz.models.cifar64 import Cifar64Net
+from resnet_viz.models.fold import fold_batchnorm
+from resnet_viz.models.registry import get_spec
 from resnet_viz.runtime import INFERENCE_BATCH
 from resnet_viz.samples import TEST_SAMPLE_NAME
+from resnet_viz.work import WORKERS, parallel_map
 
 LESION_DIR = ASSETS_DIR / "lesion"  # shipped sweeps, one JSON per network, named by its weights' hash
 STUDY_FORMAT = "resnet_viz-lesion/1"
-DRAWS = 3  # random sets per k
+DRAWS = 10  # random sets per k: a mean and a spread (with 1-2 draws ResNet-56 seemed to get better from k=2 to 5)
 SEED = 0
 K_POINTS = 8  # values of k in a sweep of a deep net (every k up to this many blocks)
 CHANCE_ERROR = 90.0  # % error of a random guess among CIFAR-10's 10 classes
 BARELY_HURTS = 5.0  # this app's threshold: a median error increase of at most 5 points "barely hurts"
+NOISE_SE = 2.0  # a fall of the mean error between two ks within this many standard errors is the draws' noise
+AT_CHANCE = 5.0  # points: a network whose error is this close to chance is broken; its error cannot rise further
+# Before this server has timed a sweep of its own: benchmarks/lesion.py's page sweep of the shipped ResNet-110 on the
+# 1,000 sample images, two workers and one torch thread, on the project's shared 2-core machine (issue 33).
+REFERENCE_MODEL, REFERENCE_IMAGES, REFERENCE_SECONDS = "resnet110", 1000, 250.0
 
 # Veit et al. 2016, CIFAR-10: ResNet-110 (54 residual modules) vs a 15-layer VGG-style net, each layer/module
 # deleted at test time (their Figure 3), and k random modules of ResNet-110 deleted (their Figure 5a).
@@ -68,9 +81,12 @@ VEIT2016 = {
 }
 
 
+CIFAR_NETS = (CifarNet, Cifar64Net)  # the zoo's CIFAR nets: a stem, CifarBlocks, global average pool, ``linear``
+
+
 def cifar_blocks(model: nn.Module) -> list[tuple[str, CifarBlock]]:
     """(module path, block) of every block of a CIFAR ResNet or plain net, forward order."""
-    if not isinstance(model, CifarNet):
+    if not isinstance(model, CIFAR_NETS):
         raise InputError("lesion.not_cifar", model=type(model).__name__)
     return [(name, m) for name, m in model.named_modules() if isinstance(m, CifarBlock)]
 
@@ -97,11 +113,13 @@ def _input(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) ->
     return normalize(images, mean, std).contiguous(memory_format=torch.channels_last)
 
 
-def _stem(model: CifarNet, x: torch.Tensor) -> torch.Tensor:
+def _stem(model: CifarNet | Cifar64Net, x: torch.Tensor) -> torch.Tensor:
+    if isinstance(model, Cifar64Net):
+        return model.stem(x)
     return model.relu(model.bn1(model.conv1(x)))
 
 
-def _head(model: CifarNet, x: torch.Tensor) -> torch.Tensor:
+def _head(model: CifarNet | Cifar64Net, x: torch.Tensor) -> torch.Tensor:
     return model.linear(torch.flatten(model.avgpool(x), 1))
 
 
@@ -109,6 +127,40 @@ def _run_from(blocks: Sequence[CifarBlock], x: torch.Tensor, start: int, deleted
     for m in range(start, len(blocks)):
         x = deleted_output(blocks[m], x) if m in deleted else blocks[m](x)
     return x
+
+
+X = TypeVar("X")
+
+
+def _walk_sets(x: X, start: int, n: int, group: list[int], sets: Sequence[frozenset[int]],
+               run: Callable[[int, X], X], skip: Callable[[int, X], X], finish: Callable[[X, list[int]], None]) -> None:
+    """Run every set of ``group`` (indices into ``sets``, all deleting the same blocks before ``start``) from ``x``,
+    what enters block ``start``: ``run(j, x)`` evaluates block j, ``skip(j, x)`` passes on what deleted block j
+    passes on, and ``finish(output, sets)`` takes each distinct output. Sets share every block evaluation up to
+    the first block where their deletions differ (a prefix tree walked depth first)."""
+    for j in range(start, n):
+        deleting = [k for k in group if j in sets[k]]
+        if len(deleting) < len(group):  # some keep block j: they go on here, the others branch off
+            if deleting:
+                _walk_sets(skip(j, x), j + 1, n, deleting, sets, run, skip, finish)
+            group = [k for k in group if j not in sets[k]]
+            x = run(j, x)
+        else:
+            x = skip(j, x)
+    finish(x, group)
+
+
+def block_evaluations(n: int, sets: Sequence[Sequence[int]]) -> int:
+    """Block evaluations per image of a sweep of ``sets`` over a net of ``n`` blocks (``correct_counts``' work)."""
+    count = [0]
+
+    def run(_j: int, x: int) -> int:
+        count[0] += 1
+        return x
+
+    _walk_sets(0, 0, n, list(range(len(sets))), [frozenset(s) for s in sets], run, lambda _j, x: x,
+               lambda _x, _group: None)
+    return count[0]
 
 
 def check_images(images: torch.Tensor, labels: torch.Tensor) -> None:
@@ -120,39 +172,40 @@ def check_images(images: torch.Tensor, labels: torch.Tensor) -> None:
 
 def correct_counts(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, sets: Sequence[Sequence[int]], *,
                    mean: Sequence[float], std: Sequence[float], batch_size: int = INFERENCE_BATCH,
-                   on_progress: Callable[[float], None] | None = None) -> list[int]:
+                   workers: int = WORKERS, on_progress: Callable[[float], None] | None = None) -> list[int]:
     """How many of ``images`` the network classifies right with each set of blocks deleted (block indices in
-    forward order; an empty set is the intact network). One pass per batch: each set starts from the intact
-    network's activation entering its first deleted block. ``on_progress(fraction)`` after each set and batch
-    (an exception it raises stops the work, the model left as found)."""
+    forward order; an empty set is the intact network). One pass per batch through the sets' prefix tree
+    (``_walk_sets``), on a copy of the network with its BN folded into the convolutions (``fold_batchnorm``).
+    Batches run on ``workers`` threads; ``on_progress(fraction)`` after each batch (an exception it raises stops
+    the work, the model left as found)."""
     check_images(images, labels)
-    blocks = [b for _, b in cifar_blocks(model)]
-    n = len(blocks)
+    n = len(cifar_blocks(model))
     wanted = [frozenset(int(i) for i in s) for s in sets]
     if any(not 0 <= i < n for s in wanted for i in s):
         raise InputError("lesion.bad_block", n=n)
-    first: dict[int, list[int]] = {}
-    for k, s in enumerate(wanted):
-        first.setdefault(min(s, default=n), []).append(k)
-    cost_per_batch = sum(n - min(s, default=n) + 1 for s in wanted) + n
-    total, done = cost_per_batch * -(-len(images) // batch_size), 0
-    correct = [0] * len(wanted)
-    assert isinstance(model, CifarNet)
-    with torch.inference_mode(), hooked(model, mode="eval"):
-        for start in range(0, len(images), batch_size):
-            x = _stem(model, _input(images[start:start + batch_size], mean, std))
-            y = labels[start:start + batch_size]
-            for j in range(n + 1):
-                for k in first.get(j, ()):
-                    logits = _head(model, _run_from(blocks, x, j, wanted[k]))
-                    correct[k] += int((logits.argmax(1) == y).sum())
-                    done += n - j + 1
-                    if on_progress is not None:
-                        on_progress(done / total)
-                if j < n:
-                    x = blocks[j](x)
-                    done += 1
-    return correct
+    with hooked(model, mode="eval"):  # the shared model locked while it is copied, then left as found
+        net = fold_batchnorm(model)  # a private copy: the sweep runs without the lock
+    assert isinstance(net, CIFAR_NETS)
+    blocks = [b for _, b in cifar_blocks(net)]
+
+    def run(_worker: int, span: tuple[int, int]) -> list[int]:
+        correct = [0] * len(wanted)
+        y = labels[span[0]:span[1]]
+
+        def finish(x: torch.Tensor, group: list[int]) -> None:
+            right = int((_head(net, x).argmax(1) == y).sum())
+            for k in group:
+                correct[k] = right
+
+        with torch.inference_mode():
+            _walk_sets(_stem(net, _input(images[span[0]:span[1]], mean, std)), 0, n, list(range(len(wanted))),
+                       wanted, lambda j, x: blocks[j](x), lambda j, x: deleted_output(blocks[j], x), finish)
+        return correct
+
+    spans = _batches(images, batch_size)
+    per_batch = parallel_map(run, spans, workers=workers,
+                             on_done=None if on_progress is None else lambda count: on_progress(count / len(spans)))
+    return [sum(column) for column in zip(*per_batch)]
 
 
 def random_sets(n: int, ks: Sequence[int], draws: int = DRAWS, seed: int = SEED) -> list[tuple[int, ...]]:
@@ -166,6 +219,21 @@ def default_ks(n: int, points: int = K_POINTS) -> list[int]:
     if n <= points + 1:
         return list(range(1, n + 1))
     return sorted({int(round(v)) for v in np.linspace(1, n, points)})
+
+
+class RandomPoint(NamedTuple):
+    """The error (%) with ``k`` random blocks deleted, over ``draws`` seeded draws."""
+
+    k: int
+    mean: float
+    low: float
+    high: float
+    sd: float  # standard deviation over the draws
+    draws: int
+
+    @property
+    def standard_error(self) -> float:
+        return self.sd / self.draws ** 0.5
 
 
 @dataclass(frozen=True)
@@ -195,9 +263,17 @@ class LesionStudy:
     def single_error(self) -> list[float]:
         return [100.0 - a for a in self.single]
 
-    def random_error(self) -> list[tuple[int, float, float, float]]:
-        """(k, mean, lowest, highest error over the draws) per k."""
-        return [(k, 100.0 - float(np.mean(a)), 100.0 - max(a), 100.0 - min(a)) for k, a in zip(self.ks, self.random)]
+    @property
+    def block_names(self) -> list[str]:
+        """The blocks as every page names them (``stage1_3``; the sweep keeps module paths, ``layer1.2``)."""
+        spec = get_spec(self.model)
+        return [spec.paper_path(b) for b in self.blocks]
+
+    def random_error(self) -> list[RandomPoint]:
+        """The error over the draws of each k: mean, lowest, highest and standard deviation."""
+        return [RandomPoint(k, 100.0 - float(np.mean(a)), 100.0 - max(a), 100.0 - min(a),
+                            float(np.std(a, ddof=1)) if len(a) > 1 else 0.0, len(a))
+                for k, a in zip(self.ks, self.random)]
 
     def to_dict(self) -> dict:
         return {"format": STUDY_FORMAT, **asdict(self)}
@@ -212,20 +288,37 @@ class LesionStudy:
         return cls(**data)
 
 
+def sweep_sets(n: int, ks: Sequence[int], draws: int = DRAWS, seed: int = SEED) -> list[tuple[int, ...]]:
+    """A sweep's sets of deleted blocks: none, each block alone, then ``random_sets``."""
+    return [(), *[(i,) for i in range(n)], *random_sets(n, ks, draws, seed)]
+
+
+@lru_cache(maxsize=64)  # builds the net: pages ask on every run
+def sweep_work(model: str, images: int = REFERENCE_IMAGES) -> float:
+    """Multiply-adds of the page's sweep of zoo model ``model`` (a CIFAR net) on ``images`` images: the cost
+    meter's unit (each block's share of the forward pass taken as equal)."""
+    n = len(cifar_blocks(get_spec(model).build()))
+    return images * block_evaluations(n, sweep_sets(n, default_ks(n))) * network_macs(model) / n
+
+
+def reference_seconds_per_mac() -> float:
+    return REFERENCE_SECONDS / sweep_work(REFERENCE_MODEL)
+
+
 def lesion_study(loaded, images: torch.Tensor, labels: torch.Tensor, *, ks: Sequence[int] | None = None,
                  draws: int = DRAWS, seed: int = SEED, batch_size: int = INFERENCE_BATCH, sample: str = "",
-                 on_progress: Callable[[float], None] | None = None) -> LesionStudy:
+                 workers: int = WORKERS, on_progress: Callable[[float], None] | None = None) -> LesionStudy:
     """Every single deletion and ``draws`` random k-block deletions of a ``LoadedModel`` (its own
     normalisation), in one pass. ``ks`` defaults to ``default_ks``; ``ks=()`` skips the random sets."""
-    from resnet_viz.inspect.feature_maps import model_fingerprint
+    from resnet_viz.checkpoints.identity import model_fingerprint
 
     named = cifar_blocks(loaded.model)
     n = len(named)
     ks = default_ks(n) if ks is None else [k for k in ks if 1 <= k <= n]
-    randoms = random_sets(n, ks, draws, seed)
-    sets: list[Sequence[int]] = [(), *[(i,) for i in range(n)], *randoms]
+    sets = sweep_sets(n, ks, draws, seed)
+    randoms = sets[1 + n:]
     correct = correct_counts(loaded.model, images, labels, sets, mean=loaded.mean, std=loaded.std,
-                             batch_size=batch_size, on_progress=on_progress)
+                             batch_size=batch_size, workers=workers, on_progress=on_progress)
     acc = [100.0 * c / len(images) for c in correct]
     rand = acc[1 + n:]
     return LesionStudy(loaded.spec.name, bool(named[0][1].shortcut is not None), tuple(name for name, _ in named),
@@ -259,6 +352,129 @@ def probabilities(model: nn.Module, images: torch.Tensor, deleted: Sequence[int]
             out.append(torch.softmax(model(_input(images[start:start + batch_size], mean, std)), 1))
             if on_batch is not None:
                 on_batch(min(start + batch_size, len(images)))
+    return torch.cat(out)
+
+
+# ---------------------------------------------------------------- clicks on the page: the intact prefix kept
+
+# Bytes of kept block inputs per network and image set. ResNet-56 keeps 64 KB per image at a stage-1 block's input,
+# 32 KB at stage 2's, 16 KB at stage 3's: every input of 1,000 images would be 1.08 GB.
+KEPT_BYTES = 48 * 1024 * 1024
+
+
+def input_bytes(model: nn.Module, image: torch.Tensor, *, mean: Sequence[float], std: Sequence[float]) -> list[int]:
+    """Bytes per image of each block's input (float32), from one pass of ``image`` (uint8, 1 x 3 x H x W)."""
+    blocks = [b for _, b in cifar_blocks(model)]
+    assert isinstance(model, CIFAR_NETS)
+    out = []
+    with torch.inference_mode(), hooked(model, mode="eval"):
+        x = _stem(model, _input(image, mean, std))
+        for block in blocks:
+            out.append(x[0].numel() * x.element_size())
+            x = block(x)
+    return out
+
+
+def kept_blocks(per_image: Sequence[int], images: int, budget: int = KEPT_BYTES) -> tuple[int, ...]:
+    """The blocks whose inputs to keep for ``images`` images within ``budget`` bytes (``per_image[j]``: block j's
+    input per image). A click whose first deleted block is j recomputes from the last kept block at or before j
+    (from the images when there is none); one block at a time, the choice keeps the input that saves the most
+    recomputed blocks per byte, summed over every j."""
+    n = len(per_image)
+
+    def recomputed(kept: set[int]) -> int:
+        total, last = 0, 0
+        for j in range(n):
+            last = j if j in kept else last
+            total += n - last
+        return total
+
+    kept: set[int] = set()
+    used = 0
+    while True:
+        now = recomputed(kept)
+        fits = [k for k in range(1, n) if k not in kept and used + per_image[k] * images <= budget]
+        gains = {k: (now - recomputed(kept | {k})) / (per_image[k] * images) for k in fits}
+        best = max(gains, key=gains.__getitem__, default=None)
+        if best is None or gains[best] <= 0:
+            return tuple(sorted(kept))
+        kept.add(best)
+        used += per_image[best] * images
+
+
+@dataclass(frozen=True)
+class IntactPass:
+    """The intact network on a set of images, batch by batch: its softmax, and the input of each block in ``kept``
+    (a click with blocks deleted restarts from the last kept input at or before its first deleted block)."""
+
+    batch_size: int
+    kept: tuple[int, ...]
+    inputs: tuple[dict[int, torch.Tensor], ...]  # per batch: kept block -> its input
+    probs: torch.Tensor  # N x classes
+
+    @property
+    def nbytes(self) -> int:
+        tensors = [self.probs, *(x for batch in self.inputs for x in batch.values())]
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def _batches(images: torch.Tensor, batch_size: int) -> list[tuple[int, int]]:
+    return [(start, min(start + batch_size, len(images))) for start in range(0, len(images), batch_size)]
+
+
+def _images_done(on_batch: Callable[[int], None] | None, batch_size: int, images: int) -> Callable[[int], None] | None:
+    """``parallel_map``'s count of finished batches as ``on_batch``'s count of images."""
+    return None if on_batch is None else lambda count: on_batch(min(count * batch_size, images))
+
+
+def intact_pass(model: nn.Module, images: torch.Tensor, *, mean: Sequence[float], std: Sequence[float],
+                budget: int = KEPT_BYTES, batch_size: int = INFERENCE_BATCH, workers: int = WORKERS,
+                on_batch: Callable[[int], None] | None = None) -> IntactPass:
+    """The intact network's softmax on uint8 ``images``, with the block inputs that fit ``budget`` kept
+    (``kept_blocks``); batches on ``workers`` threads, ``on_batch(images done)`` after each."""
+    blocks = [b for _, b in cifar_blocks(model)]
+    kept = set(kept_blocks(input_bytes(model, images[:1], mean=mean, std=std), len(images), budget))
+    assert isinstance(model, CIFAR_NETS)
+
+    def run(_worker: int, span: tuple[int, int]) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
+        with torch.inference_mode():
+            x = _stem(model, _input(images[span[0]:span[1]], mean, std))
+            inputs = {}
+            for j, block in enumerate(blocks):
+                if j in kept:
+                    inputs[j] = x
+                x = block(x)
+            return inputs, torch.softmax(_head(model, x), 1)
+
+    spans = _batches(images, batch_size)
+    with hooked(model, mode="eval"):
+        done = parallel_map(run, spans, workers=workers, on_done=_images_done(on_batch, batch_size, len(images)))
+    return IntactPass(batch_size, tuple(sorted(kept)), tuple(i for i, _ in done), torch.cat([p for _, p in done]))
+
+
+def probabilities_from(model: nn.Module, intact: IntactPass, images: torch.Tensor, deleted: Sequence[int], *,
+                       mean: Sequence[float], std: Sequence[float], workers: int = WORKERS,
+                       on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
+    """``probabilities(model, images, deleted, ...)`` computed from ``intact`` (the same images): only the blocks
+    from the last kept input at or before the first deleted block run, and a deleted block does not."""
+    blocks = [b for _, b in cifar_blocks(model)]
+    wanted = frozenset(int(i) for i in deleted)
+    if any(not 0 <= i < len(blocks) for i in wanted):
+        raise InputError("lesion.bad_block", n=len(blocks))
+    if not wanted:
+        return intact.probs
+    start = max((k for k in intact.kept if k <= min(wanted)), default=0)
+    assert isinstance(model, CIFAR_NETS)
+
+    def run(_worker: int, batch: tuple[int, tuple[int, int]]) -> torch.Tensor:
+        b, (lo, hi) = batch
+        with torch.inference_mode():
+            x = intact.inputs[b][start] if start in intact.kept else _stem(model, _input(images[lo:hi], mean, std))
+            return torch.softmax(_head(model, _run_from(blocks, x, start, wanted)), 1)
+
+    spans = list(enumerate(_batches(images, intact.batch_size)))
+    with hooked(model, mode="eval"):
+        out = parallel_map(run, spans, workers=workers, on_done=_images_done(on_batch, intact.batch_size, len(images)))
     return torch.cat(out)
 
 
@@ -303,6 +519,64 @@ def downsampling_hurts_more(study: LesionStudy) -> bool | None:
     if not down or not other:
         return None
     return float(np.mean(down)) > float(np.mean(other))
+
+
+@dataclass(frozen=True)
+class RandomTrend:
+    """How the mean error goes with k random blocks deleted. A fall of the mean from one k to the next says nothing
+    when it is within ``NOISE_SE`` standard errors of the difference of the two means (the draws' own spread), or
+    when the network is already broken (its error within ``AT_CHANCE`` points of chance, where it cannot rise)."""
+
+    points: tuple[RandomPoint, ...]  # k = 0 (the intact network) first
+    falls: tuple[tuple[RandomPoint, RandomPoint], ...]  # consecutive ks where the mean error falls, as shown
+
+    @staticmethod
+    def meaningless(a: RandomPoint, b: RandomPoint) -> bool:
+        noise = NOISE_SE * (a.standard_error ** 2 + b.standard_error ** 2) ** 0.5
+        return a.mean - b.mean <= noise or a.mean >= CHANCE_ERROR - AT_CHANCE
+
+    @property
+    def real_falls(self) -> tuple[tuple[RandomPoint, RandomPoint], ...]:
+        """The falls beyond the draws' noise, below chance level."""
+        return tuple((a, b) for a, b in self.falls if not self.meaningless(a, b))
+
+    @property
+    def smooth(self) -> bool:
+        """The mean error rises with k, or falls only where that says nothing."""
+        return not self.real_falls
+
+    @property
+    def widest(self) -> float:
+        """The largest difference between two draws at one k (points)."""
+        return max(p.high - p.low for p in self.points)
+
+
+def random_trend(study: LesionStudy) -> RandomTrend | None:
+    """The trend of ``study``'s k-random-block errors from the intact network on (None without random sets)."""
+    rows = study.random_error()
+    if not rows:
+        return None
+    points = (RandomPoint(0, study.baseline_error, study.baseline_error, study.baseline_error, 0.0, 1), *rows)
+    falls = tuple((a, b) for a, b in zip(points, points[1:]) if round(a.mean - b.mean, 1) > 0)  # as shown
+    return RandomTrend(points, falls)
+
+
+def random_sentence(study: LesionStudy, label: str, lang: str = "en") -> str | None:
+    """What the k-random-block draws say: the mean error from k = 0 to the largest k, whether it rises with k beyond
+    the draws' noise, and how far the draws spread."""
+    from resnet_viz.i18n import t
+
+    trend = random_trend(study)
+    if trend is None:
+        return None
+    first, last = trend.points[0], trend.points[-1]
+    shown = trend.real_falls or trend.falls
+    steps = "; ".join(t("lesion.fall", lang, a=a.k, b=b.k, drop=f"{a.mean - b.mean:.1f}") for a, b in shown)
+    key = ("lesion.random_rises" if not trend.falls else "lesion.random_rises_noise" if trend.smooth
+           else "lesion.random_not_smooth")
+    return t(key, lang, net=label, draws=last.draws, first=f"{first.mean:.1f}", last=f"{last.mean:.1f}",
+             k_last=last.k, spread=f"{trend.widest:.1f}", steps=steps, se=f"{NOISE_SE:g}",
+             chance=f"{CHANCE_ERROR - AT_CHANCE:.0f}")
 
 
 # ---------------------------------------------------------------- sweeps shipped with the checkpoints
@@ -406,7 +680,7 @@ def comparison_rows(resnet: tuple[str, LesionStudy] | None, plain: tuple[str, Le
         if down:
             rows.append({col_what: t("lesion.row_down", lang), col_veit: t("lesion.veit_down", lang), col_ours: down})
         if s.ks:
-            curve = ", ".join(f"k={k}: {m:.1f}" for k, m, _, _ in s.random_error())
+            curve = ", ".join(f"k={p.k}: {p.mean:.1f} ± {p.sd:.1f}" for p in s.random_error())
             rows.append({col_what: t("lesion.row_random", lang), col_veit: t("lesion.veit_random", lang),
                          col_ours: t("lesion.ours_random", lang, net=label, curve=curve)})
     if plain is not None:

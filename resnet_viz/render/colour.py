@@ -4,7 +4,7 @@ A map is coloured through a lookup table of 256 colours sampled along a named Pl
 picture and a Plotly figure of the same map show the same colours. Every function takes and returns numpy
 arrays (H x W values, H x W x 3 uint8 pictures); small maps are enlarged by whole pixels (no blur).
 
-- ``heatmap`` / ``scale_to_peak``: attributions and Grad-CAM maps as heat in [0, 1];
+- ``heatmap`` / ``cam_heat`` / ``scale_to_peak``: attributions and Grad-CAM maps as heat in [0, 1];
 - ``colorize``, ``overlay``, ``raw_picture``: values to colours, alone or blended over the input picture;
 - ``draw_box``, ``mark_unit``: a unit's receptive field drawn on the input;
 - ``display_scale``, ``zoom``, ``png_bytes``: the size a page shows and the bytes it sends.
@@ -51,6 +51,12 @@ def heatmap(values: np.ndarray, *, sign: str = "absolute", percentile: float = 9
     nonzero = a[a > 0]
     scale = float(np.percentile(nonzero, percentile)) if nonzero.size else 0.0
     return np.clip(a / scale, 0.0, 1.0).astype(np.float32) if scale > 0 else np.zeros_like(a)
+
+
+def cam_heat(raw: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A raw Grad-CAM map as heat over its input: resized bilinearly to ``size`` (H, W), its positive part over its
+    peak."""
+    return scale_to_peak(np.clip(upsample(raw, size), 0.0, None))
 
 
 def scale_to_peak(a: np.ndarray) -> np.ndarray:

@@ -15,12 +15,14 @@ from typing import Any
 
 import numpy as np
 
+from resnet_viz.conv_lab import calc, parse
+from resnet_viz.conv_lab.parse import format_number
+from resnet_viz.data import shown_dataset
 from resnet_viz.i18n import class_label, t
 from resnet_viz.inspect.architecture import Summary, Table1Cell, Table1Column
-from resnet_viz.inspect.feature_maps import Capture, LayerRecord, channel_ratio
-from resnet_viz.lab import calc, parse
-from resnet_viz.lab.parse import format_number
-from resnet_viz.models.registry import ModelSpec, display_name
+from resnet_viz.inspect.feature_maps import Capture, LayerRecord, beyond_scale, channel_ratio, padded
+from resnet_viz.inspect.layer_learns import StageRow
+from resnet_viz.models.registry import ModelSpec, display_name, get_spec
 from resnet_viz.paper.figure7 import (
     LEVEL,
     REFERENCE_IMAGES,
@@ -260,9 +262,12 @@ def block_labels(cap: Capture, blocks: Iterable[str], lang: str = "en") -> dict[
     return {k: t(f"feature_maps.shortcut_{cap.blocks[k].shortcut}", lang, block=k) for k in blocks}
 
 
-def block_channel_labels(channels: Iterable[int], lang: str = "en") -> dict[int, str]:
-    """Channel -> its option label in the block anatomy, where -1 stands for the mean over channels."""
-    return {c: t("feature_maps.channel_mean", lang) if c < 0 else str(c) for c in channels}
+def block_channel_labels(cap: Capture, block: str, channels: Iterable[int], lang: str = "en") -> dict[int, str]:
+    """Channel -> its option label in the block anatomy, where -1 stands for the mean over channels; the channels
+    that option A's shortcut fills with zeros say so."""
+    zero = set(padded(cap, block))
+    return {c: t("feature_maps.channel_mean", lang) if c < 0 else
+            t("feature_maps.channel_padded", lang, channel=c) if c in zero else str(c) for c in channels}
 
 
 def layer_metrics(rec: LayerRecord, lang: str = "en") -> list[Metric]:
@@ -281,12 +286,31 @@ def prediction_labels(cap: Capture, lang: str = "en", k: int = 5) -> list[tuple[
                                        prob=f"{100 * p:.1f}")) for name, p in cap.top(k)]
 
 
+def colour_scale_caption(rec: LayerRecord, lang: str = "en") -> str:
+    """The layer's colour scale, and where its colours saturate: the values above its top (a high percentile) and
+    how far they go."""
+    text = t("feature_maps.colour_scale", lang, low=f"{rec.vmin:.3g}", high=f"{rec.vmax:.3g}")
+    share, top = beyond_scale(rec)
+    if share > 0 and top > rec.vmax:
+        text += " " + t("feature_maps.colour_saturates", lang, high=f"{rec.vmax:.3g}", top=f"{top:.3g}",
+                        share=f"{100 * share:.2g}")
+    return text
+
+
 def anatomy_caption(cap: Capture, block: str, channel: int | None, lang: str = "en") -> str:
-    """The block's ‖F(x)‖ / ‖x‖, of one channel or (None) over all channels, and its kind of shortcut."""
+    """The block's ‖F(x)‖ / ‖x‖, of one channel or (None) over all channels, and its kind of shortcut; for a
+    channel where x is zero (option A's padding, or this image) why the ratio has no value."""
     rec = cap.blocks[block]
+    shortcut = t(f"feature_maps.shortcut_kind_{rec.shortcut}", lang)
+    zero = padded(cap, block)
+    if channel is not None and channel in zero:
+        return t("feature_maps.anatomy_caption_padded", lang, block=block, channel=channel, count=len(zero),
+                 in_channels=cap.layers[rec.input_key].shape[0], out_channels=cap.layers[block].shape[0])
     ratio = rec.ratio if channel is None else channel_ratio(cap, block, channel)
+    if ratio is None or not np.isfinite(ratio):
+        return t("feature_maps.anatomy_caption_zero", lang, block=block, shortcut=shortcut)
     return t("feature_maps.anatomy_caption" if channel is not None else "feature_maps.anatomy_caption_all", lang,
-             block=block, ratio=f"{ratio:.3f}", shortcut=t(f"feature_maps.shortcut_kind_{rec.shortcut}", lang))
+             block=block, ratio=f"{ratio:.3f}", shortcut=shortcut)
 
 
 def ratio_caption(block_ratios: Sequence[tuple[str, float]], lang: str = "en") -> str:
@@ -299,7 +323,8 @@ def compare_net(name: str, cap: Capture, accuracy: float | None, dataset: str | 
     """One net of a plain/residual pair: its top prediction on the image, its test accuracy and data set."""
     label, p = cap.top(1)[0]
     return t("feature_maps.compare_net", lang, model=name, label=label, prob=f"{100 * p:.1f}",
-             acc=f"{accuracy:.2f}" if accuracy is not None else "?", dataset=dataset or "?")
+             acc=f"{accuracy:.2f}" if accuracy is not None else "?",
+             dataset=shown_dataset(dataset, lang) if dataset else "?")
 
 
 # ---------------------------------------------------------------- models and their predictions
@@ -310,10 +335,26 @@ def model_order(spec: ModelSpec) -> tuple[int, int, int]:
     return family, int(spec.dataset != "cifar10"), spec.depth
 
 
-def checkpoint_option(model: str, stem: str, accuracy: float | None, shipped: bool, lang: str = "en") -> str:
-    """The picker's short label of a checkpoint, e.g. "ResNet-20 · 91.7 %" (the file's name when it is not the
-    model's, " · yours" for a user's checkpoint)."""
+def epochs_text(epochs: float) -> str:
+    """Epochs as labels say them: whole above 10 ("30"), one decimal below ("3.8")."""
+    return f"{epochs:.0f}" if epochs >= 10 else f"{epochs:.1f}"
+
+
+def epochs_span(epochs: Iterable[float | None]) -> str:
+    """The epochs of several runs: "30", or "3.8–30" when they differ ("?" when none is recorded)."""
+    known = sorted({e for e in epochs if e is not None})
+    if not known:
+        return "?"
+    return epochs_text(known[0]) if len(known) == 1 else f"{epochs_text(known[0])}–{epochs_text(known[-1])}"
+
+
+def checkpoint_option(model: str, stem: str, accuracy: float | None, shipped: bool, lang: str = "en",
+                      epochs: float | None = None) -> str:
+    """The picker's short label of a checkpoint, e.g. "ResNet-20 · 91.7 % · 30 epochs" (the file's name when it is
+    not the model's, " · yours" for a user's checkpoint)."""
     acc = t("models.option_accuracy", lang, acc=f"{accuracy:.1f}") if accuracy is not None else ""
+    if epochs is not None:
+        acc += t("models.option_epochs", lang, epochs=epochs_text(epochs))
     if not shipped:
         acc += t("models.option_user", lang)
     if stem == model:
@@ -322,9 +363,9 @@ def checkpoint_option(model: str, stem: str, accuracy: float | None, shipped: bo
 
 
 def pretrained_option(model: str, cached: bool, lang: str = "en") -> str:
-    """The picker's short label of a torchvision pretrained ImageNet net."""
-    key = "models.option_pretrained" if cached else "models.option_pretrained_download"
-    return t(key, lang, model=display_name(model))
+    """The picker's short label of a pretrained net: torchvision's on ImageNet, chenyaofo's on CIFAR-10."""
+    key = "models.option_pretrained" + ("_cifar" if get_spec(model).dataset == "cifar10" else "")
+    return t(key + ("" if cached else "_download"), lang, model=display_name(model))
 
 
 def model_scope(classes: Sequence[str], input_size: int, dataset: str, lang: str = "en") -> str:
@@ -450,3 +491,20 @@ def figure7_labels(sources: Sequence[Figure7Source], lang: str = "en") -> dict[s
     counts = Counter(s.model for s in sources)
     return {s.path: display_name(s.model) if counts[s.model] == 1 else f"{display_name(s.model)} ({s.stem})"
             for s in sources}
+
+
+# ---------------------------------------------------------------- what each layer learns
+
+def stage_words(rows: Sequence[StageRow], lang: str = "en") -> list[str]:
+    """The notes' words for each stage: the level's sentence for the first stage of a level, and for a later stage
+    of the same level (CIFAR's stage1 after conv1) what changed, with its wider window: never the same sentence
+    twice."""
+    out = []
+    for i, row in enumerate(rows):
+        previous = rows[i - 1] if i else None
+        if previous is None or previous.level != row.level:
+            out.append(t(f"layer_learns.words_{row.level}", lang))
+        else:
+            out.append(t(f"layer_learns.words_{row.level}_again", lang, rf=row.rf.size, prev=previous.stage,
+                         prev_rf=previous.rf.size))
+    return out

@@ -20,7 +20,9 @@ def export_half(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, *, da
 
     source = Path(checkpoint)
     loaded = load_checkpoint(source)
-    meta = {k: v for k, v in loaded.meta.items() if k not in ("path", "weights_sha256", "weights_dtype", "format")}
+    # "resume": a campaign point's resume state (iteration, RNG, settings) is not part of a shipped checkpoint
+    meta = {k: v for k, v in loaded.meta.items()
+            if k not in ("path", "weights_sha256", "weights_dtype", "format", "resume")}
     record: dict[str, Any] = {"from": source.name, "dtype": "float16"}
     target = Path(out_dir) / f"{source.stem}.safetensors"
     if data is not None:

@@ -39,6 +39,7 @@ from resnet_viz.checkpoints.write import atomic_write, save_checkpoint
 from resnet_viz.data import BatchLoader, channel_stats, dataset_label, load_split
 from resnet_viz.errors import InputError, VizError
 from resnet_viz.models.registry import get_spec
+from resnet_viz.seeded import seeded
 from resnet_viz.train.evaluate import autocast_context, confusion_and_loss, resolve_device
 from resnet_viz.train.recipes import Recipe, learning_rate, make_recipe
 
@@ -315,8 +316,7 @@ def _eval_loader(run: _Run, images: torch.Tensor, labels: torch.Tensor, mean: tu
 
 def _build_model(run: _Run, num_classes: int) -> nn.Module:
     """The untrained net: the same for a seed whatever else the run does (the global RNG is left alone)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(run.seed)
+    with seeded(run.seed):
         model = get_spec(run.cfg.model).build(shortcut=run.shortcut, num_classes=num_classes)
     # channels_last pays on CPUs too (oneDNN convolutions): +19 % img/s for ResNet-20, +37 % for ResNet-110.
     return model.to(run.device, memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs lack it
@@ -361,7 +361,8 @@ class _TrainingState:
 
     def restore(self, saved: dict[str, Any]) -> None:
         self.model.load_state_dict(saved["model"])
-        self.optimizer.load_state_dict(saved["optimizer"])
+        if "optimizer" in saved:  # a compact resume point (train/campaign.py) has none: momentum starts afresh
+            self.optimizer.load_state_dict(saved["optimizer"])
         self.iteration = int(saved["iteration"])
         self.log = json.loads(saved["log"])
         self.wall_before = float(saved["wall_time_s"])

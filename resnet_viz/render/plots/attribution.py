@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from resnet_viz.explain.attribution import Prediction
 from resnet_viz.i18n import class_label, t
+from resnet_viz.predictions import Prediction
+from resnet_viz.render.plots.layout import readable
 
 EXPLAINED, OTHER = "#d62728", "#1f77b4"
 
@@ -28,4 +29,4 @@ def predictions_figure(top: Sequence[Prediction], target: int, lang: str = "en")
     fig.update_layout(title=t("attribution.predictions_title", lang), height=260, margin=dict(l=0, r=0, t=40, b=0),
                       xaxis=dict(title=t("attribution.probability_axis", lang), range=[0, 1]),
                       yaxis=dict(title=t("attribution.class_axis", lang)))
-    return fig
+    return readable(fig)

@@ -1,8 +1,8 @@
 """Plotly figures of the Conv & pooling lab: number grids (sliding window, pooling), a receptive field on the
 input, and the weights of a fully connected layer against a conv layer.
 
-Every builder takes what ``resnet_viz.lab`` computed and a language; every title and label comes from the
-i18n catalogue, every number written on a figure from ``resnet_viz.lab.parse.format_number``.
+Every builder takes what ``resnet_viz.conv_lab`` computed and a language; every title and label comes from the
+i18n catalogue, every number written on a figure from ``resnet_viz.conv_lab.parse.format_number``.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from resnet_viz.conv_lab.calc import ChainRow, FcVsConv, field_box
+from resnet_viz.conv_lab.parse import format_number
+from resnet_viz.conv_lab.sliding import SlidingConv
 from resnet_viz.i18n import t
-from resnet_viz.lab.calc import ChainRow, FcVsConv, field_box
-from resnet_viz.lab.parse import format_number
-from resnet_viz.lab.sliding import SlidingConv
+from resnet_viz.render.plots.layout import readable, wrap
 
 HIGHLIGHT_COLOR, UNIT_COLOR, FRAME_COLOR = "#d62728", "#1f77b4", "#444"
 MISSING_COLOR = "#e6e6e6"  # a cell not computed yet
@@ -58,7 +59,7 @@ def matrix_figure(values: np.ndarray, *, title: str, highlight: list[Cell] | Non
                            line=dict(color=FRAME_COLOR, width=2, dash="dot")))
     rows, cols = values.shape
     axis = dict(showticklabels=False, showgrid=False, zeroline=False, ticks="")
-    layout = dict(title=dict(text=title, font=dict(size=13)), height=height, plot_bgcolor="white",
+    layout = dict(title=dict(text=wrap(title), font=dict(size=13)), height=height, plot_bgcolor="white",
                   margin=dict(l=10, r=10, t=40, b=10), shapes=shapes,
                   xaxis=dict(axis, constrain="domain", range=[-0.5, cols - 0.5]),
                   yaxis=dict(axis, range=[rows - 0.5, -0.5], scaleanchor="x"))
@@ -125,7 +126,7 @@ def field_figure(rows: list[ChainRow], lang: str = "en") -> go.Figure:
     fig.update_layout(title=t("conv_lab.fig_rf_title", lang, size=size, rf=last.rf_out, jump=last.jump_out),
                       height=520, margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h"),
                       showlegend=True)
-    return fig
+    return readable(fig)
 
 
 def _field_view(size: int, rf: int, centre: float) -> tuple[float, float, bool]:
@@ -151,7 +152,7 @@ def weights_figure(r: FcVsConv, lang: str = "en") -> go.Figure:
     top = math.log10(max(r.fc_weights, r.conv_weights)) * 1.12 + 0.3
     fig.update_yaxes(type="log", title=t("conv_lab.why_axis", lang), range=[0, top])
     fig.update_layout(title=t("conv_lab.why_chart_title", lang), height=380, margin=dict(l=10, r=10, t=50, b=10))
-    return fig
+    return readable(fig)
 
 
 

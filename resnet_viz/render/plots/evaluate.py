@@ -5,6 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from resnet_viz.i18n import class_label, t
+from resnet_viz.render.plots.layout import readable
 from resnet_viz.train.evaluate import EvalResult
 
 BAR_COLOR, WORST_COLOR = "#1f77b4", "#d62728"
@@ -24,7 +25,7 @@ def confusion_figure(result: EvalResult, lang: str = "en") -> go.Figure:
     fig.update_layout(title=t("evaluate.confusion_title", lang), height=520, margin=dict(l=0, r=0, t=40, b=0),
                       xaxis=dict(title=t("evaluate.predicted_axis", lang), side="bottom", tickangle=-40),
                       yaxis=dict(title=t("evaluate.true_axis", lang), autorange="reversed"))
-    return fig
+    return readable(fig)
 
 
 def per_class_figure(result: EvalResult, lang: str = "en") -> go.Figure:
@@ -33,13 +34,16 @@ def per_class_figure(result: EvalResult, lang: str = "en") -> go.Figure:
     names = list(per_class)[::-1]
     values = [per_class[c] for c in names]
     worst = min(values) if values else None
+    # the labels sit at the bars' start, clear of the dashed line of the overall accuracy, whose label sits above
+    # the plot (inside it, line and label crossed the bars' own labels)
     fig = go.Figure(go.Bar(
         x=values, y=[class_label(c, lang) for c in names], orientation="h", text=[f"{v:.0f}%" for v in values],
-        textposition="auto", marker_color=[WORST_COLOR if v == worst else BAR_COLOR for v in values],
+        textposition="inside", insidetextanchor="start", textfont=dict(color="white"),
+        marker_color=[WORST_COLOR if v == worst else BAR_COLOR for v in values],
         hovertemplate="%{y}: %{x:.1f}%<extra></extra>"))
-    fig.add_vline(x=result.accuracy, line_dash="dash", line_color="#555",
-                  annotation_text=t("evaluate.overall_line", lang, acc=f"{result.accuracy:.1f}"),
-                  annotation_position="top")
-    fig.update_layout(title=t("evaluate.per_class_title", lang), height=520, margin=dict(l=0, r=0, t=40, b=0),
+    fig.add_vline(x=result.accuracy, line_dash="dash", line_color="#555")
+    fig.add_annotation(x=result.accuracy, y=1, xref="x", yref="paper", yanchor="bottom", showarrow=False,
+                       text=t("evaluate.overall_line", lang, acc=f"{result.accuracy:.1f}"))
+    fig.update_layout(title=t("evaluate.per_class_title", lang), height=520, margin=dict(l=0, r=0, t=60, b=0),
                       xaxis=dict(title=t("evaluate.accuracy_axis", lang), range=[0, 100]))
-    return fig
+    return readable(fig)

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from resnet_viz.i18n import t
 from resnet_viz.inspect.architecture import LayerRow, Summary
 from resnet_viz.models.registry import get_spec
+from resnet_viz.render.plots.layout import wrap
 
 POINTS_PER_BOX = 7  # invisible hover / click targets spread across each box
 # Dark text on white: the default label takes the invisible markers' colour and reads poorly.
@@ -25,6 +26,7 @@ SHORTCUT_STYLE = {"identity": "solid", "projection": "dash", "pad": "dot"}
 _BAND_COLOURS = ("#fde2c8", "#f9d1d1", "#d9ead3", "#d0e0f3", "#e4d7f5", "#fff2b3", "#d5f0ef", "#f2d7e9",
                  "#e0e0e0", "#cde6c7")
 _POOL_COLOUR, _FC_COLOUR = "#ececec", "#d9d2e9"
+COLUMN_LINE = 26  # a column's heading and totals are wrapped to this many Latin characters (CJK: half)
 
 
 @dataclass(frozen=True)
@@ -182,8 +184,8 @@ def figure3(columns: list[ColumnLayout], *, lang: str = "en") -> go.Figure:
     for c, column in enumerate(columns):
         x = float(c)
         ys = box_positions(column, bands)
-        annotations.append(dict(x=x, y=-1.0, xref="x", yref="y", showarrow=False, text=f"<b>{column.title}</b>",
-                                font=dict(size=13)))
+        annotations.append(dict(x=x, y=-1.0, xref="x", yref="y", showarrow=False,
+                                text=f"<b>{wrap(column.title, COLUMN_LINE)}</b>", font=dict(size=13)))
         shapes.extend(_box_shapes(column, ys, x, band_colour))
         annotations.extend(_repeat_marks(column, ys, x, lang))
         fig.add_trace(_box_points(column, c, ys, lang))
@@ -195,12 +197,12 @@ def figure3(columns: list[ColumnLayout], *, lang: str = "en") -> go.Figure:
     for trace in _legend(columns, lang):
         fig.add_trace(trace)
     fig.update_layout(
-        shapes=shapes, annotations=annotations, height=int(160 + 30 * (n_slots + 3)),
+        shapes=shapes, annotations=annotations, height=int(160 + 30 * (n_slots + 4)),
         margin=dict(l=10, r=10, t=30, b=10), plot_bgcolor="white", hovermode="closest", hoverdistance=40,
         hoverlabel=HOVER_LABEL, clickmode="event+select", dragmode=False,
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
         xaxis=dict(visible=False, range=[-0.97, len(columns) - 0.4], fixedrange=True),
-        yaxis=dict(visible=False, autorange=False, range=[n_slots + 2.6, -1.6], fixedrange=True))
+        yaxis=dict(visible=False, autorange=False, range=[n_slots + 3.6, -1.6], fixedrange=True))
     return fig
 
 
@@ -257,8 +259,8 @@ def _totals(column: ColumnLayout, x: float, n_slots: float, cost: float, base: s
                layers=s.weight_layers)
     if base is not None:
         totals += "<br>" + t("architecture.column_relative", lang, pct=f"{100 * cost:.1f}", base=base)
-    return dict(x=x, y=n_slots + 0.4, xref="x", yref="y", yanchor="top", showarrow=False, text=totals,
-                font=dict(size=11))
+    return dict(x=x, y=n_slots + 0.4, xref="x", yref="y", yanchor="top", showarrow=False,
+                text=wrap(totals, COLUMN_LINE), font=dict(size=11))
 
 
 def _legend(columns: list[ColumnLayout], lang: str) -> list[go.Scatter]:

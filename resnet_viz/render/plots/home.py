@@ -1,21 +1,29 @@
-"""The Home page's picture: a residual block, y = F(x) + x, drawn from a handful of coordinates (no model needed)."""
+"""The Home page's picture: a residual block, y = F(x) + x, drawn from a handful of coordinates (no model needed).
+
+Drawn upright, as the paper's Figure 2: the main path runs down the middle, the identity shortcut down the right,
+the residual's label on the left. The boxes keep their size on a phone's 360 pixels, where a row of seven stops
+left no room for their labels.
+"""
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
 
 from resnet_viz.i18n import t
+from resnet_viz.render.plots.layout import wrap
 
-MAIN_Y, SHORTCUT_Y = 0.0, 1.0  # the main path and the identity shortcut above it
-BOX_HALF, BOX_HEIGHT = 0.8, 0.25  # half the width and half the height of a weight-layer box
+MAIN_X, SHORTCUT_X, SIDE = 0.0, 2.6, 5.0  # the main path, the shortcut beside it, the drawing's half width
+BOX_HALF, BOX_HEIGHT = 1.6, 0.42  # half the width and half the height of a weight-layer box
+NOTE_LINE = 13  # the side notes' line width (Latin characters; a CJK character counts two)
 LAYER_COLOR, SHORTCUT_COLOR, ADD_COLOR = "#1f77b4", "#2ca02c", "#d62728"
 
 
 def _stops(lang: str) -> list[tuple[float, str, float]]:
-    """(x position, label, half width) of each stop on the main path, input to output; "+" is the addition."""
+    """(y position, label, half height) of each stop on the main path, input (top) to output; "+" is the
+    addition."""
     weight = t("home.fig_weight", lang)
-    return [(0.0, "x", 0.2), (1.7, weight, BOX_HALF), (3.3, "ReLU", 0.35), (4.9, weight, BOX_HALF),
-            (6.3, "+", 0.2), (7.3, "ReLU", 0.35), (8.5, "F(x) + x", 0.5)]
+    return [(9.0, "x", 0.3), (7.7, weight, BOX_HEIGHT), (6.45, "ReLU", 0.3), (5.2, weight, BOX_HEIGHT),
+            (3.9, "+", 0.3), (2.8, "ReLU", 0.3), (1.7, "F(x) + x", 0.3)]
 
 
 def _arrow(x0: float, y0: float, x1: float, y1: float, color: str) -> dict:
@@ -26,24 +34,29 @@ def _arrow(x0: float, y0: float, x1: float, y1: float, color: str) -> dict:
 def residual_block(lang: str) -> go.Figure:
     """The paper's Figure 2: two weight layers on the main path, the identity shortcut around them, their sum."""
     stops = _stops(lang)
-    add_x = next(x for x, label, _ in stops if label == "+")
-    boxes = [dict(type="rect", x0=x - half, x1=x + half, y0=MAIN_Y - BOX_HEIGHT, y1=MAIN_Y + BOX_HEIGHT,
-                  line=dict(color=LAYER_COLOR, width=2), fillcolor="rgba(31,119,180,0.12)")
-             for x, _, half in stops if half == BOX_HALF]
-    arrows = [_arrow(a + ha, MAIN_Y, b - hb, MAIN_Y, LAYER_COLOR) for (a, _, ha), (b, _, hb) in zip(stops, stops[1:])]
-    shortcut = dict(type="path", path=f"M 0,{MAIN_Y + BOX_HEIGHT} L 0,{SHORTCUT_Y} L {add_x},{SHORTCUT_Y}",
+    add_y = next(y for y, label, _ in stops if label == "+")
+    weights = [y for y, _, half in stops if half == BOX_HEIGHT]
+    boxes = [dict(type="rect", x0=MAIN_X - BOX_HALF, x1=MAIN_X + BOX_HALF, y0=y - BOX_HEIGHT, y1=y + BOX_HEIGHT,
+                  line=dict(color=LAYER_COLOR, width=2), fillcolor="rgba(31,119,180,0.12)") for y in weights]
+    arrows = [_arrow(MAIN_X, a - ha, MAIN_X, b + hb, LAYER_COLOR) for (a, _, ha), (b, _, hb) in zip(stops, stops[1:])]
+    top = stops[0][0]
+    shortcut = dict(type="path", path=f"M {MAIN_X + 0.3},{top} L {SHORTCUT_X},{top} L {SHORTCUT_X},{add_y}",
                     line=dict(color=SHORTCUT_COLOR, width=3))
-    arrows.append(_arrow(add_x, SHORTCUT_Y, add_x, MAIN_Y + BOX_HEIGHT, SHORTCUT_COLOR))
-    labels = [dict(x=x, y=MAIN_Y, text=f"<b>{label}</b>", showarrow=False,
+    arrows.append(_arrow(SHORTCUT_X, add_y, MAIN_X + 0.3, add_y, SHORTCUT_COLOR))
+    bracket = dict(type="path", line=dict(color=LAYER_COLOR, width=2),
+                   path=f"M {-BOX_HALF - 0.1},{weights[0] + BOX_HEIGHT} L {-BOX_HALF - 0.3},{weights[0] + BOX_HEIGHT} "
+                        f"L {-BOX_HALF - 0.3},{weights[1] - BOX_HEIGHT} L {-BOX_HALF - 0.1},{weights[1] - BOX_HEIGHT}")
+    labels = [dict(x=MAIN_X, y=y, text=f"<b>{label}</b>", showarrow=False, bgcolor="white" if half < 0.4 else None,
                    font=dict(size=24, color=ADD_COLOR) if label == "+" else dict(size=14))
-              for x, label, _ in stops]
-    notes = [dict(x=add_x / 2, y=SHORTCUT_Y + 0.2, text=t("home.fig_identity", lang), showarrow=False,
-                  font=dict(color=SHORTCUT_COLOR, size=14)),
-             dict(x=(stops[1][0] + stops[3][0]) / 2, y=MAIN_Y - 0.5, text=t("home.fig_residual", lang),
-                  showarrow=False, font=dict(color=LAYER_COLOR, size=14))]
+              for y, label, half in stops]
+    middle = (weights[0] + weights[1]) / 2
+    notes = [dict(x=SHORTCUT_X + 0.2, y=middle, xanchor="left", text=wrap(t("home.fig_identity", lang), NOTE_LINE),
+                  showarrow=False, align="left", font=dict(color=SHORTCUT_COLOR, size=13)),
+             dict(x=-BOX_HALF - 0.45, y=middle, xanchor="right", text=wrap(t("home.fig_residual", lang), NOTE_LINE),
+                  showarrow=False, align="right", font=dict(color=LAYER_COLOR, size=13))]
     fig = go.Figure()
-    fig.update_layout(shapes=[*boxes, shortcut], annotations=[*arrows, *labels, *notes], height=230,
-                      margin=dict(l=10, r=10, t=10, b=10), showlegend=False,
-                      xaxis=dict(visible=False, range=[-0.5, 9.2], fixedrange=True),
-                      yaxis=dict(visible=False, range=[-0.8, 1.4], fixedrange=True))
+    fig.update_layout(shapes=[*boxes, shortcut, bracket], annotations=[*arrows, *labels, *notes], height=380,
+                      margin=dict(l=4, r=4, t=4, b=4), showlegend=False,
+                      xaxis=dict(visible=False, range=[-SIDE, SIDE], fixedrange=True),
+                      yaxis=dict(visible=False, range=[1.2, 9.5], fixedrange=True))
     return fig

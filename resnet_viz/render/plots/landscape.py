@@ -3,21 +3,22 @@ shared colour and z scale, the line from the initial weights, and the comparison
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from resnet_viz.i18n import t
 from resnet_viz.models.registry import ModelSpec, get_spec
 from resnet_viz.paper.landscape import CENTRAL_RADIUS, Landscape, Shape, line_falls, smoother
+from resnet_viz.render.plots.layout import readable
 from resnet_viz.render.plots.paper import PALETTE, PLAIN_COLOR, RESNET_COLOR
 
 COLORSCALE = "Viridis"
 DASHES = ("dot", "solid", "dash", "dashdot")  # by depth within a family: shallow to deep
 LEVELS = 24  # contour levels between the shared minimum and maximum
 HEIGHT = 420
+CAMERA = dict(x=1.55, y=1.55, z=1.3)  # a little further off than Plotly's 1.25: the axes' titles stay in a phone's view
 
 
 def z_values(land: Landscape, log: bool) -> np.ndarray:
@@ -52,16 +53,17 @@ def surface_figure(land: Landscape, name: str, zrange: tuple[float, float], lang
     z = z_values(land, log)
     fig = go.Figure(go.Surface(
         x=land.x, y=land.y, z=z, cmin=zrange[0], cmax=zrange[1], colorscale=COLORSCALE,
-        colorbar=dict(title=_z_title(lang, log), len=0.7, **(log_ticks(zrange) if log else {})),
+        colorbar=dict(title=_z_title(lang, log), orientation="h", thickness=14, y=-0.02, yanchor="top",
+                      **(log_ticks(zrange) if log else {})),  # under the surface: the scene keeps a phone's width
         hovertemplate=t("landscape.hover", lang) + "<extra></extra>",
         customdata=np.asarray(land.accuracy)))
     axis = dict(title=t("landscape.axis_d1", lang))
     fig.update_layout(
-        title=t("landscape.surface_title", lang, net=name), height=HEIGHT, margin=dict(l=0, r=0, t=40, b=0),
+        title=t("landscape.surface_title", lang, net=name), height=HEIGHT, margin=dict(l=0, r=0, t=40, b=60),
         scene=dict(xaxis=axis, yaxis=dict(title=t("landscape.axis_d2", lang)),
                    zaxis=dict(title=_z_title(lang, log), range=list(zrange), **(log_ticks(zrange) if log else {})),
-                   aspectmode="cube"))
-    return fig
+                   aspectmode="cube", camera=dict(eye=CAMERA)))
+    return readable(fig)
 
 
 def contour_figure(land: Landscape, name: str, zrange: tuple[float, float], lang: str = "en", *,
@@ -80,7 +82,7 @@ def contour_figure(land: Landscape, name: str, zrange: tuple[float, float], lang
     fig.update_layout(title=t("landscape.contour_title", lang, net=name), height=HEIGHT,
                       margin=dict(l=0, r=0, t=40, b=0), xaxis=dict(title=t("landscape.axis_d1", lang)),
                       yaxis=dict(title=t("landscape.axis_d2", lang), scaleanchor="x"))
-    return fig
+    return readable(fig)
 
 
 def _line_styles(lands: Sequence[Landscape]) -> list[tuple[str, str]]:
@@ -103,24 +105,27 @@ def _line_styles(lands: Sequence[Landscape]) -> list[tuple[str, str]]:
     return out
 
 
-def line_figure(lines: Sequence[tuple[str, Landscape]], lang: str = "en", *, log: bool = False) -> go.Figure:
-    """Loss (left) and training-subset accuracy (right) along the line from the initial weights (t=0) to the
-    trained ones (t=1), one colour per network."""
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
-                        subplot_titles=(t("landscape.line_loss", lang), t("landscape.line_accuracy", lang)))
+def line_figures(lines: Sequence[tuple[str, Landscape]], lang: str = "en", *,
+                 log: bool = False) -> tuple[go.Figure, go.Figure]:
+    """Loss and training-subset accuracy along the line from the initial weights (t=0) to the trained ones (t=1),
+    two figures (side by side on a laptop, one under the other on a phone), one colour per network; the legend is
+    under the loss."""
+    loss, accuracy = go.Figure(), go.Figure()
     styles = _line_styles([land for _, land in lines])
     for k, (name, land) in enumerate(lines):
         if land.line_t is None or land.line_loss is None or land.line_accuracy is None:
             continue
         color, dash = styles[k]
-        for col, values in ((1, land.line_loss), (2, land.line_accuracy)):
+        for fig, values in ((loss, land.line_loss), (accuracy, land.line_accuracy)):
             fig.add_trace(go.Scatter(x=land.line_t, y=values, mode="lines+markers", name=name, legendgroup=name,
-                                     showlegend=col == 1, line=dict(color=color, dash=dash)), row=1, col=col)
-    fig.update_xaxes(title_text=t("landscape.axis_t", lang))
-    fig.update_yaxes(title_text=t("landscape.z_loss", lang), type="log" if log else "linear", row=1, col=1)
-    fig.update_yaxes(title_text=t("landscape.accuracy_axis", lang), range=[0, 100], row=1, col=2)
-    fig.update_layout(height=380, margin=dict(l=0, r=0, t=40, b=0))
-    return fig
+                                     showlegend=fig is loss, line=dict(color=color, dash=dash)))
+    loss.update_yaxes(title_text=t("landscape.z_loss", lang), type="log" if log else "linear")
+    accuracy.update_yaxes(title_text=t("landscape.accuracy_axis", lang), range=[0, 100])
+    for fig, key in ((loss, "landscape.line_loss"), (accuracy, "landscape.line_accuracy")):
+        fig.update_xaxes(title_text=t("landscape.axis_t", lang))
+        fig.update_layout(title=t(key, lang), height=380, margin=dict(l=0, r=0, t=40, b=0))
+        readable(fig)
+    return loss, accuracy
 
 
 # ---------------------------------------------------------------- sentences
@@ -138,7 +143,14 @@ def method_caption(land: Landscape, lang: str = "en") -> str:
     m = land.meta
     return t("landscape.method", lang, points=m.get("points", len(land.x)), span=f"{m.get('span', 1.0):g}",
              images=m.get("images", "?"), seed=m.get("seed", "?"), seconds=m.get("seconds", "?"),
-             torch=m.get("torch", "?"), accuracy=_accuracy(m.get("accuracy")))
+             accuracy=_accuracy(m.get("accuracy")))  # build details (torch's version) stay in the metadata
+
+
+def images_used(lands: Iterable[Landscape], fallback: int) -> str:
+    """How many training images the grids' losses were taken on, from their metadata ("128", or "128 / 256" when
+    they differ); ``fallback`` when no grid says."""
+    counts = sorted({int(land.meta["images"]) for land in lands if isinstance(land.meta.get("images"), int)})
+    return " / ".join(f"{n:,}" for n in counts) if counts else f"{fallback:,}"
 
 
 def shape_row(name: str, land: Landscape, shape: Shape, lang: str = "en") -> dict[str, str]:

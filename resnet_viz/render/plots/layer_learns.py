@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from resnet_viz.i18n import t
 from resnet_viz.inspect.layer_learns import Crop, StageRow
 from resnet_viz.render.colour import zoom
+from resnet_viz.render.plots.layout import readable
 
 GAP = 2  # pixels between tiles, after zooming
 BACKGROUND = 255
@@ -102,7 +103,7 @@ def rf_figure(rows: Sequence[StageRow], input_size: int, lang: str = "en") -> go
                   annotation_text=t("layer_learns.rf_input_line", lang, size=input_size))
     fig.update_layout(title=t("layer_learns.rf_title", lang), height=320, margin=dict(l=0, r=0, t=40, b=0),
                       yaxis_title=t("layer_learns.rf_axis", lang), showlegend=False)
-    return fig
+    return readable(fig)
 
 
 # ---------------------------------------------------------------- the table and the sentences (computed, not typed)

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 
 from resnet_viz.i18n import t
 from resnet_viz.paper.lesion import CHANCE_ERROR, LesionStudy
+from resnet_viz.render.plots.layout import readable
 from resnet_viz.render.plots.paper import PALETTE, PLAIN_COLOR, RESNET_COLOR
 
 Labelled = tuple[str, LesionStudy]
@@ -42,7 +43,7 @@ def single_figure(studies: Sequence[Labelled], lang: str = "en") -> go.Figure:
             marker=dict(size=[11 if d else 6 for d in s.downsampling],
                         symbol=["diamond-open" if d else "circle" for d in s.downsampling]),
             customdata=[[name, t("lesion.downsampling" if d else "lesion.same_shape", lang)]
-                        for name, d in zip(s.blocks, s.downsampling)],
+                        for name, d in zip(s.block_names, s.downsampling)],
             hovertemplate=label + t("lesion.hover_block", lang) + "<extra></extra>"))
         fig.add_trace(go.Scatter(x=[0.5, len(s.blocks) + 0.5], y=[s.baseline_error] * 2, mode="lines",
                                  name=t("lesion.trace_intact", lang, net=label), legendgroup=label,
@@ -52,7 +53,7 @@ def single_figure(studies: Sequence[Labelled], lang: str = "en") -> go.Figure:
     fig.update_yaxes(title_text=t("lesion.y_error", lang), range=[0, 100])
     fig.update_layout(height=430, margin=dict(t=50, b=40, l=60, r=20), title=t("lesion.single_title", lang),
                       legend=dict(orientation="h", y=-0.2))
-    return fig
+    return readable(fig)
 
 
 def random_figure(studies: Sequence[Labelled], lang: str = "en") -> go.Figure:
@@ -63,10 +64,10 @@ def random_figure(studies: Sequence[Labelled], lang: str = "en") -> go.Figure:
         rows = s.random_error()
         if not rows:
             continue
-        ks = [0] + [k for k, *_ in rows]
-        mean = [s.baseline_error] + [m for _, m, _, _ in rows]
-        low = [s.baseline_error] + [lo for _, _, lo, _ in rows]
-        high = [s.baseline_error] + [hi for _, _, _, hi in rows]
+        ks = [0] + [p.k for p in rows]
+        mean = [s.baseline_error] + [p.mean for p in rows]
+        low = [s.baseline_error] + [p.low for p in rows]
+        high = [s.baseline_error] + [p.high for p in rows]
         fig.add_trace(go.Scatter(x=ks + ks[::-1], y=high + low[::-1], fill="toself", fillcolor=color, opacity=0.15,
                                  line=dict(width=0), legendgroup=label, showlegend=False, hoverinfo="skip"))
         fig.add_trace(go.Scatter(x=ks, y=mean, mode="lines+markers", name=label, legendgroup=label,
@@ -78,4 +79,4 @@ def random_figure(studies: Sequence[Labelled], lang: str = "en") -> go.Figure:
     fig.update_yaxes(title_text=t("lesion.y_error", lang), range=[0, 100])
     fig.update_layout(height=400, margin=dict(t=50, b=40, l=60, r=20), title=t("lesion.random_title", lang),
                       legend=dict(orientation="h", y=-0.2))
-    return fig
+    return readable(fig)

@@ -14,14 +14,16 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from resnet_viz.i18n import t
-from resnet_viz.models.registry import display_name
+from resnet_viz.models.registry import cifar_paper_path, display_name
 from resnet_viz.paper.figure6 import DepthComparison, Run, TableRow
 from resnet_viz.paper.figure7 import LayerResponses, outputs_residual
 from resnet_viz.paper.gradient_flow import GradientFlow
+from resnet_viz.render.plots.layout import readable, wrap
 
 PALETTE = qualitative.Plotly
 DEPTH_PALETTE = qualitative.D3  # well-separated hues, one per depth of a Figure 6 panel
 PLAIN_COLOR, RESNET_COLOR = "#d62728", "#1f77b4"
+GAP_LINE = 20  # the width of a line of Figure 6's gap label, in Latin characters
 
 
 def _color(i: int) -> str:
@@ -41,43 +43,52 @@ def _by_depth(runs: Sequence[Run]) -> list[tuple[Run, str]]:
 
 
 def figure6(runs: Sequence[Run], names: dict[str, str], lang: str = "en", *,
-            gaps: Sequence[DepthComparison] = (), log_x: bool = False) -> go.Figure:
-    """Training error (dashed) and test error (solid) vs iterations; plain nets left, ResNets right, same axes.
+            gaps: Sequence[DepthComparison] = (), log_x: bool = False) -> tuple[go.Figure, go.Figure]:
+    """Training error (dashed) and test error (solid) vs iterations: plain nets' panel and ResNets' panel, two
+    figures on the same error axis (side by side on a laptop, one under the other on a phone).
 
-    One colour per depth within a panel, the legend ordered by depth. Each of ``gaps`` is drawn as a bar at the
-    end of training between the shallow and the deep net's final training error, labelled with the difference.
-    ``log_x`` spreads the early iterations (the data are the same; only the axis changes).
+    One colour per depth within a panel, the legend ordered by depth (one entry per run, its two curves together).
+    Each of ``gaps`` is drawn as a bar at the end of training between the shallow and the deep net's final training
+    error, labelled with the difference. ``log_x`` spreads the early iterations (the data are the same; only the
+    axis changes).
     """
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.05,
-                        subplot_titles=(t("figure6.panel_plain", lang), t("figure6.panel_resnet", lang)))
-    for run, color in _by_depth(runs):
-        col = 1 if run.family == "plain" else 2
-        name = names.get(run.key, display_name(run.model))
-        for errors, dash, key in ((run.train_error, "dash", "figure6.trace_train"), (run.test_error, "solid",
-                                                                                 "figure6.trace_test")):
-            fig.add_trace(go.Scatter(
-                x=list(run.iterations), y=list(errors), mode="lines+markers" if len(errors) < 12 else "lines",
-                line=dict(color=color, dash=dash, width=2 if dash == "solid" else 1.5), legendgroup=run.key,
-                name=t(key, lang, run=name),
-                hovertemplate=t("figure6.hover", lang, run=name) + "<extra></extra>"), row=1, col=col)
-    for gap in gaps:
-        col = 1 if gap.family == "plain" else 2
-        x = max(gap.shallow.iterations[-1], gap.deep.iterations[-1])
-        y0, y1 = gap.shallow.train_error[-1], gap.deep.train_error[-1]  # a comparison is of logged runs
-        fig.add_trace(go.Scatter(x=[x, x], y=[y0, y1], mode="lines+markers", showlegend=False, hoverinfo="skip",
-                                 line=dict(color="black", width=3), marker=dict(symbol="line-ew-open", size=12)),
-                      row=1, col=col)
-        label = t("figure6.gap_annotation", lang, gap=f"{gap.train_gap:+.2f}")
-        fig.add_annotation(x=math.log10(x) if log_x else x, y=(y0 + y1) / 2, text=label,  # log axes place by log10
-                           showarrow=False, xanchor="right", xshift=-8, bgcolor="rgba(255,255,255,0.8)",
-                           row=1, col=col)
-    for col in (1, 2):
-        fig.update_xaxes(title_text=t("figure6.x_axis", lang), row=1, col=col,
+    coloured = _by_depth(runs)
+    top = max((e for run, _ in coloured for e in (*run.train_error, *run.test_error)), default=100.0)
+    panels = []
+    for family, panel_key in (("plain", "figure6.panel_plain"), ("resnet", "figure6.panel_resnet")):
+        fig = go.Figure()
+        for run, color in coloured:
+            if (run.family == "plain") != (family == "plain"):
+                continue
+            name = names.get(run.key, display_name(run.model))
+            for errors, dash, key in ((run.train_error, "dash", "figure6.trace_train"),
+                                      (run.test_error, "solid", "figure6.trace_test")):
+                fig.add_trace(go.Scatter(
+                    x=list(run.iterations), y=list(errors), mode="lines+markers" if len(errors) < 12 else "lines",
+                    line=dict(color=color, dash=dash, width=2 if dash == "solid" else 1.5), legendgroup=run.key,
+                    name=name, showlegend=dash == "solid",
+                    hovertemplate=t("figure6.hover", lang, run=t(key, lang, run=name)) + "<extra></extra>"))
+        for gap in gaps:
+            if (gap.family == "plain") == (family == "plain"):
+                _gap_bar(fig, gap, lang, log_x)
+        fig.update_xaxes(title_text=t("figure6.x_axis", lang),
                          **(dict(type="log") if log_x else dict(rangemode="tozero")))
-    fig.update_yaxes(title_text=t("figure6.y_axis", lang), row=1, col=1, rangemode="tozero")
-    fig.update_layout(height=460, margin=dict(t=60, b=40, l=60, r=20), legend=dict(orientation="h", y=-0.2),
-                      title=t("figure6.title", lang))
-    return fig
+        fig.update_yaxes(title_text=t("figure6.y_axis", lang), range=[0, top * 1.05])
+        fig.update_layout(height=440, margin=dict(t=60, b=40, l=60, r=20),
+                          title=t(panel_key, lang) + " · " + t("figure6.title", lang))
+        panels.append(readable(fig))
+    return panels[0], panels[1]
+
+
+def _gap_bar(fig: go.Figure, gap: DepthComparison, lang: str, log_x: bool) -> None:
+    """The bar between the shallow and the deep net's final training error, and its label left of it."""
+    x = max(gap.shallow.iterations[-1], gap.deep.iterations[-1])
+    y0, y1 = gap.shallow.train_error[-1], gap.deep.train_error[-1]  # a comparison is of logged runs
+    fig.add_trace(go.Scatter(x=[x, x], y=[y0, y1], mode="lines+markers", showlegend=False, hoverinfo="skip",
+                             line=dict(color="black", width=3), marker=dict(symbol="line-ew-open", size=12)))
+    label = wrap(t("figure6.gap_annotation", lang, gap=f"{gap.train_gap:+.2f}"), GAP_LINE)
+    fig.add_annotation(x=math.log10(x) if log_x else x, y=(y0 + y1) / 2, text=label,  # log axes place by log10
+                       showarrow=False, xanchor="right", xshift=-8, bgcolor="rgba(255,255,255,0.8)")
 
 
 def table6_figure(rows: Sequence[TableRow], lang: str = "en") -> go.Figure:
@@ -95,7 +106,7 @@ def table6_figure(rows: Sequence[TableRow], lang: str = "en") -> go.Figure:
     fig.update_xaxes(title_text=t("figure6.table_x_axis", lang), type="log", tickvals=[20, 32, 44, 56, 110, 1202])
     fig.update_yaxes(title_text=t("figure6.table_y_axis", lang), rangemode="tozero")
     fig.update_layout(height=380, margin=dict(t=50, b=40, l=60, r=20), title=t("figure6.table_chart_title", lang))
-    return fig
+    return readable(fig)
 
 
 def figure7(results: Sequence[tuple[str, str, LayerResponses]], lang: str = "en", *,
@@ -109,7 +120,8 @@ def figure7(results: Sequence[tuple[str, str, LayerResponses]], lang: str = "en"
         dash = "dash" if family == "plain" else "solid"
         xs = list(range(1, len(res.std) + 1))
         fx = outputs_residual(res.layers) if family != "plain" else (False,) * len(res.layers)
-        names = [t("figure7.fx_layer", lang, layer=name) if f else name for name, f in zip(res.layers, fx)]
+        layers = [cifar_paper_path(name) for name in res.layers]  # Figure 7's nets are CIFAR nets
+        names = [t("figure7.fx_layer", lang, layer=name) if f else name for name, f in zip(layers, fx)]
         fig.add_trace(go.Scatter(x=xs, y=list(res.std), mode="lines+markers" if any(fx) else "lines", name=label,
                                  legendgroup=label, line=dict(color=color, dash=dash), customdata=names,
                                  marker=dict(symbol="diamond", size=[7 if f else 0 for f in fx], color=color),
@@ -127,7 +139,7 @@ def figure7(results: Sequence[tuple[str, str, LayerResponses]], lang: str = "en"
         else:
             fig.update_yaxes(title_text=t("figure7.y_axis", lang), row=row, col=1, rangemode="tozero")
     fig.update_layout(height=680, margin=dict(t=60, b=40, l=60, r=20), title=t(title_key, lang))
-    return fig
+    return readable(fig)
 
 
 def _flows(flows: Sequence[GradientFlow]) -> list[tuple[GradientFlow, str, str]]:
@@ -137,15 +149,16 @@ def _flows(flows: Sequence[GradientFlow]) -> list[tuple[GradientFlow, str, str]]
 
 def _log_y(fig: go.Figure, title: str, values: Sequence[float]) -> None:
     """A log y axis. Over less than three decades Plotly labels the ticks between powers of ten with a bare digit
-    ("9" for 0.9, under "1"): there the ticks are 1, 2, 5 times powers of ten, written out. Wider spans keep
-    Plotly's decades (10^-51 ... 10^0)."""
+    ("9" for 0.9, under "1"): there the ticks are 1, 2, 5 times powers of ten, written out. Wider spans get a tick
+    at each power of ten (10^-51 ... 10^0) and no digits between them."""
     shown = [v for v in values if v > 0 and math.isfinite(v)]
     fig.update_yaxes(title_text=title, type="log", exponentformat="power")
     if not shown:
         return
     low, high = min(shown), max(shown)
     first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
-    if last - first > 3:
+    if last - first > 3:  # a label per power of ten: the digits between them collide on a phone
+        fig.update_yaxes(dtick=1)
         return
     ticks = [m * 10.0 ** e for e in range(first, last + 1) for m in (1, 2, 5)]
     ticks = [v for v in ticks if low / 2.5 <= v <= high * 2.5]
@@ -166,7 +179,7 @@ def gradient_norms_figure(flows: Sequence[GradientFlow], lang: str = "en",
     fig.update_xaxes(title_text=t("gradient_flow.x_layer", lang))
     _log_y(fig, t("gradient_flow.y_grad", lang), [v for f in flows for v in f.weight_grad_norm])
     fig.update_layout(height=420, margin=dict(t=50, b=40, l=70, r=20), title=t("gradient_flow.grad_title", lang))
-    return fig
+    return readable(fig)
 
 
 def block_figure(flows: Sequence[GradientFlow], what: str, lang: str = "en",
@@ -193,7 +206,7 @@ def block_figure(flows: Sequence[GradientFlow], what: str, lang: str = "en",
         fig.add_hline(y=1.0, line=dict(color="#999", dash="dot"))
         title = t("gradient_flow.gain_title", lang)
     fig.update_layout(height=360, margin=dict(t=50, b=40, l=70, r=20), title=title)
-    return fig
+    return readable(fig)
 
 
 def gradient_path_figure(flows: Sequence[GradientFlow], lang: str = "en") -> go.Figure:
@@ -208,4 +221,4 @@ def gradient_path_figure(flows: Sequence[GradientFlow], lang: str = "en") -> go.
     fig.update_xaxes(title_text=t("gradient_flow.x_path", lang))
     _log_y(fig, t("gradient_flow.y_path", lang), [v for f in flows for v in f.grad_out_norm])
     fig.update_layout(height=420, margin=dict(t=50, b=40, l=70, r=20), title=t("gradient_flow.path_title", lang))
-    return fig
+    return readable(fig)

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 from plotly.colors import qualitative
-from plotly.subplots import make_subplots
 
 from resnet_viz.i18n import t
-from resnet_viz.train.lab import WINDOW, NetTrack, smoothed
+from resnet_viz.render.plots.layout import readable
+from resnet_viz.train.training_lab.curves import WINDOW, loss_axis, smoothed
+from resnet_viz.train.training_lab.stepper import NetTrack
 
 COLORS = qualitative.D3
 CHANCE_LOSS = 2.302585  # ln 10: the loss of a uniform guess over the ten classes
@@ -20,31 +21,37 @@ def _steps(values: Sequence[float]) -> list[int]:
     return list(range(1, len(values) + 1))
 
 
-def lab_figure(nets: Sequence[NetTrack], total: int, lang: str = "en", *, window: int = WINDOW) -> go.Figure:
-    """Three panels side by side, one colour per net: every step thin, the trailing mean of ``window`` steps
-    bold; test accuracy at its test points. The x axes span the whole run, so the curves grow to the right."""
-    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.06,
-                        subplot_titles=[t(f"training_lab.chart_{k}", lang) for k in ("loss", "acc", "test")])
+def lab_figures(nets: Sequence[NetTrack], total: int, lang: str = "en", *,
+                window: int = WINDOW) -> tuple[go.Figure, go.Figure, go.Figure]:
+    """Training loss, training accuracy and test accuracy, three figures (side by side on a laptop, one under
+    the other on a phone), one colour per net: every step thin, the trailing mean of ``window`` steps bold; test
+    accuracy at its test points. The x axes span the whole run, so the curves grow to the right; the legend is
+    under the first figure."""
+    figs = tuple(go.Figure() for _ in range(3))
     for i, net in enumerate(nets):
         color, name = COLORS[i % len(COLORS)], net.choice.label
-        loss, acc = list(net.train_loss), list(net.train_acc)
-        for col, values in ((1, loss), (2, acc)):
+        for fig, values in zip(figs, (list(net.train_loss), list(net.train_acc))):
             x = _steps(values)
             fig.add_trace(go.Scatter(x=x, y=values, mode="lines", line=dict(color=color, width=0.6), opacity=0.35,
-                                     legendgroup=name, showlegend=False, hoverinfo="skip"), row=1, col=col)
+                                     legendgroup=name, showlegend=False, hoverinfo="skip"))
             fig.add_trace(go.Scatter(x=x, y=smoothed(values, window), mode="lines", line=dict(color=color, width=2.2),
-                                     name=name, legendgroup=name, showlegend=col == 1), row=1, col=col)
+                                     name=name, legendgroup=name, showlegend=fig is figs[0]))
         points = list(net.test_points)
-        fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
-                                 line=dict(color=color, width=2.2), name=name, legendgroup=name, showlegend=False),
-                      row=1, col=3)
-    fig.add_hline(y=CHANCE_LOSS, line=dict(color="grey", dash="dot", width=1), row=1, col=1)
-    for col in (1, 2, 3):
-        fig.update_xaxes(title_text=t("training_lab.axis_iteration", lang), range=[0, max(total, 1)], row=1, col=col)
-    for col in (2, 3):
-        fig.update_yaxes(range=[0, 100], row=1, col=col)
-    # a ResNet's first steps can reach a loss of 5-15: the axis stops at twice chance so the plain curves stay legible
-    fig.update_yaxes(range=[0, LOSS_AXIS_TOP], row=1, col=1)
-    fig.update_layout(height=380, margin=dict(l=40, r=20, t=50, b=40), legend=dict(orientation="h", y=-0.2),
-                      uirevision="training_lab")
-    return fig
+        figs[2].add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
+                                     line=dict(color=color, width=2.2), name=name, legendgroup=name,
+                                     showlegend=False))
+    figs[0].add_hline(y=CHANCE_LOSS, line=dict(color="grey", dash="dot", width=1))
+    top, clipped = loss_axis(list(nets), LOSS_AXIS_TOP, window)  # every curve where it is now; the rest said
+    for fig, key, y_range in zip(figs, ("loss", "acc", "test"), ([0, top], [0, 100], [0, 100])):
+        fig.update_xaxes(title_text=t("training_lab.axis_iteration", lang), range=[0, max(total, 1)])
+        fig.update_yaxes(range=y_range)
+        fig.update_layout(title=t(f"training_lab.chart_{key}", lang), height=340, margin=dict(l=40, r=20, t=50, b=40),
+                          uirevision="training_lab")
+    if clipped:
+        names = ", ".join(t("training_lab.loss_clipped_net", lang, net=n, top=f"{v:.3g}") for n, v in clipped)
+        figs[0].add_annotation(x=0, y=1, xref="x domain", yref="y domain", xanchor="left", yanchor="top",
+                               showarrow=False, text=t("training_lab.loss_clipped", lang, nets=names),
+                               font=dict(size=11), xshift=4, bgcolor="rgba(255,255,255,0.8)")
+    for fig in figs:
+        readable(fig)
+    return figs

@@ -1,0 +1,31 @@
+"""``first-views CHECKPOINT...``: what every student's first visit computes for a shipped CIFAR-10 network (the top
+patches of its stage layers, its logits on the test sample), written to ``assets/first_views/<model>.npz`` for the
+app."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from resnet_viz import cli_args
+from resnet_viz.first_views import FIRST_VIEWS_DIR, compute, save
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    cli_args.checkpoints(p)
+    p.add_argument("--out", default=str(FIRST_VIEWS_DIR), help="folder of the .npz files")
+    cli_args.threads(p)
+    p.set_defaults(maxpool=False)
+
+
+def run(args: argparse.Namespace) -> int:
+    cli_args.use_threads(args)
+    for _, loaded in cli_args.each_model(args):
+        if loaded.spec.dataset != "cifar10":
+            print(f"{loaded.label}: skipped (the pages' first views use the CIFAR-10 test sample)")
+            continue
+        start = time.perf_counter()
+        path = save(compute(loaded), Path(args.out))
+        print(f"{loaded.label}: {time.perf_counter() - start:.1f} s, {path.stat().st_size / 1024:.0f} KB -> {path}")
+    return 0

@@ -1,0 +1,101 @@
+"""What makes a figure read on a phone as on a laptop: wrapped titles, legends under the plot.
+
+A page cannot know the screen's width (the server draws the same figure for both), and Plotly wraps no text: a
+title wider than a phone's 360 pixels is cut, a legend on the right takes half a phone's width. So every figure's
+titles are broken into lines that fit a phone (a laptop shows the same lines), and its legend goes under the plot.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import plotly.graph_objects as go
+
+TITLE_LINE = 44  # width of a title line in Latin characters (a CJK character counts two): a phone's 358 pixels
+AXIS_LINE = 36  # the same for an axis title: centred under a plot narrower than its figure
+TITLE_SIZE, NOTE_SIZE = 15, 13  # pixels: a figure's title, a subplot's
+TITLE_PAD, LINE_HEIGHT, NOTE_HEIGHT = 8, 20, 17  # pixels: above the title, a title line, a subplot title line
+MULTILINE_SHIFT = 11  # Plotly anchors a title of several lines this much higher: without it the first is cut
+
+
+OPENING, CLOSING = "（(「『“[", "，、。：；！？）)」』”]"
+
+
+def _width(ch: str) -> int:
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def wrap(text: str, width: int = TITLE_LINE) -> str:
+    """``text`` with ``<br>`` where a line would grow wider than ``width`` (in Latin characters; a CJK character
+    counts two). Lines break at a space, after Chinese punctuation or before a bracket when that keeps them at
+    least 60 % full, else between two CJK characters, never before a closing mark; breaks already there stay."""
+    lines: list[str] = []
+    for paragraph in text.split("<br>"):
+        while sum(map(_width, paragraph)) > width:
+            cut = _break(paragraph, width)
+            lines.append(paragraph[:cut].rstrip())
+            paragraph = paragraph[cut:].lstrip()
+        lines.append(paragraph)
+    return "<br>".join(lines)
+
+
+def _break(text: str, width: int) -> int:
+    """Where the first line of ``text`` ends (an index): the last good place within ``width``."""
+    soft = hard = None
+    used = 0
+    for cut in range(1, len(text)):
+        used += _width(text[cut - 1])
+        if used > width:
+            break
+        before, after = text[cut - 1], text[cut]
+        if after in CLOSING or before in OPENING:
+            continue
+        if after == " " or before in CLOSING or after in OPENING:
+            if used >= 0.6 * width:
+                soft = cut
+            hard = cut
+        elif _width(before) == 2 or _width(after) == 2:
+            hard = cut
+    return soft or hard or max(1, _fit(text, width))
+
+
+def _fit(text: str, width: int) -> int:
+    """How many characters of ``text`` fit in ``width`` (a word longer than a line is cut)."""
+    used = 0
+    for i, ch in enumerate(text):
+        used += _width(ch)
+        if used > width:
+            return i
+    return len(text)
+
+
+def readable(fig: go.Figure) -> go.Figure:
+    """``fig`` with its title, subplot titles and axis titles wrapped to a phone's width and the title set on the
+    left of the figure's top margin (the chart toolbar is on the right), the margin tall enough for the title's
+    lines and the subplot titles under it; its legend runs in rows at the bottom of the figure instead of taking a
+    column on its right."""
+    layout = fig.layout
+    columns = len({tuple(axis.domain or (0, 1)) for axis in fig.select_xaxes()}) or 1
+    top_note = 0  # lines of the subplot titles over the top row of panels
+    for note in layout.annotations:
+        if note.text and not note.showarrow and note.xref == "paper" and note.yref == "paper":
+            note.text = wrap(note.text, TITLE_LINE // columns)  # subplot titles, each over its own panel
+            note.font.size = NOTE_SIZE
+            if note.y is not None and note.y >= 0.99:
+                top_note = max(top_note, note.text.count("<br>") + 1)
+    needed = NOTE_HEIGHT * top_note + 6 if top_note else 0
+    if layout.title.text:
+        text = wrap(layout.title.text)
+        lines = text.count("<br>") + 1
+        pad = TITLE_PAD + (MULTILINE_SHIFT if lines > 1 else 0)
+        needed += pad + LINE_HEIGHT * lines
+        fig.update_layout(title=dict(text=text, x=0, xanchor="left", xref="container", y=1, yanchor="top",
+                                     yref="container", pad=dict(t=pad, l=4), font=dict(size=TITLE_SIZE)))
+    fig.update_layout(margin=dict(t=max(layout.margin.t or 0, needed)))
+    for axis in (*fig.select_xaxes(), *fig.select_yaxes()):
+        if axis.title.text:
+            axis.title.text = wrap(axis.title.text, AXIS_LINE)
+            axis.automargin = True
+    # at the figure's foot, under the x axis's title: the bottom margin grows to hold it
+    fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=0, yanchor="bottom", yref="container"))
+    return fig
