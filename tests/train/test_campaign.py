@@ -1,5 +1,5 @@
-"""The CPU campaign: compact resume points, continuing on a new machine, the background process, and what a compact
-resume costs."""
+"""The CPU campaign: compact resume points, continuing on a new machine from the point alone, and the background
+process."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ import torch
 from safetensors.torch import load_file
 
 from resnet_viz.checkpoints.read import load_checkpoint
-from resnet_viz.samples import write_image_folder
 from resnet_viz.train import campaign
 from resnet_viz.train.loop import RESUME_FORMAT
 from tests.train.test_loop import write_tiny_zip
@@ -142,29 +141,23 @@ def test_the_background_process_pauses_continues_and_stops(tmp_path):
     assert json.loads(out.stdout)["pid"] is None
 
 
-@pytest.mark.slow
-def test_a_compact_resume_ends_within_0_3_points_of_the_run_uninterrupted(tmp_path):
-    """ResNet-20, 6 epochs of the fast recipe on the shipped 5,000 training images, evaluated on the 1,000-image
-    sample: once straight through, once stopped after epoch 5, its state folder deleted and continued from the
-    compact point (fp16 weights, no momentum). See the README for the spread of this gap across seeds."""
-    data = write_image_folder(tmp_path / "subset.tar")
-    run = campaign.Run("r", "resnet20", "s", 6)
-
-    def config(cfg):
-        return dataclasses.replace(cfg, batch_size=128, eval_batch_size=500)
-
-    straight = campaign.Folders(tmp_path / "straight-state", tmp_path / "straight-points")
-    compact = campaign.Folders(tmp_path / "compact-state", tmp_path / "compact-points")
-    # The first five epochs are the same run in both: a resume from the full state is exact (tests/train/test_loop.py).
-    campaign.run_plan(str(data), straight, plan=(run,), say=lambda m: None,
-                      config=lambda c: dataclasses.replace(config(c), stop_after_epochs=5))
-    shutil.copytree(straight.points, compact.points)  # a new machine: the committed point only
-    accuracy = {}
-    for mode, folders in (("straight", straight), ("compact", compact)):
-        campaign.run_plan(str(data), folders, plan=(run,), say=lambda m: None, config=config)
-        accuracy[mode] = json.loads(folders.point(run).with_suffix(".json").read_text())["accuracy"]
-    assert accuracy["straight"] > 30  # it learned something
-    assert abs(accuracy["compact"] - accuracy["straight"]) <= 0.3, accuracy
+def test_a_continuation_depends_only_on_the_point(tiny, tmp_path):
+    """Two fresh clones that continue from the same committed point train the same network, bit for bit: the point holds
+    everything the rest of the run depends on (weights, position, RNG). What the compact point costs against a run
+    never stopped (momentum restarts, fp16 weights) is a measurement, not a test: it moves with the CPU's rounding
+    (README, ``python -m benchmarks.campaign_resume``)."""
+    data, folders = tiny
+    campaign.run_plan(str(data), folders, plan=(RUN,), say=lambda m: None, config=_stop_after(2))
+    finals = []
+    for machine in ("a", "b"):
+        fresh = campaign.Folders(tmp_path / machine / "state", tmp_path / machine / "points")
+        shutil.copytree(folders.points, fresh.points)
+        campaign.run_plan(str(data), fresh, plan=(RUN,), say=lambda m: None, config=_small)
+        finals.append(load_file(str(fresh.checkpoint(RUN))))  # fp32: the point's fp16 could hide a difference
+        log = json.loads(fresh.point(RUN).with_suffix(".json").read_text())["log"]
+        assert [e["epoch"] for e in log] == [1, 2, 3, 4]
+    assert finals[0].keys() == finals[1].keys()
+    assert all(torch.equal(finals[0][k], finals[1][k]) for k in finals[0])
 
 
 def test_shipping_a_stage_exports_its_networks_and_recomputes_what_the_pages_show(tmp_path):
