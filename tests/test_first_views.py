@@ -48,7 +48,7 @@ def test_the_shipped_views_are_what_the_pages_compute_live(resnet20):
         assert (shipped.path, shipped.rf, shipped.map_shape, shipped.images) == (top.path, top.rf, top.map_shape,
                                                                                  top.images)
         np.testing.assert_allclose(shipped.values, top.values, rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(shipped.channel_mean, top.channel_mean, rtol=1e-6)
+        np.testing.assert_allclose(shipped.channel_mean, top.channel_mean, rtol=1e-4)  # stored here, live on any CPU
         agree = (shipped.image == top.image) & (shipped.row == top.row) & (shipped.col == top.col)
         assert agree.mean() > 0.99  # a tie in the last digit may swap two patches
         assert shipped.busiest(3) == top.busiest(3)

@@ -100,7 +100,7 @@ def test_downloaded_once_and_giving_the_original_codes_outputs(release):
     expected = N.original_probabilities(release.net, images, N.CHENYAOFO_NORMALIZE)
     with torch.no_grad():
         probabilities = torch.softmax(loaded.model(normalize(images, loaded.mean, loaded.std)), 1)
-    torch.testing.assert_close(probabilities, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(probabilities, expected, atol=1e-4, rtol=1e-4)
     again = load_model("pretrained:resnet20")  # from the cache: no second request
     assert release.requests == [f"/{release.file}"] and again.accuracy == 92.60
 

@@ -14,7 +14,7 @@ from resnet_viz.i18n import LANGUAGES
 from resnet_viz.inspect import skeleton as S
 from resnet_viz.models.registry import MODELS, build_model, count_params
 from resnet_viz.student.examples.my_resnet import Block, MyResNet
-from tests.conftest import ROOT
+from tests.conftest import ROOT, logits_close
 from tests.examples.bad_code import WithBiases
 from tests.examples.wrong_resnets import four_stages, missing_shortcut
 
@@ -110,7 +110,7 @@ def test_weights_carried_onto_the_zoo_net_give_the_same_logits(make):
     zoo.load_state_dict(S.map_state(skeleton, model.state_dict(), match.skeleton))
     x = torch.randn(3, 3, 32, 32)
     with torch.no_grad():
-        assert torch.allclose(zoo(x), model(x), atol=1e-5)
+        assert logits_close(zoo(x), model(x))
 
 
 def test_every_difference_sentence_exists_in_both_languages():

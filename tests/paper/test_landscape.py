@@ -99,7 +99,7 @@ def test_landscape_at_the_origin_is_the_networks_own_loss(loaded, subset):
     batches = ls.prepare(images, labels, loaded.mean, loaded.std, batch_size=10)
     land = ls.surface(loaded.model, batches, points=3, seed=1)
     own = evaluate_model(loaded.model, images, labels, mean=loaded.mean, std=loaded.std, classes=loaded.classes)
-    assert land.centre_loss == pytest.approx(own.loss, rel=1e-5)
+    assert land.centre_loss == pytest.approx(own.loss, rel=1e-4)  # batches of 10 and of 500: other kernels
     assert land.centre_accuracy == pytest.approx(own.accuracy)
     assert land.loss.shape == (3, 3) and np.isfinite(land.loss).all()
     assert (land.loss[0] != land.centre_loss).all()  # a step of one filter norm moves the loss

@@ -17,7 +17,7 @@ from resnet_viz.student.code import InProcess, Target
 from resnet_viz.student.convert import NoTwin, convert, report
 from resnet_viz.student.demo import RESNET
 from resnet_viz.student.examples.my_resnet import MyResNet
-from tests.conftest import ROOT
+from tests.conftest import ROOT, logits_close
 from tests.corpus import MARKER, CodeRunner
 from tests.examples.bad_code import WithBiases
 from tests.examples.wrong_resnets import four_stages
@@ -73,7 +73,7 @@ def test_weights_in_every_format_become_a_zoo_checkpoint_with_the_same_logits(tm
         assert path == out and done.comparison.same, fmt
         loaded = load_checkpoint(path)
         assert (loaded.name, loaded.shortcut, loaded.source) == ("resnet20", "A", "checkpoint"), fmt
-        assert torch.allclose(_logits(loaded.model, x), _logits(model, x), atol=1e-5), fmt
+        assert logits_close(_logits(loaded.model, x), _logits(model, x)), fmt
         assert loaded.mean == CIFAR10_MEAN and loaded.meta["dataset"] == "CIFAR-10"
         side = read_sidecar(path)["converted_from"]
         assert side["code"] == str(RESNET) and side["weights"] == weights.name
@@ -87,7 +87,7 @@ def test_convolution_biases_are_folded_exactly_and_said(tmp_path):
     assert len(done.folded) == 19 and done.folded[0] == "stem.0" and path.name == "b.safetensors"
     x = torch.randn(4, 3, 32, 32)
     loaded = load_checkpoint(path)
-    assert torch.allclose(_logits(loaded.model, x), _logits(model, x), atol=1e-5)
+    assert logits_close(_logits(loaded.model, x), _logits(model, x))
     assert loaded.mean == (0.5, 0.5, 0.5) and loaded.std == (0.25, 0.25, 0.25)
     lines = report(done, path, "bad_code.py:WithBiases", "biases.pth", "zh")
     assert any(line.startswith("19 个卷积的偏置并入了其后的 BN") for line in lines)
