@@ -32,6 +32,7 @@ from benchmarks.class_load import (
     with_comment,
 )
 from tests.browser import streamlit_server
+from tests.conftest import REAL_SERVERS
 
 
 def test_a_comment_changes_the_bytes_not_the_pixels():
@@ -129,6 +130,7 @@ def test_percentile():
 
 
 @pytest.mark.slow
+@REAL_SERVERS
 def test_two_students_at_once_get_what_one_alone_gets(tmp_path):
     """The short tour (home, feature maps with an upload and a layer change, attribution with the upload) alone,
     then by two sessions at once: no error, no exception, every page equal to the solo tour's."""

@@ -15,8 +15,9 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 from benchmarks.class_load import Session, http
 from resnet_viz.i18n import t
 from tests.browser import ROOT, streamlit_server
+from tests.conftest import REAL_SERVERS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, REAL_SERVERS]
 
 DRAIN_S = 90  # the server's RESNET_VIZ_DRAIN_S here
 LOG = ROOT / "tests" / ".streamlit-server.log"  # where tests.browser.streamlit_server writes the server's output

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ROOT, app_page, assert_no_exception
+from tests.conftest import REAL_SERVERS, ROOT, app_page, assert_no_exception
 
 PAGES = [p for p in ("pages/feature_maps.py", "pages/attribution.py", "pages/figure7.py")
          if (ROOT / p).is_file()]
@@ -111,6 +111,7 @@ def _main_text(page) -> str:
 
 
 @pytest.mark.browser
+@REAL_SERVERS
 @pytest.mark.skipif(_browser_skip_reason() is not None, reason=str(_browser_skip_reason()))
 def test_two_browsers_upload_at_the_same_time(tmp_path):
     """Two people on one server upload different pictures (same file name) within milliseconds of each

@@ -12,6 +12,7 @@ from benchmarks.scale_out import affinity, one_run, parse_args, replicas_by_sess
 from deploy.replicas import NGINX
 from resnet_viz.i18n import t
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_missing_reason, wait_until_idle
+from tests.conftest import REAL_SERVERS
 
 A, B, C = "127.0.0.1:8501", "127.0.0.1:8502", "127.0.0.1:8503"
 
@@ -44,6 +45,7 @@ def test_a_session_may_move_once_and_only_from_the_replica_that_was_killed():
 
 
 @pytest.mark.slow
+@REAL_SERVERS
 @pytest.mark.skipif(not Path(NGINX).is_file(), reason=f"no nginx at {NGINX} (apt-get install nginx)")
 def test_a_class_through_nginx_stays_on_its_replicas_and_goes_on_when_one_is_killed():
     """Three replicas of `streamlit run app.py` behind nginx, six students on the tour with the view changes; a few
@@ -61,6 +63,7 @@ def test_a_class_through_nginx_stays_on_its_replicas_and_goes_on_when_one_is_kil
 
 
 @pytest.mark.slow
+@REAL_SERVERS
 @pytest.mark.browser
 @pytest.mark.skipif(chromium_missing_reason() is not None, reason=str(chromium_missing_reason()))
 @pytest.mark.skipif(not Path(NGINX).is_file(), reason=f"no nginx at {NGINX} (apt-get install nginx)")

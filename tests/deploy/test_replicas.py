@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from deploy.replicas import COOKIE, NGINX, ROOT, STOP_MARGIN_S, free_port, main_config, render_site, start_nginx
+from tests.conftest import REAL_SERVERS
 
 pytestmark = pytest.mark.skipif(not Path(NGINX).is_file(), reason=f"no nginx at {NGINX} (apt-get install nginx)")
 
@@ -131,6 +132,7 @@ def test_each_request_s_replica_is_in_the_access_log(tmp_path):
 
 
 @pytest.mark.slow
+@REAL_SERVERS
 def test_the_script_serves_through_nginx_and_stops_the_replicas_before_nginx(tmp_path):
     """`python deploy/replicas.py` as an operator runs it: it says where to go, serves the app through nginx, and a
     Ctrl+C (SIGINT to the script alone) drains each replica, then stops nginx; exit status 0."""

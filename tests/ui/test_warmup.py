@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import REAL_SERVERS, ROOT
 from ui import warmup
 from ui.navigation import PAGES
 
@@ -156,6 +156,7 @@ def _computes(*args, **kwargs):
 
 
 @pytest.mark.browser
+@REAL_SERVERS
 def test_a_class_arriving_on_a_fresh_real_server_gets_no_exception(tmp_path):
     """Six students open the app within a second of the server's start, in Chromium, on Home and on pages that need
     torch: every page ends drawn, none shows an exception (a half-imported module would show as one)."""
