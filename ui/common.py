@@ -88,6 +88,25 @@ def keep_valid(key: str, options: Sequence[object], default: object) -> None:
         st.session_state[key] = default
 
 
+def label_held_by_browser(key: str) -> str | None:
+    """The label the browser shows for the select box ``key`` when this session has not drawn it yet: a tab whose
+    replica went away and that reconnected to another one. Its new session learns the value only when the widget
+    is drawn (Streamlit maps a key to its widget then, from ids that end with the key), too late for ``keep_valid``."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    from streamlit.runtime.state.common import user_key_from_element_id
+    from streamlit.runtime.state.session_state import Serialized
+
+    ctx = get_script_run_ctx()
+    if ctx is None or key in st.session_state:
+        return None
+    incoming = ctx.session_state._state._new_widget_state.states  # Streamlit's record of the run's widget states
+    for wid, state in incoming.items():
+        if user_key_from_element_id(wid) == key and isinstance(state, Serialized):
+            if state.value.WhichOneof("value") == "string_value":
+                return state.value.string_value
+    return None
+
+
 def lazy_tabs(key: str, names: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
     """Tabs of which only the open one runs: ``{name: container}`` of the open tab alone. A tab switch reruns the
     page. The open tab is kept by name (``key``), so a language switch, which changes every label, keeps it."""
@@ -122,7 +141,9 @@ def keep_labelled(key: str, labels: Mapping[Any, str], default: object) -> None:
     The browser shows the label a select box's value had when it was last set; a widget with a key keeps its id
     whatever its labels, so without this it would go on showing an old image's label for the same value.
     """
-    keep_valid(key, list(labels), default)
+    held = label_held_by_browser(key)
+    by_label = {label: value for value, label in labels.items()}
+    keep_valid(key, list(labels), by_label.get(held, default) if held is not None else default)
     shown = hashlib.blake2s("\x1f".join(map(str, labels.items())).encode(), digest_size=8).hexdigest()
     if st.session_state.get(f"_labels_{key}") != shown:
         st.session_state[f"_labels_{key}"] = shown

@@ -103,3 +103,41 @@ def test_a_tab_whose_replica_is_killed_goes_on_with_another_one(tmp_path):
         assert pinned() != first
         assert page.locator('[data-testid="stException"]').count() == 0
         browser.close()
+
+
+@pytest.mark.slow
+@REAL_SERVERS
+def test_a_tab_that_moves_to_another_server_keeps_the_layer_it_shows(tmp_path):
+    """The tab's replica went away and it reconnected to another one (a new session there): Feature maps' layer, a
+    select box whose labels the app keeps, shows what the browser held, not its default.
+    CI's nginx class test caught the layer going back to conv1 for a session killed between two steps."""
+    import asyncio
+    from contextlib import ExitStack
+
+    from benchmarks.class_load import Session
+    from tests.browser import streamlit_server
+
+    def shown(page, key: str) -> str:
+        _, w = page.widget(key)
+        return w.raw_value if w.set_value else w.options[w.default]
+
+    with ExitStack() as stack:
+        env = {"HOME": str(tmp_path), "RESNET_VIZ_OFFLINE": "1"}
+        first, second = (int(stack.enter_context(streamlit_server(env, timeout=120))[0].rsplit(":", 1)[1])
+                         for _ in range(2))
+
+        async def scenario() -> tuple[str, str, object]:
+            s = Session(first, timeout=240)
+            await s.open()
+            await s.rerun(page="feature_maps")
+            before = await s.choose("feature_maps_layer", -1)
+            held = shown(before, "feature_maps_layer")
+            await s.close()
+            s.port = second  # what the balancer does once the first replica is gone
+            await s.open()
+            after = await s.rerun()
+            await s.close()
+            return held, shown(after, "feature_maps_layer"), after
+
+        held, moved, page = asyncio.run(scenario())
+    assert moved == held and held.startswith("stage3") and page.errors() == [] and page.exceptions() == []
