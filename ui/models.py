@@ -278,7 +278,8 @@ def model_picker() -> None:
     """Sidebar: choose the model every page uses (the choice is kept across pages); it always shows the model in
     use: a pick that cannot be loaded goes back to the model in use before there too."""
     options = choices()
-    if st.session_state.pop(_STALE_KEY, None) == st.session_state.get(_CHOICE_KEY):
+    stale = st.session_state.pop(_STALE_KEY, None)
+    if stale is not None and stale == st.session_state.get(_CHOICE_KEY):  # (a new session: keep_labelled's choice)
         st.session_state[_CHOICE_KEY] = previous_choice()
     keep_labelled(_CHOICE_KEY, {choice: label for choice, (label, _) in options.items()}, default_choice())
     details = options[st.session_state[_CHOICE_KEY]][1]

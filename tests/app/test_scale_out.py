@@ -107,9 +107,9 @@ def test_a_tab_whose_replica_is_killed_goes_on_with_another_one(tmp_path):
 
 @pytest.mark.slow
 @REAL_SERVERS
-def test_a_tab_that_moves_to_another_server_keeps_the_layer_it_shows(tmp_path):
-    """The tab's replica went away and it reconnected to another one (a new session there): Feature maps' layer, a
-    select box whose labels the app keeps, shows what the browser held, not its default.
+def test_a_tab_that_moves_to_another_server_keeps_the_layer_and_the_model_it_shows(tmp_path):
+    """The tab's replica went away and it reconnected to another one (a new session there): the select boxes whose
+    labels the app keeps (Feature maps' layer, the sidebar's model) show what the browser held, not their defaults.
     CI's nginx class test caught the layer going back to conv1 for a session killed between two steps."""
     import asyncio
     from contextlib import ExitStack
@@ -130,14 +130,15 @@ def test_a_tab_that_moves_to_another_server_keeps_the_layer_it_shows(tmp_path):
             s = Session(first, timeout=240)
             await s.open()
             await s.rerun(page="feature_maps")
+            await s.choose("model_choice", 1)  # another shipped network than the default
             before = await s.choose("feature_maps_layer", -1)
-            held = shown(before, "feature_maps_layer")
+            held = (shown(before, "feature_maps_layer"), shown(before, "model_choice"))
             await s.close()
             s.port = second  # what the balancer does once the first replica is gone
             await s.open()
             after = await s.rerun()
             await s.close()
-            return held, shown(after, "feature_maps_layer"), after
+            return held, (shown(after, "feature_maps_layer"), shown(after, "model_choice")), after
 
         held, moved, page = asyncio.run(scenario())
-    assert moved == held and held.startswith("stage3") and page.errors() == [] and page.exceptions() == []
+    assert moved == held and held[0].startswith("stage3") and page.errors() == [] and page.exceptions() == []
