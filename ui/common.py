@@ -141,9 +141,8 @@ def keep_labelled(key: str, labels: Mapping[Any, str], default: object) -> None:
     The browser shows the label a select box's value had when it was last set; a widget with a key keeps its id
     whatever its labels, so without this it would go on showing an old image's label for the same value.
     """
-    held = label_held_by_browser(key)
-    by_label = {label: value for value, label in labels.items()}
-    keep_valid(key, list(labels), by_label.get(held, default) if held is not None else default)
+    held = label_held_by_browser(key)  # a tab new to this server: its value, unless its label is gone
+    keep_valid(key, list(labels), default if held is None else {v: k for k, v in labels.items()}.get(held, default))
     shown = hashlib.blake2s("\x1f".join(map(str, labels.items())).encode(), digest_size=8).hexdigest()
     if st.session_state.get(f"_labels_{key}") != shown:
         st.session_state[f"_labels_{key}"] = shown

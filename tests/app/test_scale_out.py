@@ -3,15 +3,18 @@ load test through nginx in front of three real replicas, one of them killed mid-
 
 from __future__ import annotations
 
+import asyncio
 import signal
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
+from benchmarks.class_load import Session
 from benchmarks.scale_out import affinity, one_run, parse_args, replicas_by_session
 from deploy.replicas import NGINX
 from resnet_viz.i18n import t
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_missing_reason, wait_until_idle
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_missing_reason, streamlit_server, wait_until_idle
 from tests.conftest import REAL_SERVERS
 
 A, B, C = "127.0.0.1:8501", "127.0.0.1:8502", "127.0.0.1:8503"
@@ -111,12 +114,6 @@ def test_a_tab_that_moves_to_another_server_keeps_the_layer_and_the_model_it_sho
     """The tab's replica went away and it reconnected to another one (a new session there): the select boxes whose
     labels the app keeps (Feature maps' layer, the sidebar's model) show what the browser held, not their defaults.
     CI's nginx class test caught the layer going back to conv1 for a session killed between two steps."""
-    import asyncio
-    from contextlib import ExitStack
-
-    from benchmarks.class_load import Session
-    from tests.browser import streamlit_server
-
     def shown(page, key: str) -> str:
         _, w = page.widget(key)
         return w.raw_value if w.set_value else w.options[w.default]
