@@ -3,16 +3,6 @@ options and Figure 5's blocks. Every number comes from resnet_viz.inspect.archit
 
 from __future__ import annotations
 
-from functools import partial
-
-import streamlit as st
-
-from resnet_viz.errors import VizError
-from resnet_viz.i18n import t
-from resnet_viz.inspect.architecture import Summary
-from resnet_viz.models.registry import MODELS, get_spec
-from resnet_viz.render import tables
-from resnet_viz.render.plots.figure3 import ColumnLayout, figure3, spec_title
 from ui.architecture import (
     DEFAULT_COLUMNS,
     DEFAULT_SHORTCUT,
@@ -26,6 +16,17 @@ from ui.architecture import (
     follow_click,
 )
 from ui.common import current_language, keep_valid, lazy_tabs, show_error, tr
+
+from functools import partial
+
+import streamlit as st
+
+from resnet_viz.errors import VizError
+from resnet_viz.i18n import t
+from resnet_viz.inspect.architecture import Summary
+from resnet_viz.models.registry import MODELS, get_spec
+from resnet_viz.render import tables
+from resnet_viz.render.plots.figure3 import ColumnLayout, figure3, spec_title
 
 NAMES = list(MODELS)
 RESIDUAL = [n for n, s in MODELS.items() if s.residual]

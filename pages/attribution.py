@@ -4,6 +4,11 @@ offer, their settings and first signs are the entries of resnet_viz.explain.meth
 
 from __future__ import annotations
 
+from ui.attribution import explanation, method_result
+from ui.common import class_name, current_language, keep_labelled, keep_valid, show_error, tr
+from ui.images import image_input, preprocessed
+from ui.models import current_model, load_cached, model_label, model_scope, weights_source
+
 from dataclasses import replace
 
 import numpy as np
@@ -30,10 +35,6 @@ from resnet_viz.render.colour import (
     zoom,
 )
 from resnet_viz.render.plots.attribution import percent, predictions_figure
-from ui.attribution import explanation, method_result
-from ui.common import class_name, current_language, keep_labelled, keep_valid, show_error, tr
-from ui.images import image_input, preprocessed
-from ui.models import current_model, load_cached, model_label, model_scope, weights_source
 
 KEY = "attribution"
 DISPLAY_SIZE = 224  # small (CIFAR) pictures are enlarged to this, pixel by pixel

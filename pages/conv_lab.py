@@ -3,16 +3,6 @@ one-pixel shift, receptive fields, why convolution."""
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-import streamlit as st
-
-from resnet_viz.conv_lab import calc, parse, pooling, sliding
-from resnet_viz.conv_lab.handwritten import homework_pooling
-from resnet_viz.conv_lab.parse import format_number as fmt
-from resnet_viz.errors import InputError
-from resnet_viz.render import tables
-from resnet_viz.render.plots import conv_lab as plots
 from ui.common import current_language, show_error, tr
 from ui.conv_lab import (
     POOL_INPUTS,
@@ -33,6 +23,17 @@ from ui.conv_lab import (
     why_pool_panel,
 )
 from ui.images import image_input
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from resnet_viz.conv_lab import calc, parse, pooling, sliding
+from resnet_viz.conv_lab.handwritten import homework_pooling
+from resnet_viz.conv_lab.parse import format_number as fmt
+from resnet_viz.errors import InputError
+from resnet_viz.render import tables
+from resnet_viz.render.plots import conv_lab as plots
 
 # --- 1. the conv calculator -------------------------------------------------------------------------
 

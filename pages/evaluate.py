@@ -4,6 +4,11 @@ screenshot). Everything shown is computed in resnet_viz.train.evaluate: one forw
 
 from __future__ import annotations
 
+from ui.common import current_language, keep_valid, picture, show_error, tr
+from ui.evaluate import KEY, sample_evaluation, upload_key, uploaded_checkpoint, uploaded_names
+from ui.images import test_sample, thumbnail
+from ui.models import UPLOAD_LIMIT_MB, UPLOAD_TYPES, current_model, model_label
+
 from pathlib import Path
 
 import streamlit as st
@@ -20,10 +25,6 @@ from resnet_viz.models.registry import display_name
 from resnet_viz.render.plots.evaluate import confusion_figure, per_class_figure
 from resnet_viz.student.convert import EXAMPLE_TARGET, command, default_out
 from resnet_viz.train import evaluate as E
-from ui.common import current_language, keep_valid, picture, show_error, tr
-from ui.evaluate import KEY, sample_evaluation, upload_key, uploaded_checkpoint, uploaded_names
-from ui.images import test_sample, thumbnail
-from ui.models import UPLOAD_LIMIT_MB, UPLOAD_TYPES, current_model, model_label
 
 SOURCES = ("sidebar", "upload")
 MISTAKES, MISTAKE_WIDTH = 12, 165  # the most confident mistakes shown, each this many pixels wide

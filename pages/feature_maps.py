@@ -2,17 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-import streamlit as st
-
-from resnet_viz.checkpoints.identity import model_key
-from resnet_viz.checkpoints.read import LoadedModel
-from resnet_viz.errors import VizError
-from resnet_viz.images import Preprocessed
-from resnet_viz.inspect.feature_maps import Capture, anatomy, channel_order, mass_extent, padded, page_of, ratios
-from resnet_viz.render import tables
-from resnet_viz.render.colour import mark_unit
-from resnet_viz.render.plots.feature_maps import anatomy_figure, channel_figure, compare_figure, ratio_figure
 from ui.common import current_language, follow_input, keep_labelled, picture, show_error, tr
 from ui.feature_maps import (
     capture_of,
@@ -26,6 +15,18 @@ from ui.feature_maps import (
 )
 from ui.images import cached_png, image_input, preprocessed, show_preprocessing
 from ui.models import current_model, model_label, model_scope, twin_checkpoints
+
+import numpy as np
+import streamlit as st
+
+from resnet_viz.checkpoints.identity import model_key
+from resnet_viz.checkpoints.read import LoadedModel
+from resnet_viz.errors import VizError
+from resnet_viz.images import Preprocessed
+from resnet_viz.inspect.feature_maps import Capture, anatomy, channel_order, mass_extent, padded, page_of, ratios
+from resnet_viz.render import tables
+from resnet_viz.render.colour import mark_unit
+from resnet_viz.render.plots.feature_maps import anatomy_figure, channel_figure, compare_figure, ratio_figure
 
 PER_PAGE = 64
 GRID_COLS = 8

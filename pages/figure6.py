@@ -1,5 +1,8 @@
 """Figure 6 (training curves, the degradation problem) and Table 6, from the checkpoints' own logs."""
 
+from ui.common import current_language, tr
+from ui.figure6 import RUNS_KEY, checkpoint_runs, runs_default
+
 import pandas as pd
 import streamlit as st
 
@@ -17,8 +20,6 @@ from resnet_viz.paper.figure6 import (
     table6,
 )
 from resnet_viz.render.plots.paper import figure6, table6_figure
-from ui.common import current_language, tr
-from ui.figure6 import RUNS_KEY, checkpoint_runs, runs_default
 
 
 def _chosen_runs(logged: list[Run], names: dict[str, str]) -> list[Run]:

@@ -1,5 +1,10 @@
 """Figure 7: the std of every 3x3 conv layer's response, for plain nets and ResNets, on CIFAR-10 test images."""
 
+from ui.common import class_name, current_language, keep_valid, picture, show_error, tr
+from ui.figure7 import compute_live, image_requested, measured, meter, on_image, request, request_image, shown_size
+from ui.images import image_input, test_sample, thumbnail
+from ui.models import paper_checkpoints
+
 import streamlit as st
 
 from resnet_viz.checkpoints.find import folders_fingerprint, user_checkpoint_dir
@@ -21,10 +26,6 @@ from resnet_viz.paper.figure7 import (
 )
 from resnet_viz.render import tables
 from resnet_viz.render.plots.paper import figure7
-from ui.common import class_name, current_language, keep_valid, picture, show_error, tr
-from ui.figure7 import compute_live, image_requested, measured, meter, on_image, request, request_image, shown_size
-from ui.images import image_input, test_sample, thumbnail
-from ui.models import paper_checkpoints
 
 SAMPLE_SIZES = [100, 200, 500, 1000]
 TOP_IMAGES = 3

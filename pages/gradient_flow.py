@@ -1,6 +1,10 @@
 """Plain vs residual gradient flow: a controlled experiment at initialisation, the chain rule block by block,
 the residual form of the gradient, and the same measurements on trained checkpoints."""
 
+from ui.common import current_language, keep_valid, show_error, tr
+from ui.gradient_flow import DEFAULT_DEPTH, DEFAULT_INIT, DEFAULT_TRAINED, SEED, at_init, trained
+from ui.models import paper_checkpoints
+
 import math
 
 import streamlit as st
@@ -10,9 +14,6 @@ from resnet_viz.errors import VizError
 from resnet_viz.models.registry import display_name
 from resnet_viz.paper.gradient_flow import BATCH_SIZE, DEPTH_CHOICES, HEALTHY_FACTOR, INITS, GradientFlow
 from resnet_viz.render.plots.paper import block_figure, gradient_norms_figure, gradient_path_figure
-from ui.common import current_language, keep_valid, show_error, tr
-from ui.gradient_flow import DEFAULT_DEPTH, DEFAULT_INIT, DEFAULT_TRAINED, SEED, at_init, trained
-from ui.models import paper_checkpoints
 
 # preset -> (batch norm, initialisation): the three outcomes a student should see
 PRESETS = {"vanishing": (False, "small"), "exploding": (False, "he"), "paper": (True, "he")}

@@ -3,13 +3,14 @@
 Nothing here runs a model: the first load of Home stays fast.
 """
 
+from ui.common import current_language, tr
+from ui.navigation import PAGES, SIDEBAR_MODEL_PAGES, page_titles
+
 from pathlib import Path
 
 import streamlit as st
 
 from resnet_viz.render.plots.home import residual_block
-from ui.common import current_language, tr
-from ui.navigation import PAGES, SIDEBAR_MODEL_PAGES, page_titles
 
 ROOT = Path(__file__).resolve().parent.parent
 START_PAGE = "pages/feature_maps.py"

@@ -6,6 +6,8 @@ examples. Every number is computed in resnet_viz.conv_lab.homework (and resnet_v
 
 from __future__ import annotations
 
+from ui.common import command_example, tr
+
 from pathlib import Path
 
 import streamlit as st
@@ -17,7 +19,6 @@ from resnet_viz.inspect.resnet_code import trace
 from resnet_viz.inspect.skeleton import INPUT_SIZE
 from resnet_viz.render.tables import epochs_text
 from resnet_viz.student.pooling import CASES as POOL_CASES
-from ui.common import command_example, tr
 
 KEY = "homework"
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,6 +1,20 @@
 """Loss landscape (Li et al. 2018): the loss around trained plain nets and ResNets on filter-normalised random
 directions, the line from the initial weights, and a low-resolution grid computed live."""
 
+from ui.common import current_language, keep_valid, tr
+from ui.landscape import (
+    LIVE_IMAGES,
+    LIVE_POINTS,
+    estimate,
+    label,
+    live,
+    live_sources,
+    ordered,
+    request,
+    shipped,
+    shipped_epochs,
+)
+
 import streamlit as st
 
 from resnet_viz.paper.landscape import DEFAULT_SEED, Landscape, shape
@@ -15,19 +29,6 @@ from resnet_viz.render.plots.landscape import (
     shape_row,
     shared_range,
     surface_figure,
-)
-from ui.common import current_language, keep_valid, tr
-from ui.landscape import (
-    LIVE_IMAGES,
-    LIVE_POINTS,
-    estimate,
-    label,
-    live,
-    live_sources,
-    ordered,
-    request,
-    shipped,
-    shipped_epochs,
 )
 
 DEFAULT_PAIR = ("plain56", "resnet56")

@@ -3,6 +3,10 @@ patches over the CIFAR-10 sample, and feature visualisations (shipped, or comput
 
 from __future__ import annotations
 
+from ui.common import class_name, current_language, follow_input, keep_labelled, keep_valid, picture, show_error, tr
+from ui.layer_learns import chance, grid_of, live_visual, patches_png, request, sample, tops
+from ui.models import current_model
+
 import numpy as np
 import streamlit as st
 
@@ -33,9 +37,6 @@ from resnet_viz.render.plots.layer_learns import (
     stage_table,
     telescope_sentence,
 )
-from ui.common import class_name, current_language, follow_input, keep_labelled, keep_valid, picture, show_error, tr
-from ui.layer_learns import chance, grid_of, live_visual, patches_png, request, sample, tops
-from ui.models import current_model
 
 SAMPLE_SIZES = [200, 500, 1000]
 HAND_KERNELS = ("sobel_x", "sobel_y", "laplacian", "gaussian_blur")

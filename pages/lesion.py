@@ -1,5 +1,10 @@
 """Lesion study (Veit et al. 2016): delete blocks of a trained network at test time and watch the error."""
 
+from ui.common import class_name, current_language, keep_labelled, keep_valid, picture, show_error, tr, trn
+from ui.images import test_sample, thumbnail
+from ui.lesion import compute_study, depth_groups, not_stored, probabilities, study
+from ui.models import current_model, model_label, pick
+
 import streamlit as st
 
 from resnet_viz.checkpoints.find import folders_fingerprint
@@ -19,10 +24,6 @@ from resnet_viz.paper.lesion import (
     verdict_sentences,
 )
 from resnet_viz.render.plots.lesion import random_figure, single_figure
-from ui.common import class_name, current_language, keep_labelled, keep_valid, picture, show_error, tr, trn
-from ui.images import test_sample, thumbnail
-from ui.lesion import compute_study, depth_groups, not_stored, probabilities, study
-from ui.models import current_model, model_label, pick
 
 SIZES = [100, 250, 500, 1000]
 

@@ -6,13 +6,14 @@ resnet_viz; no code a user types is ever run."""
 
 from __future__ import annotations
 
+from ui.common import command_example, keep_valid, tr
+from ui.resnet_code import plain_check
+
 import pandas as pd
 import streamlit as st
 
 from resnet_viz.conv_lab.parse import format_number as fmt
 from resnet_viz.inspect import resnet_code as R
-from ui.common import command_example, keep_valid, tr
-from ui.resnet_code import plain_check
 
 KEY = "resnet_code"
 SHORTCUTS = ("A", "B", "C", "none")

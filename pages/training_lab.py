@@ -1,5 +1,8 @@
 """Training lab: up to three CIFAR-10 nets trained side by side, live, in a background thread of this session."""
 
+from ui.common import keep_valid, tr
+from ui.training_lab import busy, current_job, default_numbers, downloads, live, recipe_note, start
+
 import streamlit as st
 
 from resnet_viz.train.training_lab.settings import (
@@ -11,8 +14,6 @@ from resnet_viz.train.training_lab.settings import (
     NetChoice,
     lab_depths,
 )
-from ui.common import keep_valid, tr
-from ui.training_lab import busy, current_job, default_numbers, downloads, live, recipe_note, start
 
 KINDS = ("none", "plain", "resnet")
 

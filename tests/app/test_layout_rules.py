@@ -39,3 +39,17 @@ def test_ui_modules_are_imported_by_their_names_not_under_aliases(source):
     """``from ui import lesion as data`` hid where a name came from: pages import the names they use."""
     text = source.read_text(encoding="utf-8")
     assert not re.search(r"^\s*(from ui import \w+|import ui\.\w+ as \w+)", text, re.M), source.name
+
+
+@pytest.mark.parametrize("page", PAGE_FILES, ids=lambda p: p.name)
+def test_a_pages_first_import_is_the_ui_package(page):
+    """On a fresh server Streamlit's legacy pages/ route runs a deep-linked page file without app.py; importing ui
+    sends that run back through the router (ui/legacy_pages.py). Anything imported before it (resnet_viz: torch)
+    would be imported by that run's thread, beside the warm-up's (pages/ruff.toml sorts ui first)."""
+    import ast
+
+    imports = [node for node in ast.parse(page.read_text(encoding="utf-8")).body
+               if isinstance(node, ast.Import | ast.ImportFrom) and getattr(node, "module", None) != "__future__"]
+    first = imports[0]
+    name = first.module if isinstance(first, ast.ImportFrom) else first.names[0].name
+    assert name is not None and name.split(".")[0] == "ui", f"{page.name}: first import is {name}, not ui"
