@@ -2,7 +2,7 @@
 
 Decides the language (``?lang=en|zh``, the switch, or the browser locale), draws the shared sidebar
 (language switch, model picker) and hands over to the chosen page. It imports no torch: the first run starts the
-server's warm-up (ui/warmup.py), Home runs meanwhile, every other page waits for it.
+server's warm-up (ui/warmup.py), Home runs meanwhile, every other page waits for what it imports.
 """
 
 from pathlib import Path
@@ -29,7 +29,8 @@ pages = {url: st.Page(file, title=tr(title), icon=icon, url_path=url, default=ur
 page = st.navigation(list(pages.values()), position="hidden")  # the menu is the sidebar's own: it speaks Chinese
 language_switch()
 sidebar_menu(pages)
-warmup.before_page(page.url_path or "home")
-warmup.sidebar_model_picker()
-st.sidebar.caption(tr("common.sidebar_footer"))
-page.run()
+with warmup.running():  # from here the warm-up starts only what this run (or another) waits for
+    warmup.before_page(page.url_path or "home")
+    warmup.sidebar_model_picker()
+    st.sidebar.caption(tr("common.sidebar_footer"))
+    page.run()

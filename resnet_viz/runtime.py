@@ -16,7 +16,8 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 THREADS_ENV = "RESNET_VIZ_THREADS"
 # One: the sessions of a class are the parallelism. With two, a busy 2-core server spins both in every op: an
@@ -113,15 +114,18 @@ Step = str | Callable[[], object]  # a module to import, or a call
 class WarmUp:
     """What a process needs before its first real work, done once, in one background thread, in stages run in
     order, each a sequence of steps (a module name to import, or a call); whoever needs a stage waits for it
-    (``wait``). The app's: numpy, pandas and PIL (what a page that runs meanwhile may find half-imported in
-    ``sys.modules``: plotly's JSON encoder looks them up there), then torch and every page's imports, then each
-    page's first view.
+    (``wait``), and whoever needs only some steps asks for them (``need``): they go first. The app's: numpy, pandas
+    and PIL (what a page that runs meanwhile may find half-imported in ``sys.modules``: plotly's JSON encoder looks
+    them up there), then torch and every page's imports, then each page's first view.
 
     Only this thread imports them, one step at a time with a pause between, so the GIL is never held longer than
     one module's own import; whoever needs them waits instead of importing concurrently. Two threads importing the
     same packages at once can deadlock on the import locks, which CPython breaks by handing one of them a partially
     initialised module (``AttributeError: partially initialized module 'pandas'``). A step that fails is recorded
     (``failed``) and the rest goes on: the page that needs it runs it again and says what is wrong.
+
+    While a student's script runs (``running``) the thread starts only steps somebody waits for: the rest would
+    take the CPU from that student for work nobody has asked for yet.
 
     At exit the step under way finishes and no other starts (``stop``): a daemon thread still inside torch when the
     interpreter finalises aborts the process ("terminate called without an active exception").
@@ -131,6 +135,11 @@ class WarmUp:
         self.stages = tuple(tuple(stage) for stage in stages)
         self._import = importer
         self._done = [threading.Event() for _ in self.stages]
+        self._steps = [(stage, step) for stage, steps in enumerate(self.stages) for step in steps]
+        self._step_done = {step_name(step): threading.Event() for _, step in self._steps}
+        self._wanted: set[str] = set()
+        self._runs = 0  # scripts running now (``running``)
+        self._changed = threading.Condition()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -150,12 +159,14 @@ class WarmUp:
     def stop(self, timeout: float | None = None) -> None:
         """Run no further step; wait up to ``timeout`` s for the one under way. Whoever waits is let go."""
         self._stopping.set()
+        with self._changed:
+            self._changed.notify_all()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
     def _step(self, step: Step) -> None:
-        name = step if isinstance(step, str) else getattr(step, "__qualname__", repr(step))
+        name = step_name(step)
         start = time.perf_counter()
         try:
             self._import(step) if isinstance(step, str) else step()
@@ -164,23 +175,72 @@ class WarmUp:
         self.seconds[name] = time.perf_counter() - start
         time.sleep(WARM_UP_PAUSE_S)
 
+    def _next(self, pending: list[tuple[int, Step]]) -> tuple[int, Step] | None:
+        """The first pending step somebody waits for; else, while no script runs, the first pending step."""
+        wanted = next((entry for entry in pending if step_name(entry[1]) in self._wanted), None)
+        return wanted or (pending[0] if self._runs == 0 else None)
+
     def _run(self) -> None:
+        pending = list(self._steps)
         try:
-            for stage, done in zip(self.stages, self._done):
-                for step in stage:
-                    if self._stopping.is_set():
-                        return
-                    self._step(step)
-                done.set()
+            while pending and not self._stopping.is_set():
+                with self._changed:
+                    entry = self._next(pending)
+                    while entry is None and not self._stopping.is_set():
+                        self._changed.wait()
+                        entry = self._next(pending)
+                if entry is None:
+                    return
+                stage, step = entry
+                self._step(step)
+                pending.remove(entry)
+                self._step_done[step_name(step)].set()
+                for earlier in range(stage, len(self.stages)):
+                    if any(s <= earlier for s, _ in pending):
+                        break
+                    self._done[earlier].set()
         finally:
-            for done in self._done:
+            for done in (*self._done, *self._step_done.values()):
                 done.set()
 
     def ready(self, stage: int = -1) -> bool:
         """Every step of ``stage`` and those before it done (or failed); by default the last stage's."""
         return self._done[stage].is_set()
 
+    def done(self, steps: Sequence[Step]) -> bool:
+        """Every one of ``steps`` done (or failed)."""
+        return all(self._step_done[step_name(step)].is_set() for step in steps)
+
     def wait(self, timeout: float | None = None, *, stage: int = -1) -> bool:
         """Block until ``stage`` (default: the last) is done; False on timeout. Starts the warm-up if nobody has."""
         self.start()
         return self._done[stage].wait(timeout)
+
+    def need(self, steps: Sequence[Step], timeout: float | None = None) -> bool:
+        """Block until each of ``steps`` is done, running them before any other (in the warm-up's order); False on
+        timeout. Starts the warm-up if nobody has."""
+        names = [step_name(step) for step in steps]
+        with self._changed:
+            self._wanted.update(names)
+            self._changed.notify_all()
+        self.start()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return all(self._step_done[name].wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+                   for name in names)
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Around a student's script run: meanwhile the thread starts only the steps somebody waits for."""
+        with self._changed:
+            self._runs += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._runs -= 1
+                self._changed.notify_all()
+
+
+def step_name(step: Step) -> str:
+    """A step's name in ``WarmUp.seconds``, ``failed`` and ``need``: the module, or the call's qualified name."""
+    return step if isinstance(step, str) else getattr(step, "__qualname__", repr(step))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -118,6 +119,41 @@ def test_a_light_page_waits_for_the_first_stage_only():
     assert warm.ready(0) and not warm.ready() and not warm.wait(0.05)  # a torch page would still be waiting
     importer.release.set()
     assert warm.wait(10) and importer.names == ["numpy", "pandas", "torch", "captum"]
+
+
+def test_what_a_page_needs_goes_first_in_the_warm_ups_order_and_the_rest_follows():
+    importer = Importer(hold="numpy")  # held, so that the page asks before the thread has gone on
+    warm = runtime.WarmUp(["numpy", "pandas"], ["torch", "pyarrow", "captum", "ui.lesion", "ui.figure7"],
+                          importer=importer)
+    assert not warm.need(["ui.lesion", "numpy", "torch"], timeout=0)  # asked while numpy is under way
+    importer.release.set()
+    assert warm.need(["ui.lesion", "numpy", "torch"], timeout=10)
+    assert importer.names[:3] == ["numpy", "torch", "ui.lesion"], importer.names
+    assert warm.wait(10)
+    assert sorted(importer.names) == sorted(["numpy", "pandas", "torch", "pyarrow", "captum", "ui.lesion",
+                                             "ui.figure7"]) and len(importer.names) == 7
+
+
+def test_a_stage_is_ready_only_when_it_and_every_stage_before_it_are_done():
+    importer = Importer(hold="pandas")
+    warm = runtime.WarmUp(["numpy", "pandas"], ["torch"], importer=importer)
+    runs = warm.running()
+    runs.__enter__()  # a student's script runs: only what somebody needs starts
+    assert warm.need(["torch"], timeout=10)
+    assert importer.names == ["torch"] and not warm.ready(1) and not warm.ready(0)
+    runs.__exit__(None, None, None)
+    importer.release.set()
+    assert warm.wait(10) and warm.ready(0) and importer.names == ["torch", "numpy", "pandas"]
+
+
+def test_while_a_script_runs_the_warm_up_starts_only_what_somebody_waits_for():
+    importer = Importer()
+    warm = runtime.WarmUp(["numpy"], ["torch", "captum"], ["views"], importer=importer)
+    with warm.running():
+        assert warm.need(["numpy", "torch"], timeout=10)
+        time.sleep(0.2)  # time enough for the thread to start something it should not
+        assert importer.names == ["numpy", "torch"], importer.names
+    assert warm.wait(10) and importer.names == ["numpy", "torch", "captum", "views"]
 
 
 def test_a_failed_step_is_recorded_and_the_rest_goes_on():

@@ -4,8 +4,10 @@ page's module (``IMPORTS``); each page's first view (``VIEWS``).
 
 Home needs none of it: its first run waits only for the first stage (plotly's JSON encoder looks those up in
 ``sys.modules``, where a half-imported one would break it), and its sidebar shows the model picker from the first
-run after the imports. Every other page waits for the imports before it runs (a spinner says why), so no two threads
-ever import the same heavy packages at once (``resnet_viz.runtime.WarmUp``), and not for the first views.
+run after the imports it needs. Every other page waits for what it imports (``needs``: torch, the shared modules, its
+own module and what that page alone imports, such as torchvision or Captum), which the warm-up runs first; a spinner
+says why. So no two threads ever import the same heavy packages at once (``resnet_viz.runtime.WarmUp``), a page does
+not wait for other pages' libraries, and while a page runs the warm-up starts nothing that nobody waits for.
 
 A page module (``ui/X.py``) may define ``warm_up()``: what its first visit would otherwise compute and that is the
 same for every student (no Streamlit element in it), into the page's own caches.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import threading
+from contextlib import AbstractContextManager
 
 import streamlit as st
 
@@ -24,9 +27,16 @@ from ui.common import tr
 from ui.navigation import PAGES
 
 FIRST = ("numpy", "pandas", "PIL.Image")
+# What every page's run may import: torch (its threads set before anything uses it), what torch and pandas import
+# lazily from any page's run (torch._check: symbolic shapes; dataframes: pyarrow; pandas' Styler: jinja2), the
+# shared ui modules.
 LIBRARIES = ("torch", configure_threads, configure_allocator, "torch.fx.experimental.symbolic_shapes", "pyarrow",
-             "safetensors.torch", "captum.attr")
+             "jinja2", "safetensors.torch")
 SHARED = ("ui.models", "ui.images", "ui.work")
+# What only some pages import (beside their ui module): torchvision (ImageNet nets, VGG-19: Architecture, and any
+# page whose sidebar picks an ImageNet net), Captum (Attribution's ui module imports it).
+OWN_LIBRARIES = {"architecture": ("torchvision.models",)}
+LATER = ("torchvision.models", "captum.attr")
 LIGHT_PAGES = ("home",)  # pages that run during the warm-up (they import none of it)
 FIRST_STAGE, IMPORTS, VIEWS = 0, 1, 2
 
@@ -56,7 +66,16 @@ def page_warm_ups() -> list[Step]:
 
 def steps() -> tuple[tuple[Step, ...], tuple[Step, ...], tuple[Step, ...]]:
     """The stages of this server's warm-up: ``FIRST``, the imports, the first views."""
-    return FIRST, (*LIBRARIES, *SHARED, *page_modules()), tuple(page_warm_ups())
+    return FIRST, (*LIBRARIES, *SHARED, *LATER, *page_modules()), tuple(page_warm_ups())
+
+
+def needs(url_path: str) -> tuple[Step, ...]:
+    """What the page at ``url_path`` waits for before it runs (a light page: the first stage only)."""
+    if url_path in LIGHT_PAGES:
+        return FIRST
+    own = f"ui.{url_path}"
+    return (*FIRST, *LIBRARIES, *SHARED, *OWN_LIBRARIES.get(url_path, ()),
+            *((own,) if importlib.util.find_spec(own) is not None else ()))
 
 
 def server_warm_up() -> WarmUp:
@@ -73,20 +92,26 @@ def start() -> None:
 
 
 def before_page(url_path: str) -> None:
-    """Wait for what the page at ``url_path`` needs: the first stage for a light page, else the imports."""
-    warm = server_warm_up()
-    if url_path in LIGHT_PAGES:
-        warm.wait(stage=FIRST_STAGE)
-    elif not warm.ready(IMPORTS):
+    """Wait for what the page at ``url_path`` needs (``needs``)."""
+    warm, wanted = server_warm_up(), needs(url_path)
+    if url_path in LIGHT_PAGES or warm.done(wanted):
+        warm.need(wanted)
+    else:
         with st.spinner(tr("common.warming_up")):
-            warm.wait(stage=IMPORTS)
+            warm.need(wanted)
+
+
+def running() -> AbstractContextManager[None]:
+    """Around a script run, the wait for the page's needs included (else the thread could start another step between
+    the end of the wait and the page's run): the warm-up starts only what somebody waits for meanwhile."""
+    return server_warm_up().running()
 
 
 def sidebar_model_picker() -> None:
     """The sidebar's model picker; while the warm-up runs (only a light page gets here then), a line that says
     where it will be. Nothing polls for the end of the warm-up: the next run (any click, the next page) draws the
     picker, and a class arriving on a cold server does not rerun its scripts while the warm-up needs the CPU."""
-    if server_warm_up().ready(IMPORTS):
+    if server_warm_up().done((*LIBRARIES, *SHARED)):
         from ui.models import model_picker  # torch and the model code: imported by the warm-up
 
         model_picker()
