@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import streamlit as st
 
 from resnet_viz.errors import VizError
 from resnet_viz.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES, class_label, normalize_language, plural, t
+
+if TYPE_CHECKING:
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 T = TypeVar("T")
 
@@ -83,15 +86,16 @@ def show_error(exc: BaseException) -> None:
 
 def keep_valid(key: str, options: Sequence[object], default: object) -> None:
     """Set a widget's state to ``default`` when it holds none of ``options`` (first visit, or a value left by
-    another model or page), before the widget is drawn."""
-    if st.session_state.get(key) not in options:
+    another model or page), before the widget is drawn; not when the browser holds a value for it that this session
+    has not seen yet (``held_by_browser``): the widget takes that one when it is drawn."""
+    if st.session_state.get(key) not in options and held_by_browser(key) is None:
         st.session_state[key] = default
 
 
-def label_held_by_browser(key: str) -> str | None:
-    """The label the browser shows for the select box ``key`` when this session has not drawn it yet: a tab whose
-    replica went away and that reconnected to another one. Its new session learns the value only when the widget
-    is drawn (Streamlit maps a key to its widget then, from ids that end with the key), too late for ``keep_valid``."""
+def held_by_browser(key: str) -> WidgetState | None:
+    """What the browser holds for the widget ``key`` when this session has not drawn it yet: a tab whose replica
+    went away and that reconnected to another one. Its new session learns the value only when the widget is drawn
+    (Streamlit maps a key to its widget then, from ids that end with the key), too late for ``keep_valid``."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
     from streamlit.runtime.state.common import user_key_from_element_id
     from streamlit.runtime.state.session_state import Serialized
@@ -100,11 +104,14 @@ def label_held_by_browser(key: str) -> str | None:
     if ctx is None or key in st.session_state:
         return None
     incoming = ctx.session_state._state._new_widget_state.states  # Streamlit's record of the run's widget states
-    for wid, state in incoming.items():
-        if user_key_from_element_id(wid) == key and isinstance(state, Serialized):
-            if state.value.WhichOneof("value") == "string_value":
-                return state.value.string_value
-    return None
+    return next((state.value for wid, state in incoming.items()
+                 if user_key_from_element_id(wid) == key and isinstance(state, Serialized)), None)
+
+
+def label_held_by_browser(key: str) -> str | None:
+    """The label the browser shows for the select box ``key`` (``held_by_browser``)."""
+    held = held_by_browser(key)
+    return held.string_value if held is not None and held.WhichOneof("value") == "string_value" else None
 
 
 def lazy_tabs(key: str, names: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
@@ -141,10 +148,12 @@ def keep_labelled(key: str, labels: Mapping[Any, str], default: object) -> None:
     The browser shows the label a select box's value had when it was last set; a widget with a key keeps its id
     whatever its labels, so without this it would go on showing an old image's label for the same value.
     """
-    held = label_held_by_browser(key)  # a tab new to this server: its value, unless its label is gone
-    keep_valid(key, list(labels), default if held is None else {v: k for k, v in labels.items()}.get(held, default))
+    held = label_held_by_browser(key)
+    if held is not None:  # a tab new to this server: its value, unless its label is gone
+        st.session_state[key] = {v: k for k, v in labels.items()}.get(held, default)
+    keep_valid(key, list(labels), default)
     shown = hashlib.blake2s("\x1f".join(map(str, labels.items())).encode(), digest_size=8).hexdigest()
-    if st.session_state.get(f"_labels_{key}") != shown:
+    if key in st.session_state and st.session_state.get(f"_labels_{key}") != shown:
         st.session_state[f"_labels_{key}"] = shown
         st.session_state[key] = st.session_state[key]  # a value set this run is sent with its current label
 

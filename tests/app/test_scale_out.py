@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.class_load import Session
+from benchmarks.class_load import Session, widget_value
 from benchmarks.scale_out import affinity, one_run, parse_args, replicas_by_session
 from deploy.replicas import NGINX
 from resnet_viz.i18n import t
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_missing_reason, streamlit_server, wait_until_idle
 from tests.conftest import REAL_SERVERS
+from ui.gradient_flow import DEFAULT_DEPTH
 
 A, B, C = "127.0.0.1:8501", "127.0.0.1:8502", "127.0.0.1:8503"
 
@@ -110,32 +111,38 @@ def test_a_tab_whose_replica_is_killed_goes_on_with_another_one(tmp_path):
 
 @pytest.mark.slow
 @REAL_SERVERS
-def test_a_tab_that_moves_to_another_server_keeps_the_layer_and_the_model_it_shows(tmp_path):
+def test_a_tab_that_moves_to_another_server_keeps_what_its_widgets_show(tmp_path):
     """The tab's replica went away and it reconnected to another one (a new session there): the select boxes whose
-    labels the app keeps (Feature maps' layer, the sidebar's model) show what the browser held, not their defaults.
-    CI's nginx class test caught the layer going back to conv1 for a session killed between two steps."""
+    labels the app keeps (Feature maps' layer, the sidebar's model) and a widget whose default a page sets
+    (``keep_valid``: gradient flow's depth) show what the browser held, not their defaults. CI's nginx class test
+    caught the layer going back to conv1 for a session killed between two steps."""
     def shown(page, key: str) -> str:
-        _, w = page.widget(key)
-        return w.raw_value if w.set_value else w.options[w.default]
+        return widget_value(*page.widget(key))
+
+    async def moved(first: int, second: int, page_name: str, steps: list[tuple[str, int]]):
+        s = Session(first, timeout=240)
+        await s.open()
+        before = await s.rerun(page=page_name)
+        for key, index in steps:
+            before = await s.choose(key, index)
+        await s.close()
+        s.port = second  # what the balancer does once the first replica is gone
+        await s.open()
+        after = await s.rerun()
+        await s.close()
+        return [shown(before, key) for key, _ in steps], [shown(after, key) for key, _ in steps], after
 
     with ExitStack() as stack:
         env = {"HOME": str(tmp_path), "RESNET_VIZ_OFFLINE": "1"}
         first, second = (int(stack.enter_context(streamlit_server(env, timeout=120))[0].rsplit(":", 1)[1])
                          for _ in range(2))
-
-        async def scenario() -> tuple[str, str, object]:
-            s = Session(first, timeout=240)
-            await s.open()
-            await s.rerun(page="feature_maps")
-            await s.choose("model_choice", 1)  # another shipped network than the default
-            before = await s.choose("feature_maps_layer", -1)
-            held = (shown(before, "feature_maps_layer"), shown(before, "model_choice"))
-            await s.close()
-            s.port = second  # what the balancer does once the first replica is gone
-            await s.open()
-            after = await s.rerun()
-            await s.close()
-            return held, (shown(after, "feature_maps_layer"), shown(after, "model_choice")), after
-
-        held, moved, page = asyncio.run(scenario())
-    assert moved == held and held[0].startswith("stage3") and page.errors() == [] and page.exceptions() == []
+        # another shipped network than the default, the last layer; the shallowest depth (the default is deeper)
+        held, kept, page = asyncio.run(moved(first, second, "feature_maps", [("model_choice", 1),
+                                                                              ("feature_maps_layer", -1)]))
+        depth_held, depth_kept, flow = asyncio.run(moved(first, second, "gradient_flow",
+                                                         [("gradient_flow_depth", 0)]))
+    assert kept == held and held[1].startswith("stage3") and page.errors() == [] and page.exceptions() == []
+    assert depth_kept == depth_held and flow.errors() == [] and flow.exceptions() == []
+    assert depth_held != [str(DEFAULT_DEPTH)], depth_held
+    computed = f"**plain-{depth_held[0]}:"  # the verdict on the experiment the server ran, not only the widget
+    assert any(line.startswith(f"markdown: {computed}") for line in flow.lines()), flow.lines()[:12]
