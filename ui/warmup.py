@@ -33,8 +33,9 @@ FIRST = ("numpy", "pandas", "PIL.Image")
 LIBRARIES = ("torch", configure_threads, configure_allocator, "torch.fx.experimental.symbolic_shapes", "pyarrow",
              "jinja2", "safetensors.torch")
 SHARED = ("ui.models", "ui.images", "ui.work")
-# What only some pages import (beside their ui module): torchvision (ImageNet nets, VGG-19: Architecture, and any
-# page whose sidebar picks an ImageNet net), Captum (Attribution's ui module imports it).
+# What only some pages import (beside their ui module): torchvision (ImageNet nets and VGG-19: Architecture's first
+# view; a sidebar's ImageNet pick imports it in its own run, while the warm-up holds back), Captum (Attribution's ui
+# module imports it).
 OWN_LIBRARIES = {"architecture": ("torchvision.models",)}
 LATER = ("torchvision.models", "captum.attr")
 LIGHT_PAGES = ("home",)  # pages that run during the warm-up (they import none of it)
