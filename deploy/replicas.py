@@ -3,12 +3,13 @@
     python deploy/replicas.py [--replicas 3] [--port 8080] [--address 127.0.0.1] [--first-port 8501]
 
 Starts ``--replicas`` copies of ``streamlit run app.py`` on consecutive loopback ports, waits until each answers its
-health check, then runs nginx (Debian's ``/usr/sbin/nginx``, or ``$NGINX``) in the foreground with a config made
-from ``deploy/nginx/resnet-viz.conf.template`` in a temporary folder (its access log names the replica that served
-each request). Students open ``http://ADDRESS:PORT``. Ctrl+C or SIGTERM stops the replicas first (each drains: its
-sessions keep their server, through nginx, until their work is done; see ui/work.py), then nginx. The replicas
-share one ``server.cookieSecret`` (Streamlit asks for that behind a load balancer); torch uses one thread in each
-(``RESNET_VIZ_THREADS``), so run about one replica per core. benchmarks/scale_out.py and tests/deploy/ use
+health check, runs each one's script once (``WARM_UP_PATH``: the app's warm-up starts then, before a student arrives,
+instead of with the first student's visit), then runs nginx (Debian's ``/usr/sbin/nginx``, or ``$NGINX``) in the
+foreground with a config made from ``deploy/nginx/resnet-viz.conf.template`` in a temporary folder (its access log names
+the replica that served each request). Students open ``http://ADDRESS:PORT``. Ctrl+C or SIGTERM stops the replicas first
+(each drains: its sessions keep their server, through nginx, until their work is done; see ui/work.py), then nginx. The
+replicas share one ``server.cookieSecret`` (Streamlit asks for that behind a load balancer); torch uses one thread in
+each (``RESNET_VIZ_THREADS``), so run about one replica per core. benchmarks/scale_out.py and tests/deploy/ use
 ``Replicas`` from here.
 """
 
@@ -36,6 +37,10 @@ TEMPLATE = Path(__file__).resolve().parent / "nginx" / "resnet-viz.conf.template
 NGINX = os.environ.get("NGINX") or shutil.which("nginx") or "/usr/sbin/nginx"
 COOKIE = "resnet_viz_replica"
 STOP_MARGIN_S = 15  # after a replica's drain: Streamlit closes its sessions and the process ends
+# Streamlit's script health check (``server.scriptHealthCheckEnabled``, off by default) runs app.py once in a session
+# of its own: the run starts the replica's warm-up (ui/warmup.py), so its first student finds torch imported.
+WARM_UP_PATH = "/_stcore/script-health-check"
+WARM_UP_ENV = {"STREAMLIT_SERVER_SCRIPT_HEALTH_CHECK_ENABLED": "true"}
 
 
 def free_port() -> int:
@@ -102,9 +107,9 @@ def replica_command(port: int, address: str = "127.0.0.1") -> list[str]:
             address]
 
 
-def healthy(url: str) -> bool:
+def healthy(url: str, path: str = "/_stcore/health", timeout: float = 2) -> bool:
     try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+        with urllib.request.urlopen(f"{url}{path}", timeout=timeout) as answer:
             return answer.status == 200
     except OSError:
         return False
@@ -136,7 +141,7 @@ class Replicas:
         self.port = port or free_port()
         self.ports = [first_port + i for i in range(count)] if first_port else [free_port() for _ in range(count)]
         self.env = {"RESNET_VIZ_THREADS": "1", "STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(32),
-                    **(env or {})}
+                    **WARM_UP_ENV, **(env or {})}
         self._tmp = None if folder else tempfile.TemporaryDirectory(prefix="resnet-viz-replicas-")
         self.folder = folder or Path(self._tmp.name if self._tmp else ".")
         self.replicas: list[Replica] = []
@@ -178,6 +183,9 @@ class Replicas:
                 if r.proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"replica {k} did not start (see {self.folder / f'replica-{k}.log'})")
                 time.sleep(0.3)
+            if not healthy(f"http://{r.address}", WARM_UP_PATH, timeout=60):
+                log = self.folder / f"replica-{k}.log"
+                raise RuntimeError(f"replica {k}'s script failed its first run (see {log})")
         self.nginx = start_nginx(self.folder, [r.address for r in self.replicas], f"{self.listen}:{self.port}")
 
     def stop_replica(self, index: int, sig: int = signal.SIGTERM) -> None:

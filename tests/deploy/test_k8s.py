@@ -12,7 +12,7 @@ import pytest
 
 yaml = pytest.importorskip("yaml", reason="PyYAML comes with kubernetes-validate (requirements/dev.txt)")
 
-from deploy.replicas import STOP_MARGIN_S  # noqa: E402
+from deploy.replicas import STOP_MARGIN_S, WARM_UP_ENV, WARM_UP_PATH  # noqa: E402
 from resnet_viz.work import DEFAULT_DRAIN_S  # noqa: E402
 from tests.browser import ROOT  # noqa: E402
 from tests.deploy.test_dockerfile import one, port  # noqa: E402
@@ -50,9 +50,15 @@ def test_the_manifests_validate(tmp_path):
 def test_probes_ask_the_image_s_health_check_on_its_port():
     c = container()
     assert c["ports"] == [{"name": "http", "containerPort": port()}]
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    for probe in ("readinessProbe", "livenessProbe"):
         assert c[probe]["httpGet"] == {"path": "/_stcore/health", "port": "http"}, probe
     assert "/_stcore/health" in one("HEALTHCHECK")
+
+
+def test_the_startup_probe_runs_the_script_once_so_the_warm_up_starts_before_a_student():
+    """As deploy/replicas.py does: Streamlit's script health check runs app.py, which starts the pod's warm-up."""
+    assert container()["startupProbe"]["httpGet"] == {"path": WARM_UP_PATH, "port": "http"}
+    assert {name: env()[name]["value"] for name in WARM_UP_ENV} == WARM_UP_ENV
 
 
 def test_a_busy_or_draining_pod_is_not_restarted():

@@ -154,3 +154,21 @@ def test_the_script_serves_through_nginx_and_stops_the_replicas_before_nginx(tmp
     assert all("Stopping..." in log for log in logs), logs
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
+
+
+@pytest.mark.slow
+@REAL_SERVERS
+@pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="reads /proc/PID/maps (Linux)")
+def test_a_replica_imports_torch_before_its_first_student(tmp_path):
+    """Replicas runs each replica's script once (Streamlit's script health check, ``WARM_UP_PATH``): its warm-up
+    imports torch while no session is open, instead of with the first student's visit."""
+    import time
+
+    from deploy.replicas import Replicas
+
+    with Replicas(1, env={"RESNET_VIZ_OFFLINE": "1", "HOME": str(tmp_path)}, folder=tmp_path / "replicas") as replicas:
+        maps = Path(f"/proc/{replicas.replicas[0].proc.pid}/maps")
+        deadline = time.monotonic() + 120
+        while "libtorch" not in maps.read_text() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert "libtorch" in maps.read_text(), "the replica's warm-up did not start before a student came"
