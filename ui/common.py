@@ -86,10 +86,27 @@ def show_error(exc: BaseException) -> None:
 
 def keep_valid(key: str, options: Sequence[object], default: object) -> None:
     """Set a widget's state to ``default`` when it holds none of ``options`` (first visit, or a value left by
-    another model or page), before the widget is drawn; not when the browser holds a value for it that this session
-    has not seen yet (``held_by_browser``): the widget takes that one when it is drawn."""
-    if st.session_state.get(key) not in options and held_by_browser(key) is None:
+    another model or page), before the widget is drawn; not when the browser holds one of ``options`` for it that this
+    session has not seen yet (``held_by_browser``): the widget takes that one when it is drawn."""
+    if st.session_state.get(key) not in options and not holds_one_of(held_by_browser(key), options):
         st.session_state[key] = default
+
+
+def holds_one_of(held: WidgetState | None, options: Sequence[object]) -> bool:
+    """Whether a value the browser holds names one of ``options`` (a label a page formats itself cannot be checked
+    here: ``keep_labelled`` maps those)."""
+    if held is None:
+        return False
+    kind = held.WhichOneof("value")
+    texts = {str(option) for option in options}
+    if kind == "string_value":
+        return held.string_value in texts
+    if kind in ("string_array_value", "double_array_value", "int_array_value"):
+        values = list(getattr(held, kind).data)
+        return bool(values) and all(str(v) in texts or v in options for v in values)
+    if kind in ("bool_value", "int_value", "double_value"):
+        return getattr(held, kind) in options
+    return False
 
 
 def held_by_browser(key: str) -> WidgetState | None:
