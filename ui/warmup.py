@@ -1,6 +1,6 @@
 """The server's warm-up, once per process in one background thread that the first script run starts, while the first
 student reads Home, in three stages: numpy, pandas and PIL (``FIRST``); torch, Captum, the model code and every
-page's module (``IMPORTS``); each page's first view (``VIEWS``).
+page's module (``IMPORTS``); each page's first view.
 
 Home needs none of it: its first run waits only for the first stage (plotly's JSON encoder looks those up in
 ``sys.modules``, where a half-imported one would break it), and its sidebar shows the model picker from the first
@@ -39,7 +39,7 @@ SHARED = ("ui.models", "ui.images", "ui.work")
 OWN_LIBRARIES = {"architecture": ("torchvision.models",)}
 LATER = ("torchvision.models", "captum.attr")
 LIGHT_PAGES = ("home",)  # pages that run during the warm-up (they import none of it)
-FIRST_STAGE, IMPORTS, VIEWS = 0, 1, 2
+IMPORTS = 1  # the imports' stage in ``steps()`` (after ``FIRST``, before the first views)
 
 _server: WarmUp | None = None
 _guard = threading.Lock()
