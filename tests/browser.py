@@ -121,7 +121,7 @@ DESKTOP, PHONE = (1400, 1000), (390, 844)  # viewport sizes (CSS pixels): a lapt
 # url path -> CSS selector of the element that proves the page did its job (None: the title suffices).
 MAIN_ELEMENT = {
     "": None,  # home: the default page, served at the root
-    "conv_lab": '[data-testid="stMetric"]',  # the calculator's results (the charts sit in hidden tabs)
+    "conv_lab": '[data-testid="stMetric"]',  # the calculator's results (its first tab: only the open tab runs)
     "architecture": '[data-testid="stPlotlyChart"]',
     "feature_maps": '[data-testid="stImage"], [data-testid="stPlotlyChart"]',
     "attribution": '[data-testid="stImage"]',

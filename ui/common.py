@@ -7,6 +7,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import pandas as pd
 import streamlit as st
 
 from resnet_viz.errors import VizError
@@ -131,10 +132,19 @@ def label_held_by_browser(key: str) -> str | None:
     return held.string_value if held is not None and held.WhichOneof("value") == "string_value" else None
 
 
+def _open_tab_key(key: str) -> str:
+    return f"{key}_name"
+
+
+def open_tab(key: str, name: str) -> None:
+    """Open the tab ``name`` of ``lazy_tabs(key, ...)`` on its next draw (a deep link's tab)."""
+    st.session_state[_open_tab_key(key)] = name
+
+
 def lazy_tabs(key: str, names: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
     """Tabs of which only the open one runs: ``{name: container}`` of the open tab alone. A tab switch reruns the
     page. The open tab is kept by name (``key``), so a language switch, which changes every label, keeps it."""
-    remembered = f"{key}_name"
+    remembered = _open_tab_key(key)
     if st.session_state.get(remembered) not in names:
         st.session_state[remembered] = names[0]
     by_label = dict(zip(labels, names))
@@ -145,6 +155,24 @@ def lazy_tabs(key: str, names: Sequence[str], labels: Sequence[str]) -> dict[str
 
     tabs = st.tabs(list(labels), key=key, on_change=switched)
     return {name: tab for name, tab in zip(names, tabs) if tab.open}
+
+
+def kept_data_editor(data: pd.DataFrame, *, key: str, **kwargs: Any) -> pd.DataFrame:
+    """``st.data_editor(data, key=key, ...)`` whose edits outlive a run that does not draw it (a closed tab of
+    ``lazy_tabs``). Streamlit keeps no data editor's state once it is not drawn (``persist_state`` does not apply to
+    it, nor may session state set it), so the edited table is kept, and a table drawn again starts from it. New
+    ``data`` (another language's labels) starts afresh, as the editor itself would."""
+    drawn, kept, given = f"_{key}_drawn", f"_{key}_kept", f"_{key}_given"
+    fingerprint = (tuple(data.columns), int(pd.util.hash_pandas_object(data, index=True).sum()))
+    if st.session_state.get(given) != fingerprint:
+        st.session_state[given] = fingerprint
+        st.session_state.pop(kept, None)
+        st.session_state.pop(drawn, None)
+    if key not in st.session_state or drawn not in st.session_state:  # first drawn, or drawn again
+        st.session_state[drawn] = st.session_state.get(kept, data)
+    edited = st.data_editor(st.session_state[drawn], key=key, **kwargs)
+    st.session_state[kept] = edited
+    return edited
 
 
 def follow_input(key: str, source: Hashable, value: object) -> None:

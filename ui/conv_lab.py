@@ -25,7 +25,7 @@ from resnet_viz.images import load_sample, sample_images
 from resnet_viz.models.registry import model_names
 from resnet_viz.render import tables
 from resnet_viz.render.plots import conv_lab as plots
-from ui.common import current_language, show_error, tr
+from ui.common import current_language, kept_data_editor, open_tab, show_error, tr
 
 RF_SOURCES = ("preset", "zoo", "custom")
 POOL_INPUTS = {name: sliding.INPUTS[name] for name in ("notes_example", "square")}
@@ -39,13 +39,14 @@ def labels(prefix: str, options) -> dict[str, str]:
 
 def whole(where, label: str, key: str, value: int, maximum: int, minimum: int = 1, **kwargs) -> int:
     """A number input for a whole number (step 1)."""
-    return where.number_input(label, min_value=minimum, max_value=maximum, value=value, step=1, key=key, **kwargs)
+    return where.number_input(label, min_value=minimum, max_value=maximum, value=value, step=1, key=key,
+                              persist_state="page", **kwargs)
 
 
 def setting(where, label: str, key: str, value: int, **kwargs) -> int:
     """A whole number (step 1) that the widget does not bound: 0, negative and huge values reach
     ``resnet_viz.conv_lab``, whose InputError names the field and the allowed range."""
-    return where.number_input(label, value=value, step=1, key=key, **kwargs)
+    return where.number_input(label, value=value, step=1, key=key, persist_state="page", **kwargs)
 
 
 def checked(fn, /, *args, **kwargs):
@@ -64,13 +65,14 @@ def editable_grid(prefix: str, example: np.ndarray, max_side: int) -> pd.DataFra
     cols = whole(c2, tr("conv_lab.cols"), f"{prefix}_edit_cols", example.shape[1], max_side)
     frame = pd.DataFrame(parse.start_grid(example, rows, cols), columns=[str(i + 1) for i in range(cols)])
     # A new key per shape: changing the size starts a fresh table instead of mixing old edits in.
-    return st.data_editor(frame, key=f"{prefix}_grid_{rows}x{cols}", hide_index=True)
+    return kept_data_editor(frame, key=f"{prefix}_grid_{rows}x{cols}", hide_index=True)
 
 
 def grid_source(prefix: str, presets: dict[str, tuple], label_key: str, default: str) -> np.ndarray | pd.DataFrame:
     """Preset / random / typed grid (an editable table). Returns the grid (possibly with empty cells)."""
     options = list(presets) + ["random", "custom"]
     choice = st.selectbox(tr(label_key), options, index=options.index(default), key=f"{prefix}_source",
+                          persist_state="page",
                           format_func=labels("conv_lab.input_", options).__getitem__)
     if choice == "random":
         c1, c2, c3 = st.columns(3)
@@ -93,13 +95,14 @@ def conv_settings() -> calc.ConvSettings:
     c_in = setting(c3, "C_in", "conv_lab_cin", 3, help=tr("conv_lab.help_cin"))
     c_out = setting(c4, "C_out", "conv_lab_cout", 64, help=tr("conv_lab.help_cout"))
     c1, c2, c3, c4 = st.columns(4)
-    if c1.checkbox(tr("conv_lab.square_kernel"), value=True, key="conv_lab_square"):
+    if c1.checkbox(tr("conv_lab.square_kernel"), value=True, key="conv_lab_square", persist_state="page"):
         k_h = k_w = setting(c1, "K", "conv_lab_k", 7, help=tr("conv_lab.help_k"))
     else:
         k_h = setting(c1, "K_H", "conv_lab_kh", 7, help=tr("conv_lab.help_k"))
         k_w = setting(c1, "K_W", "conv_lab_kw", 7, help=tr("conv_lab.help_k"))
     stride = setting(c2, tr("conv_lab.stride"), "conv_lab_stride", 2, help=tr("conv_lab.help_stride"))
-    mode = c3.radio(tr("conv_lab.padding_mode"), calc.PADDING_MODES, key="conv_lab_pad_mode", horizontal=True,
+    mode = c3.radio(tr("conv_lab.padding_mode"), calc.PADDING_MODES, key="conv_lab_pad_mode", persist_state="page",
+                    horizontal=True,
                     format_func=labels("conv_lab.padding_", calc.PADDING_MODES).get,
                     help=tr("conv_lab.help_padding"))
     padding: int | str = mode
@@ -108,7 +111,8 @@ def conv_settings() -> calc.ConvSettings:
     dilation = setting(c4, tr("conv_lab.dilation"), "conv_lab_dilation", 1,
                      help=tr("conv_lab.help_dilation"))
     groups = setting(c4, tr("conv_lab.groups"), "conv_lab_groups", 1, help=tr("conv_lab.help_groups"))
-    bias = c2.checkbox(tr("conv_lab.bias"), value=False, key="conv_lab_bias", help=tr("conv_lab.help_bias"))
+    bias = c2.checkbox(tr("conv_lab.bias"), value=False, key="conv_lab_bias", persist_state="page",
+                       help=tr("conv_lab.help_bias"))
     return calc.ConvSettings(height, width, c_in, c_out, k_h, k_w, stride, padding, dilation, groups, bias)
 
 
@@ -123,6 +127,7 @@ def torch_conv_shape(settings: calc.ConvSettings) -> tuple[tuple[int, ...], int]
 def kernel_source() -> np.ndarray | pd.DataFrame:
     options = list(sliding.KERNELS) + ["custom"]
     choice = st.selectbox(tr("conv_lab.kernel"), options, index=options.index("sobel_x"), key="conv_lab_kernel",
+                          persist_state="page",
                           format_func=labels("conv_lab.kernel_", options).__getitem__)
     if choice != "custom":
         st.caption(tr(f"conv_lab.kernel_{choice}_help"))
@@ -142,7 +147,7 @@ def filtered(image_id: str, _image, kernel: tuple[tuple[float, ...], ...], strid
 
 def pool_settings() -> tuple[str, int, int, int, bool, bool]:
     """(kind, kernel, stride, padding, ceil mode, count_include_pad)."""
-    kind = st.radio(tr("conv_lab.pool_kind"), pooling.POOL_KINDS, key="conv_lab_pool_kind",
+    kind = st.radio(tr("conv_lab.pool_kind"), pooling.POOL_KINDS, key="conv_lab_pool_kind", persist_state="page",
                     horizontal=True, format_func=labels("conv_lab.pool_", pooling.POOL_KINDS).__getitem__)
     fixed = kind == "global_avg"  # global average pooling has no window to set
     c1, c2, c3 = st.columns(3)
@@ -150,9 +155,10 @@ def pool_settings() -> tuple[str, int, int, int, bool, bool]:
     stride = setting(c2, tr("conv_lab.stride"), "conv_lab_pool_s", 2, disabled=fixed)
     padding = setting(c3, tr("conv_lab.padding"), "conv_lab_pool_p", 0,
                     disabled=fixed, help=tr("conv_lab.pool_padding_help"))
-    ceil_mode = st.checkbox(tr("conv_lab.ceil_mode"), key="conv_lab_pool_ceil", disabled=fixed,
+    ceil_mode = st.checkbox(tr("conv_lab.ceil_mode"), key="conv_lab_pool_ceil", persist_state="page", disabled=fixed,
                             help=tr("conv_lab.ceil_mode_help"))
     include_pad = st.checkbox(tr("conv_lab.count_include_pad"), value=True, key="conv_lab_pool_incl",
+                              persist_state="page",
                               disabled=kind != "avg", help=tr("conv_lab.count_include_pad_help"))
     return kind, kernel, stride, padding, ceil_mode, include_pad
 
@@ -177,7 +183,7 @@ def _custom_layers() -> tuple[int, list[calc.Layer]]:
     config = {headers["kind"]: st.column_config.SelectboxColumn(options=list(kinds.values()), required=True),
               **{name: st.column_config.NumberColumn(step=1) for name in ("K", "S", "P", "D")}}
     st.caption(tr("conv_lab.chain_custom_help"))
-    table = st.data_editor(start, key="conv_lab_rf_table", num_rows="dynamic", column_config=config, hide_index=True)
+    table = kept_data_editor(start, key="conv_lab_rf_table", num_rows="dynamic", column_config=config, hide_index=True)
     size = setting(st, tr("conv_lab.input_size"), "conv_lab_rf_size", 224)
     return size, tables.chain_from_table(table.to_dict("records"), lang)
 
@@ -185,17 +191,21 @@ def _custom_layers() -> tuple[int, list[calc.Layer]]:
 def chain_source() -> tuple[int, list[calc.Layer]]:
     """(input size, layers) of a preset chain, a zoo model up to a stage, or a typed table."""
     source = st.radio(tr("conv_lab.rf_source"), RF_SOURCES, horizontal=True, key="conv_lab_rf_source",
+                      persist_state="page",
                       format_func=labels("conv_lab.rf_source_", RF_SOURCES).__getitem__)
     if source == "preset":
         preset = st.selectbox(tr("conv_lab.rf_preset"), list(calc.CHAIN_PRESETS), key="conv_lab_rf_preset",
+                              persist_state="page",
                               format_func=labels("calc.preset_", calc.CHAIN_PRESETS).__getitem__)
         size, layers = calc.CHAIN_PRESETS[preset]
         return size, list(layers)
     if source == "zoo":
         c1, c2 = st.columns(2)
         names = model_names()
-        name = c1.selectbox(tr("conv_lab.rf_model"), names, index=names.index("resnet34"), key="conv_lab_rf_model")
-        until = c2.selectbox(tr("conv_lab.rf_until"), _zoo_stages(name), key=f"conv_lab_rf_until_{name}")
+        name = c1.selectbox(tr("conv_lab.rf_model"), names, index=names.index("resnet34"), key="conv_lab_rf_model",
+                            persist_state="page")
+        until = c2.selectbox(tr("conv_lab.rf_until"), _zoo_stages(name), key=f"conv_lab_rf_until_{name}",
+                             persist_state="page")
         return _zoo_layers(name, until)
     return _custom_layers()
 
@@ -203,7 +213,7 @@ def chain_source() -> tuple[int, list[calc.Layer]]:
 # --- deep links from the homework page ----------------------------------------------------------------
 
 PRESET_PARAM = "preset"
-_PRESET_TAB = "_conv_lab_preset_tab"
+TABS = "conv_lab_tab"  # the lab's tabs (``lazy_tabs``): only the open one runs
 _FROM_HOMEWORK = "_conv_lab_from_homework"  # the homework link applied on this run
 
 
@@ -234,9 +244,9 @@ def homework_note() -> str | None:
               question=question)
 
 
-def lab_preset() -> str | None:
+def lab_preset() -> None:
     """Apply a homework deep link (``?preset=<name>``, see ``resnet_viz.conv_lab.homework.PRESETS``) once, before the
-    lab's widgets are drawn, and return the label of the tab to open (the last preset's, for the session)."""
+    lab's widgets are drawn: its values, and its tab opened."""
     name = st.query_params.get(PRESET_PARAM)
     if name is not None:
         del st.query_params[PRESET_PARAM]  # applied once: the student's own changes are not overwritten
@@ -244,13 +254,11 @@ def lab_preset() -> str | None:
         if preset is not None:
             tab, values = _preset_state(preset)
             st.session_state.update(values)
-            st.session_state[_PRESET_TAB] = tab
+            open_tab(TABS, tab)
         elif name in homework.TAB_LINKS:
-            st.session_state[_PRESET_TAB] = homework.TAB_LINKS[name]
+            open_tab(TABS, homework.TAB_LINKS[name])
         if name in homework.LINK_QUESTIONS:
             st.session_state[_FROM_HOMEWORK] = name
-    opened = st.session_state.get(_PRESET_TAB)
-    return tr(f"conv_lab.{opened}") if opened else None
 
 
 # --- pooling by hand --------------------------------------------------------------------------------
@@ -262,16 +270,18 @@ def _answer_table(key: str, rows: int, cols: int) -> pd.DataFrame:
     """Empty text cells (a number column would show "None" in each): the checker reads what was typed."""
     empty = pd.DataFrame([[""] * cols for _ in range(rows)], columns=[str(i + 1) for i in range(cols)])
     config = {c: st.column_config.TextColumn(max_chars=12) for c in empty.columns}
-    return st.data_editor(empty, key=key, hide_index=True, column_config=config)
+    return kept_data_editor(empty, key=key, hide_index=True, column_config=config)
 
 
 def pool_exercise() -> None:
     st.markdown(tr("conv_lab.ex_intro"))
     c1, c2, c3 = st.columns(3)
     size = c1.selectbox(tr("conv_lab.ex_size"), pool_lesson.EXERCISE_SIZES, key="conv_lab_ex_size",
+                        persist_state="page",
                         format_func=lambda n: f"{n} x {n}")
-    seed = c2.number_input(tr("conv_lab.ex_seed"), 0, 10**6, 1, 1, key="conv_lab_ex_seed")
-    kind = c3.radio(tr("conv_lab.ex_kind"), EXERCISE_KINDS, key="conv_lab_ex_kind", horizontal=True,
+    seed = c2.number_input(tr("conv_lab.ex_seed"), 0, 10**6, 1, 1, key="conv_lab_ex_seed", persist_state="page")
+    kind = c3.radio(tr("conv_lab.ex_kind"), EXERCISE_KINDS, key="conv_lab_ex_kind", persist_state="page",
+                    horizontal=True,
                     format_func=labels("conv_lab.pool_", EXERCISE_KINDS).__getitem__)
     ex = pool_lesson.pool_exercise(size, int(seed))
     expected = ex.expected(kind)
@@ -290,7 +300,7 @@ def pool_exercise() -> None:
     else:
         st.markdown(tr("conv_lab.ex_score", right=result.right, total=result.total, wrong=result.wrong,
                        empty=result.empty))
-    if st.toggle(tr("conv_lab.ex_show_answer"), key="conv_lab_ex_show"):
+    if st.toggle(tr("conv_lab.ex_show_answer"), key="conv_lab_ex_show", persist_state="page"):
         st.plotly_chart(plots.matrix_figure(expected, title="", colorscale="Greens", height=240),
                         key="conv_lab_fig_ex_answer")
         st.caption(tr("conv_lab.ex_answer_caption", kind=tr(f"conv_lab.pool_{kind}")))
@@ -332,25 +342,27 @@ MC_FILTERS = (*multichannel.FILTERS, "random")
 
 
 def _mc_input() -> np.ndarray:
-    source_name = st.radio(tr("conv_lab.mc_source"), MC_SOURCES, key="conv_lab_mc_source", horizontal=True,
+    source_name = st.radio(tr("conv_lab.mc_source"), MC_SOURCES, key="conv_lab_mc_source", persist_state="page",
+                           horizontal=True,
                            format_func=labels("conv_lab.mc_source_", MC_SOURCES).__getitem__)
     c1, c2, c3 = st.columns(3)
     if source_name == "random":
-        seed = c1.number_input(tr("conv_lab.seed"), 0, 10**6, 0, 1, key="conv_lab_mc_seed")
+        seed = c1.number_input(tr("conv_lab.seed"), 0, 10**6, 0, 1, key="conv_lab_mc_seed", persist_state="page")
         return multichannel.random_rgb(5, int(seed))
     samples = sample_images("cifar10")
-    name = c1.selectbox(tr("conv_lab.mc_sample"), list(samples), key="conv_lab_mc_sample")
-    top = c2.number_input(tr("conv_lab.mc_top"), 0, 27, 12, 1, key="conv_lab_mc_top")
-    left = c3.number_input(tr("conv_lab.mc_left"), 0, 27, 12, 1, key="conv_lab_mc_left")
+    name = c1.selectbox(tr("conv_lab.mc_sample"), list(samples), key="conv_lab_mc_sample", persist_state="page")
+    top = c2.number_input(tr("conv_lab.mc_top"), 0, 27, 12, 1, key="conv_lab_mc_top", persist_state="page")
+    left = c3.number_input(tr("conv_lab.mc_left"), 0, 27, 12, 1, key="conv_lab_mc_left", persist_state="page")
     return multichannel.image_crop(np.asarray(load_sample(samples[name]).convert("RGB")), 5, int(top), int(left))
 
 
 def _mc_settings() -> tuple[np.ndarray, float, int, int]:
     c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
-    name = c1.selectbox(tr("conv_lab.mc_filter"), MC_FILTERS, key="conv_lab_mc_filter",
+    name = c1.selectbox(tr("conv_lab.mc_filter"), MC_FILTERS, key="conv_lab_mc_filter", persist_state="page",
                         format_func=labels("conv_lab.mc_filter_", MC_FILTERS).__getitem__)
     weight = multichannel.random_filter(3) if name == "random" else np.array(multichannel.FILTERS[name], dtype=float)
-    bias = c2.number_input(tr("conv_lab.mc_bias"), -100.0, 100.0, 0.0, 0.5, key="conv_lab_mc_bias")
+    bias = c2.number_input(tr("conv_lab.mc_bias"), -100.0, 100.0, 0.0, 0.5, key="conv_lab_mc_bias",
+                           persist_state="page")
     stride = setting(c3, tr("conv_lab.stride"), "conv_lab_mc_stride", 1)
     padding = setting(c4, tr("conv_lab.padding"), "conv_lab_mc_pad", 0)
     return weight, float(bias), stride, padding
@@ -367,6 +379,7 @@ def multichannel_lab() -> None:
     if st.session_state.get("conv_lab_mc_pos", 1) > demo.output.size:
         st.session_state["conv_lab_mc_pos"] = 1
     position = st.slider(tr("conv_lab.mc_position"), 1, max(demo.output.size, 2), key="conv_lab_mc_pos",
+                         persist_state="page",
                          disabled=demo.output.size < 2)
     row, col = divmod(min(position, demo.output.size) - 1, ow)
     k, p = demo.weight.shape[-1], demo.padding
@@ -409,7 +422,8 @@ def shift_lab() -> None:
     with right:
         names = list(KERNELS)
         kernel = right.selectbox(tr("conv_lab.shift_kernel"), names, index=names.index("sobel_x"),
-                                 key="conv_lab_shift_kernel", format_func=labels("conv_lab.kernel_", names).__getitem__)
+                                 key="conv_lab_shift_kernel", persist_state="page",
+                                 format_func=labels("conv_lab.kernel_", names).__getitem__)
         c1, c2 = st.columns(2)
         dy = setting(c1, tr("conv_lab.shift_dy"), "conv_lab_shift_dy", 0)
         dx = setting(c2, tr("conv_lab.shift_dx"), "conv_lab_shift_dx", 1)

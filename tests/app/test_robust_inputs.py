@@ -18,11 +18,16 @@ from tests.conftest import app_page, assert_no_exception
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py") if not p.name.startswith("_"))
 # Pages whose tabs run only when open (ui.common.lazy_tabs): each tab is visited as a page of its own.
-LAZY_TABS = {"pages/architecture.py": ("architecture_tab_name", ("figure3", "table1", "options", "blocks", "layers"))}
+LAZY_TABS = {"pages/architecture.py": ("architecture_tab_name", ("figure3", "table1", "options", "blocks", "layers")),
+             "pages/conv_lab.py": ("conv_lab_tab_name", tuple(f"tab_{n}" for n in (
+                 "calculator", "sliding", "multichannel", "pooling", "exercise", "shift", "receptive", "why")))}
 VIEWS = [(page, tab) for page in PAGES for tab in (LAZY_TABS[page][1] if page in LAZY_TABS else (None,))]
 IMPOSSIBLE = (0, -1, -10**9, 10**9, 2.5, 1e300)
 # A floor on what the test must find, so a change in how fields are discovered cannot empty it silently.
-AT_LEAST = {("pages/conv_lab.py", None): 20, ("pages/architecture.py", "blocks"): 2,
+AT_LEAST = {**{("pages/conv_lab.py", f"tab_{tab}"): n for tab, n in (
+                ("calculator", 9), ("sliding", 4), ("multichannel", 5), ("pooling", 4), ("exercise", 1), ("shift", 2),
+                ("receptive", 3), ("why", 6))},
+            ("pages/architecture.py", "blocks"): 2,
             ("pages/architecture.py", "layers"): 1, ("pages/attribution.py", None): 1,
             ("pages/feature_maps.py", None): 2}
 

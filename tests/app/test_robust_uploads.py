@@ -24,6 +24,7 @@ CASES = {c.name: c for c in IMAGE_CASES}
 UPLOAD_PAGES = [p for p in ("pages/feature_maps.py", "pages/attribution.py", "pages/conv_lab.py",
                                  "pages/figure7.py")
                 if (ROOT / p).is_file()]
+OPEN_TAB = {"pages/conv_lab.py": {"conv_lab_tab_name": "tab_sliding"}}  # only the open tab runs: the photo's tab
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +155,7 @@ def _upload_widget(at):
 @pytest.mark.slow
 @pytest.mark.parametrize("page", UPLOAD_PAGES)
 def test_pages_survive_every_upload(page, files):
-    at = app_page(page, lang="en")  # AppTest formats option labels outside the run, i.e. in English
+    at = app_page(page, lang="en", **OPEN_TAB.get(page, {}))  # AppTest formats labels outside the run: English
     assert_no_exception(at)
     key = _upload_widget(at).key
     for name in PAGE_CASES:

@@ -105,11 +105,13 @@ def test_deep_links_fill_in_the_conv_lab():
     assert at.radio(key="conv_lab_pad_mode").value == "valid" and at.metric[0].value == "16 x 30 x 30"
     at.query_params["preset"] = "vgg_three"
     at.run()
+    assert at.session_state["conv_lab_tab_name"] == "tab_receptive"  # the preset's tab opened
     assert [at.number_input(key=f"conv_lab_vgg_{k}").value for k in "knc"] == [3, 3, 64]
-    assert at.number_input(key="conv_lab_stride").value == 1  # the calculator keeps the last preset
+    assert at.session_state["conv_lab_stride"] == 1  # the calculator, closed, keeps the last preset
     at.query_params["preset"] = "pooling"  # opens the pooling exercise's tab, sets nothing
     at.run()
     assert_no_exception(at)
+    assert at.session_state["conv_lab_tab_name"] == H.TAB_LINKS["pooling"]
     assert all(f"conv_lab.{tab}" in catalogue("en") for tab in H.TAB_LINKS.values())
     at.query_params["preset"] = "no_such_preset"
     at.run()
