@@ -23,8 +23,10 @@ import time
 from functools import partial
 from pathlib import Path
 
+import torch
+
 from resnet_viz.checkpoints.find import SHIPPED_DIR, load_model
-from resnet_viz.paper.lesion import intact_pass, lesion_study, probabilities, probabilities_from
+from resnet_viz.paper.lesion import intact_pass, lesion_study, probabilities, probabilities_from, sweep_work
 from resnet_viz.runtime import configure_threads
 from resnet_viz.samples import load_test_sample
 from resnet_viz.work import WORKERS
@@ -34,6 +36,18 @@ def timed(fn) -> tuple[float, float]:
     start, cpu = time.perf_counter(), time.process_time()
     fn()
     return time.perf_counter() - start, time.process_time() - cpu
+
+
+def conv_rate(repeat: int = 20) -> float:
+    """Multiply-adds per second of one 3x3 convolution (16 -> 16 channels, 32 x 32, batch 64, channels last, as the
+    sweep's first stage runs it) on this thread: what this CPU can give the sweep."""
+    x = torch.randn(64, 16, 32, 32).contiguous(memory_format=torch.channels_last)
+    conv = torch.nn.Conv2d(16, 16, 3, padding=1).eval()
+    macs = 64 * 16 * 16 * 9 * 32 * 32
+    with torch.inference_mode():
+        conv(x)
+        best = min(timed(lambda: conv(x))[0] for _ in range(repeat))
+    return macs / best
 
 
 def main() -> None:
@@ -78,6 +92,12 @@ def main() -> None:
             f"single deletions (ResNet-110, 54 blocks, {len(images)} images)")
         say("sweep_page_resnet110", *timed(lambda: lesion_study(r110, images, labels, workers=args.workers)),
             "the page's sweep (ResNet-110: single deletions and 10 random draws per k)")
+        work = sweep_work("resnet110", len(images))
+        rate, peak = work / float(out["sweep_page_resnet110_cpu"]) / 1e9, conv_rate() / 1e9  # type: ignore[arg-type]
+        out["sweep_tmac"], out["sweep_gmac_per_cpu_s"], out["conv_gmac_per_s"] = work / 1e12, rate, peak
+        print(f"the sweep's work: {work / 1e12:.2f} T multiply-adds, {rate:.1f} G per CPU second; one 3x3 "
+              f"convolution alone on one thread (ResNet's first stage, batch 64): {peak:.1f} G per second, so the "
+              f"sweep runs at {100 * rate / peak:.0f} % of it")
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
 
