@@ -56,8 +56,8 @@ def _detail_choice(columns: list[ColumnLayout], event) -> str:
               for c, column in enumerate(columns) for b in column.boxes}
     follow_click(columns, event, options)
     keep_valid(DETAIL_KEY, options, options[-1])
-    return str(st.selectbox(tr("architecture.detail_pick"), options, key=DETAIL_KEY, format_func=labels.__getitem__,
-                            help=tr("architecture.detail_pick_help")))
+    return str(st.selectbox(tr("architecture.detail_pick"), options, key=DETAIL_KEY, persist_state="page",
+                            format_func=labels.__getitem__, help=tr("architecture.detail_pick_help")))
 
 
 def _changes_tables(columns: list[ColumnLayout], names: list[str], lang: str) -> None:
@@ -74,13 +74,13 @@ def figure3_tab(lang: str) -> None:
     for i, col in enumerate(st.columns(3)):
         key = f"architecture_col_{i}"
         keep_valid(key, NAMES, DEFAULT_COLUMNS[i])
-        names.append(col.selectbox(tr("architecture.column_pick", n=i + 1), NAMES, key=key,
+        names.append(col.selectbox(tr("architecture.column_pick", n=i + 1), NAMES, key=key, persist_state="page",
                                    format_func=partial(model_name, lang=lang)))
     opt_col, collapse_col = st.columns([2, 1])
     keep_valid("architecture_shortcut", SHORTCUTS, DEFAULT_SHORTCUT)
-    opt_col.radio(tr("architecture.shortcut_pick"), SHORTCUTS, key="architecture_shortcut", horizontal=True,
-                  format_func=partial(option_name, lang=lang), help=tr("architecture.shortcut_help"))
-    collapse = collapse_col.toggle(tr("architecture.collapse"), key="architecture_collapse",
+    opt_col.radio(tr("architecture.shortcut_pick"), SHORTCUTS, key="architecture_shortcut", persist_state="page",
+                  horizontal=True, format_func=partial(option_name, lang=lang), help=tr("architecture.shortcut_help"))
+    collapse = collapse_col.toggle(tr("architecture.collapse"), key="architecture_collapse", persist_state="page",
                                    help=tr("architecture.collapse_help"))
     try:
         columns = [cached_layout(n, column_shortcut(n), collapse, lang) for n in names]
@@ -111,7 +111,7 @@ def options_tab(lang: str) -> None:
     st.markdown(tr("architecture.options_intro"))
     keep_valid("architecture_opt_model", RESIDUAL, "resnet34")
     opt_model = st.selectbox(tr("architecture.options_model"), RESIDUAL, key="architecture_opt_model",
-                             format_func=partial(model_name, lang=lang))
+                             persist_state="page", format_func=partial(model_name, lang=lang))
     try:
         rows = cached_options(opt_model)
     except VizError as exc:
@@ -126,9 +126,9 @@ def blocks_tab(lang: str) -> None:
     st.markdown(tr("architecture.blocks_intro"))
     w_col, s_col = st.columns(2)
     width = int(w_col.number_input(tr("architecture.blocks_width"), min_value=1, max_value=2048, value=64, step=16,
-                                   key="architecture_block_width"))
+                                   key="architecture_block_width", persist_state="page"))
     size = int(s_col.number_input(tr("architecture.blocks_size"), min_value=1, max_value=512, value=56, step=1,
-                                  key="architecture_block_size"))
+                                  key="architecture_block_size", persist_state="page"))
     try:
         blocks = cached_blocks(width, size)
     except VizError as exc:
@@ -158,13 +158,14 @@ def layers_tab(lang: str) -> None:
     m_col, size_col, sc_col = st.columns(3)
     keep_valid("architecture_tbl_model", NAMES, "resnet34")
     tbl_model = m_col.selectbox(tr("architecture.layers_model"), NAMES, key="architecture_tbl_model",
-                                format_func=partial(model_name, lang=lang))
+                                persist_state="page", format_func=partial(model_name, lang=lang))
     spec = get_spec(tbl_model)
     tbl_size = size_col.number_input(tr("architecture.layers_size"), min_value=1, max_value=1024, value=None, step=1,
-                                     key="architecture_tbl_size",
+                                     key="architecture_tbl_size", persist_state="page",
                                      placeholder=tr("architecture.layers_size_default", size=spec.input_size))
     tbl_shortcut = sc_col.selectbox(tr("architecture.shortcut_pick"), SHORTCUTS, key="architecture_tbl_shortcut",
-                                    disabled=not spec.residual, format_func=partial(option_name, lang=lang))
+                                    persist_state="page", disabled=not spec.residual,
+                                    format_func=partial(option_name, lang=lang))
     try:
         s = cached_summary(tbl_model, int(tbl_size) if tbl_size else None,
                            None if tbl_shortcut == "default" or not spec.residual else tbl_shortcut)

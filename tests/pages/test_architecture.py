@@ -64,6 +64,20 @@ def test_the_open_tab_survives_a_language_switch():
     assert any("输出尺寸" in str(t.value.to_dict()) for t in at.table)  # Table 1, now in Chinese
 
 
+def test_a_tab_keeps_its_choices_while_another_is_open():
+    """Only the open tab runs, yet Figure 3's columns, Figure 5's width and the layer table's model are there again
+    when their tabs are reopened."""
+    at = app_page(PAGE)
+    at.selectbox(key="architecture_col_0").set_value("resnet18")
+    at.toggle(key="architecture_collapse").set_value(True).run()
+    _open(at, "blocks").number_input(key="architecture_block_width").set_value(128).run()
+    _open(at, "layers").selectbox(key="architecture_tbl_model").set_value("resnet50").run()
+    _open(at, "figure3")
+    assert at.selectbox(key="architecture_col_0").value == "resnet18" and at.toggle(key="architecture_collapse").value
+    assert _open(at, "blocks").number_input(key="architecture_block_width").value == 128
+    assert _open(at, "layers").selectbox(key="architecture_tbl_model").value == "resnet50"
+
+
 def test_layer_details_follow_the_selection(page):
     pick = page.selectbox(key="architecture_detail")
     assert len(pick.options) == 24 + 36 + 36  # one choice per box of the three columns
