@@ -233,8 +233,8 @@ def main() -> None:
     note = homework_note()
     if note:
         st.info(note, icon=":material/assignment:")
-    # Only the open tab runs and is drawn: the eight together took 3.9 s to a student's first view, one 1.4 s.
-    # Its body is a fragment, so its widgets rerun that tab alone.
+    # Only the open tab runs and is drawn: with all eight, a first view waited for the browser to lay out every tab
+    # (benchmarks/README.md, first visits). Its body is a fragment, so its widgets rerun that tab alone.
     for name, container in lazy_tabs(TABS, list(bodies), [tr(f"conv_lab.{name}") for name in bodies]).items():
         with container:
             st.fragment(bodies[name])()
