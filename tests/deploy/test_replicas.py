@@ -5,6 +5,7 @@ runs the real app behind the same nginx."""
 
 from __future__ import annotations
 
+import gzip
 import http.server
 import os
 import signal
@@ -25,14 +26,20 @@ from tests.conftest import REAL_SERVERS
 pytestmark = pytest.mark.skipif(not Path(NGINX).is_file(), reason=f"no nginx at {NGINX} (apt-get install nginx)")
 
 
+SCRIPT = b"export const replica = 'a script as Streamlit sends one: uncompressed';\n" * 400
+PICTURE = bytes(range(256)) * 40
+
+
 class Named(http.server.ThreadingHTTPServer):
-    """A replica that answers every request with its name."""
+    """A replica that answers every request with its name, except a script (``.js``) and a picture (``.jpg``)."""
 
     def __init__(self, port: int, name: str) -> None:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
-                body = name.encode()
+                body, kind = {".js": (SCRIPT, "application/javascript"), ".jpg": (PICTURE, "image/jpeg")}.get(
+                    Path(self.path).suffix, (name.encode(), "text/plain"))
                 self.send_response(200)
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -129,6 +136,19 @@ def test_each_request_s_replica_is_in_the_access_log(tmp_path):
     lines = (tmp_path / "access.log").read_text().splitlines()
     assert len(lines) == 2 and all('upstream="127.0.0.1:' in line for line in lines)
     assert f'replica_cookie="{cookie}"' in lines[1] and 'replica_cookie="-"' in lines[0]  # "-": none
+
+
+def test_scripts_reach_the_browser_compressed_and_pictures_as_they_are(tmp_path):
+    def fetch(url: str, gzip_ok: bool) -> tuple[bytes, str | None]:
+        request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"} if gzip_ok else {})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.read(), answer.headers.get("Content-Encoding")
+
+    with balancer(tmp_path, 1) as (url, _, _):
+        body, encoding = fetch(f"{url}/static/js/index.js", True)
+        assert encoding == "gzip" and gzip.decompress(body) == SCRIPT and len(body) < len(SCRIPT) / 3
+        assert fetch(f"{url}/static/js/index.js", False) == (SCRIPT, None)  # a client that cannot unzip
+        assert fetch(f"{url}/media/x.jpg", True) == (PICTURE, None)
 
 
 @pytest.mark.slow
