@@ -68,8 +68,8 @@ def _method_column(side: str, col, *, loaded: LoadedModel, pre: Preprocessed, im
             heat, evaluations, delta = cam_heat(exp.cam.raw, exp.cam.input_size), 1, None
         else:
             try:
-                result = method_result(method, loaded, pre, image_id, exp.target, layer_path,
-                                       params.get(method.name, {}), st.empty())
+                result = (method.from_pass and method.from_pass(exp)) or method_result(
+                    method, loaded, pre, image_id, exp.target, layer_path, params.get(method.name, {}), st.empty())
             except Exception as exc:  # any failure of one method leaves the rest of the page working
                 reason = (exc.message(current_language()) if isinstance(exc, VizError)
                           else f"{type(exc).__name__}: {exc}")

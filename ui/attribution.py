@@ -24,13 +24,14 @@ def _explain(model: str, image_id: str, layer: str, target: int | None, with_str
              _loaded: LoadedModel, _pre: Preprocessed) -> A.Explanation:
     spec = _loaded.spec
     return A.explain(_loaded.model, _pre.tensor, layer=layer, layers=A.target_layers(spec), target=target,
-                     strip=A.strip_layers(spec) if with_strip else None)
+                     strip=A.strip_layers(spec) if with_strip else None, with_saliency=with_strip)
 
 
 def explanation(loaded: LoadedModel, pre: Preprocessed, image_id: str, layer: str, target: int | None, *,
                 with_strip: bool) -> A.Explanation:
     """Predictions and Grad-CAM at ``layer`` (a paper name) for ``target`` (None: the top class), and with
-    ``with_strip`` at the end of every stage too, all from one pass."""
+    ``with_strip`` (the page's own explanation, not a comparison's) at the end of every stage and the saliency map
+    too, all from one pass."""
     return _explain(model_key(loaded), image_id, layer, target, with_strip, _loaded=loaded, _pre=pre)
 
 

@@ -7,7 +7,7 @@ parameters frozen, and on exit, also on error, the previous train/eval mode and 
 restored and every hook removed (Captum's own hooks too: it removes them, and they are registered under the lock).
 
 - ``explain``: the predictions, Grad-CAM at one layer and the stage strip (Grad-CAM at the end of every
-  stage), all from ONE forward and ONE backward pass;
+  stage), and when asked the saliency map (the input's gradient), all from ONE forward and ONE backward pass;
 - ``guided_grad_cam``, ``integrated_gradients`` (bounded steps, progress callback), ``saliency``,
   ``occlusion`` (window and stride, progress callback): Captum's methods at input resolution.
 
@@ -107,6 +107,17 @@ class CamMap:
 
 
 @dataclass(frozen=True)
+class Attribution:
+    """An input-resolution attribution (3 x H x W, signed) and what the method reports besides."""
+
+    method: str
+    target: int
+    values: np.ndarray  # 3 x H x W, float32
+    evaluations: int  # forward passes the method ran
+    delta: float | None = None  # integrated gradients: completeness error sum(attr) - (f(x) - f(baseline))
+
+
+@dataclass(frozen=True)
 class Explanation:
     """What one forward and one backward pass give: predictions and the Grad-CAM maps."""
 
@@ -115,6 +126,7 @@ class Explanation:
     target: int  # the class explained (the top-1 prediction unless one was asked for)
     cam: CamMap
     strip: tuple[CamMap, ...]
+    saliency: Attribution | None = None  # the input's gradient, when asked for: what ``saliency`` computes
 
     def top_k(self, classes: Sequence[str], k: int = 5) -> list[Prediction]:
         return top_k(self.logits, classes, k)
@@ -133,8 +145,11 @@ def grad_cam_formula(activation: torch.Tensor, gradient: torch.Tensor) -> torch.
 # ---------------------------------------------------------------- Grad-CAM in one pass
 
 def explain(model: nn.Module, x: torch.Tensor, *, layer: str = "", target: int | None = None,
-            layers: Mapping[str, str] | None = None, strip: Mapping[str, str] | None = None) -> Explanation:
-    """Predictions, Grad-CAM at ``layer`` and at every layer of ``strip``, from one forward and one backward.
+            layers: Mapping[str, str] | None = None, strip: Mapping[str, str] | None = None,
+            with_saliency: bool = False) -> Explanation:
+    """Predictions, Grad-CAM at ``layer`` and at every layer of ``strip``, from one forward and one backward;
+    with ``with_saliency`` the same backward also gives the gradient with respect to the input pixels (the
+    saliency map, as ``saliency`` computes it with its own pass).
 
     ``layer`` is a module path (``layer4``) or a paper name found in ``layers`` (paper name -> module path,
     e.g. ``target_layers(spec)``); ``strip`` maps labels to module paths (e.g. ``strip_layers(spec)``).
@@ -143,6 +158,8 @@ def explain(model: nn.Module, x: torch.Tensor, *, layer: str = "", target: int |
     gradient of the target's score with respect to all of them at once.
     """
     x = _check_input(x)
+    if with_saliency:
+        x = x.clone().requires_grad_()  # the backward then runs down to the pixels, past the first layer
     layers = dict(layers or {})
     strip = dict(strip or {})
     main_path = layers.get(layer, layer)
@@ -171,7 +188,8 @@ def explain(model: nn.Module, x: torch.Tensor, *, layer: str = "", target: int |
                     raise ValueError(f"module {path!r} ran {len(outs)} times in one forward pass")
             paths = list(wanted)
             acts = [outputs[p][0] for p in paths]
-            grads = torch.autograd.grad(logits[0, chosen], acts, allow_unused=True)
+            grads = torch.autograd.grad(logits[0, chosen], [*acts, x] if with_saliency else acts,
+                                        allow_unused=True)
         size = (int(x.shape[2]), int(x.shape[3]))
         cams = {}
         for path, act, grad in zip(paths, acts, grads):
@@ -185,6 +203,8 @@ def explain(model: nn.Module, x: torch.Tensor, *, layer: str = "", target: int |
             target=chosen,
             cam=_cam_map(wanted[main_path], cams[main_path], size),
             strip=tuple(_cam_map(name, cams[path], size) for name, path in strip.items()),
+            saliency=(Attribution("saliency", chosen, grads[-1].detach()[0].float().numpy(), 1)
+                      if with_saliency else None),
         )
 
 
@@ -195,17 +215,6 @@ def stage_strip(model: nn.Module, x: torch.Tensor, spec: ModelSpec, *, target: i
 
 
 # ---------------------------------------------------------------- the other Captum methods
-
-@dataclass(frozen=True)
-class Attribution:
-    """An input-resolution attribution (3 x H x W, signed) and what the method reports besides."""
-
-    method: str
-    target: int
-    values: np.ndarray  # 3 x H x W, float32
-    evaluations: int  # forward passes the method ran
-    delta: float | None = None  # integrated gradients: completeness error sum(attr) - (f(x) - f(baseline))
-
 
 def _num_classes(model: nn.Module) -> int | None:
     """Outputs of the last linear layer (the classifier of every zoo model), None when there is none."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from resnet_viz.explain.attribution import (
     Attribution,
+    Explanation,
     guided_grad_cam,
     integrated_gradients,
     occlusion,
@@ -47,6 +48,9 @@ class Method:
     # whose map comes from the page's one forward and backward pass (``attribution.explain``).
     run: Callable[..., Attribution] | None
     default_sign: str  # how its signed values first become heat (``resnet_viz.render.colour.SIGNS``)
+    # The map as the page's explanation pass gives it too (``explain(with_saliency=True)``), read instead of ``run``
+    # there: one backward for Grad-CAM and this map. None from an explanation that was not asked for it.
+    from_pass: Callable[[Explanation], Attribution | None] | None = None
     signed: bool = True  # False: its map has one sign by definition, shown and not offered
     layer: bool = False  # the map depends on the Grad-CAM layer (``run`` takes it as ``layer``)
     slow: bool = False  # many passes: ``run`` takes ``progress``, and it goes through the server's queue
@@ -81,7 +85,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            slow=True, params=(Param("steps", "ig_steps", "attribution.ig_steps", _ig_steps, step=4,
                                     help="attribution.ig_steps_help"),)),
     Method("saliency", "attribution.methods.saliency", "attribution.method_help.saliency", run=saliency,
-           default_sign="absolute"),
+           from_pass=lambda exp: exp.saliency, default_sign="absolute"),
     Method("occlusion", "attribution.methods.occlusion", "attribution.method_help.occlusion", run=occlusion,
            default_sign="positive", slow=True,
            params=(Param("window", "occ_window", "attribution.occ_window", _occlusion_window),

@@ -54,11 +54,15 @@ def _pairs(model: nn.Module, hooks: Hooks) -> list[tuple[nn.Module, Hook]]:
 @contextmanager
 def _state(model: nn.Module, mode: Mode, requires_grad: bool | None, relu_inplace: bool | None) -> Iterator[None]:
     """Set the mode and flags asked for; restore every module's mode and each flag changed, also on error."""
+    # Only what differs is set and restored: this runs under the model's lock, where every Python step of one
+    # session's thread can wait for the interpreter behind thirty others.
     modes = [(m, m.training) for m in model.modules()]
-    grads = [(p, p.requires_grad) for p in model.parameters()] if requires_grad is not None else []
-    relus = [(m, m.inplace) for m in model.modules() if isinstance(m, nn.ReLU)] if relu_inplace is not None else []
+    grads = ([(p, p.requires_grad) for p in model.parameters() if p.requires_grad != requires_grad]
+             if requires_grad is not None else [])
+    relus = ([(m, m.inplace) for m in model.modules() if isinstance(m, nn.ReLU) and m.inplace != relu_inplace]
+             if relu_inplace is not None else [])
     try:
-        if mode is not None:
+        if mode is not None and any(m.training != (mode == "train") for m, _ in modes):
             model.train(mode == "train")
         for p, _ in grads:
             p.requires_grad_(bool(requires_grad))
@@ -67,7 +71,8 @@ def _state(model: nn.Module, mode: Mode, requires_grad: bool | None, relu_inplac
         yield
     finally:
         for m, training in modes:
-            m.training = training
+            if m.training != training:
+                m.training = training
         for p, flag in grads:
             p.requires_grad_(flag)
         for relu, inplace in relus:

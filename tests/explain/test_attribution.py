@@ -237,6 +237,27 @@ def test_saliency_is_the_input_gradient_of_the_class_score():
     assert ours.evaluations == 1
 
 
+@pytest.mark.parametrize("target", [None, 3])
+def test_the_explanation_pass_gives_the_same_saliency_map_as_its_own_pass(target):
+    """The page reads saliency from Grad-CAM's backward: the same numbers as Captum's pass, for the class explained,
+    the caller's input untouched and the shared model left clean."""
+    spec = get_spec("resnet20")
+    model = _model("resnet20")
+    x = _image(32)
+    exp = A.explain(model, x, layer="stage3", layers=A.target_layers(spec), strip=A.strip_layers(spec),
+                    target=target, with_saliency=True)
+    alone = A.saliency(model, x, target=exp.target)
+    assert exp.saliency is not None and exp.saliency.target == exp.target and exp.saliency.evaluations == 1
+    np.testing.assert_allclose(exp.saliency.values, alone.values, rtol=1e-4, atol=1e-7)
+    without = A.explain(model, x, layer="stage3", layers=A.target_layers(spec), strip=A.strip_layers(spec),
+                        target=target)
+    assert without.saliency is None
+    np.testing.assert_array_equal(without.cam.raw, exp.cam.raw)
+    for a, b in zip(without.strip, exp.strip):
+        np.testing.assert_allclose(a.raw, b.raw, rtol=1e-5, atol=1e-7)
+    assert not x.requires_grad and x.grad is None and _clean(model)
+
+
 @pytest.mark.filterwarnings("ignore:Setting backward hooks on ReLU")
 def test_guided_grad_cam_matches_captum_on_a_model_without_in_place_relus():
     model = _model("resnet20")
