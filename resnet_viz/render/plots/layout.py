@@ -7,6 +7,7 @@ titles are broken into lines that fit a phone (a laptop shows the same lines), a
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import plotly.graph_objects as go
@@ -74,28 +75,34 @@ def readable(fig: go.Figure) -> go.Figure:
     left of the figure's top margin (the chart toolbar is on the right), the margin tall enough for the title's
     lines and the subplot titles under it; its legend runs in rows at the bottom of the figure instead of taking a
     column on its right."""
-    layout = fig.layout
-    columns = len({tuple(axis.domain or (0, 1)) for axis in fig.select_xaxes()}) or 1
+    # Read as plain values and written back in one update: each property read or set through Plotly's objects is
+    # validated, which cost three times as long as building the figure.
+    layout = fig.layout.to_plotly_json()
+    axes = {k: v for k, v in layout.items() if re.fullmatch(r"[xy]axis\d*", k)}
+    columns = len({tuple(v.get("domain") or (0, 1)) for k, v in axes.items() if k[0] == "x"}) or 1
+    changes: dict[str, object] = {}
     top_note = 0  # lines of the subplot titles over the top row of panels
-    for note in layout.annotations:
-        if note.text and not note.showarrow and note.xref == "paper" and note.yref == "paper":
-            note.text = wrap(note.text, TITLE_LINE // columns)  # subplot titles, each over its own panel
-            note.font.size = NOTE_SIZE
-            if note.y is not None and note.y >= 0.99:
-                top_note = max(top_note, note.text.count("<br>") + 1)
+    notes = [dict(note) for note in layout.get("annotations", ())]
+    for note in notes:
+        if note.get("text") and note.get("showarrow") is False and note.get("xref") == note.get("yref") == "paper":
+            note["text"] = wrap(note["text"], TITLE_LINE // columns)  # subplot titles, each over its own panel
+            note["font"] = {**note.get("font", {}), "size": NOTE_SIZE}
+            if note.get("y") is not None and note["y"] >= 0.99:
+                top_note = max(top_note, note["text"].count("<br>") + 1)
+            changes["annotations"] = notes
     needed = NOTE_HEIGHT * top_note + 6 if top_note else 0
-    if layout.title.text:
-        text = wrap(layout.title.text)
+    title = layout.get("title", {}).get("text")
+    if title:
+        text = wrap(title)
         lines = text.count("<br>") + 1
         pad = TITLE_PAD + (MULTILINE_SHIFT if lines > 1 else 0)
         needed += pad + LINE_HEIGHT * lines
-        fig.update_layout(title=dict(text=text, x=0, xanchor="left", xref="container", y=1, yanchor="top",
-                                     yref="container", pad=dict(t=pad, l=4), font=dict(size=TITLE_SIZE)))
-    fig.update_layout(margin=dict(t=max(layout.margin.t or 0, needed)))
-    for axis in (*fig.select_xaxes(), *fig.select_yaxes()):
-        if axis.title.text:
-            axis.title.text = wrap(axis.title.text, AXIS_LINE)
-            axis.automargin = True
+        changes["title"] = dict(text=text, x=0, xanchor="left", xref="container", y=1, yanchor="top",
+                                yref="container", pad=dict(t=pad, l=4), font=dict(size=TITLE_SIZE))
+    changes["margin"] = dict(t=max(layout.get("margin", {}).get("t") or 0, needed))
+    for name, axis in axes.items():
+        if axis.get("title", {}).get("text"):
+            changes[name] = dict(title=dict(text=wrap(axis["title"]["text"], AXIS_LINE)), automargin=True)
     # at the figure's foot, under the x axis's title: the bottom margin grows to hold it
-    fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=0, yanchor="bottom", yref="container"))
-    return fig
+    changes["legend"] = dict(orientation="h", x=0, xanchor="left", y=0, yanchor="bottom", yref="container")
+    return fig.update_layout(changes)
