@@ -7,6 +7,8 @@ from ui.architecture import (
     DEFAULT_COLUMNS,
     DEFAULT_SHORTCUT,
     DETAIL_KEY,
+    TAB_NAMES,
+    TABS,
     cached_blocks,
     cached_changes,
     cached_layout,
@@ -181,8 +183,7 @@ def main() -> None:
     st.markdown(tr("architecture.intro"))
     tabs = {"figure3": figure3_tab, "table1": table1_tab, "options": options_tab, "blocks": blocks_tab,
             "layers": layers_tab}
-    for name, container in lazy_tabs("architecture_tab", list(tabs),
-                                     [tr(f"architecture.tab_{n}") for n in tabs]).items():
+    for name, container in lazy_tabs(TABS, TAB_NAMES, [tr(f"architecture.tab_{n}") for n in TAB_NAMES]).items():
         with container:
             tabs[name](lang)  # only the open tab runs: a first visit computes Figure 3 alone
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ui.common import current_language, lazy_tabs, show_error, tr
 from ui.conv_lab import (
     POOL_INPUTS,
+    TAB_NAMES,
     TABS,
     chain_source,
     checked,
@@ -235,7 +236,7 @@ def main() -> None:
         st.info(note, icon=":material/assignment:")
     # Only the open tab runs and is drawn: with all eight, a first view waited for the browser to lay out every tab
     # (benchmarks/README.md, first visits). Its body is a fragment, so its widgets rerun that tab alone.
-    for name, container in lazy_tabs(TABS, list(bodies), [tr(f"conv_lab.{name}") for name in bodies]).items():
+    for name, container in lazy_tabs(TABS, TAB_NAMES, [tr(f"conv_lab.{name}") for name in TAB_NAMES]).items():
         with container:
             st.fragment(bodies[name])()
 

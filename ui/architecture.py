@@ -17,6 +17,8 @@ from resnet_viz.render.plots.figure3 import ColumnLayout, column_layout, selecte
 DEFAULT_COLUMNS = ("vgg19", "plain34", "resnet34")
 DEFAULT_SHORTCUT = "A"  # the paper's Figure 3 and Table 2: ResNet-34 with option A, as many parameters as plain-34
 DETAIL_KEY = "architecture_detail"  # the select box of the layer to detail
+TABS = "architecture_tab"  # the page's tabs (``lazy_tabs``): only the open one runs
+TAB_NAMES = ("figure3", "table1", "options", "blocks", "layers")  # in the order shown; labels: architecture.tab_<name>
 _LAST_CLICK_KEY = "_architecture_last_click"  # the box a click selected last: the same event is not applied twice
 
 

@@ -132,19 +132,25 @@ def label_held_by_browser(key: str) -> str | None:
     return held.string_value if held is not None and held.WhichOneof("value") == "string_value" else None
 
 
-def _open_tab_key(key: str) -> str:
+def open_tab_key(key: str) -> str:
+    """The session key that keeps the open tab of ``lazy_tabs(key, ...)`` by name."""
     return f"{key}_name"
 
 
 def open_tab(key: str, name: str) -> None:
     """Open the tab ``name`` of ``lazy_tabs(key, ...)`` on its next draw (a deep link's tab)."""
-    st.session_state[_open_tab_key(key)] = name
+    st.session_state[open_tab_key(key)] = name
 
 
 def lazy_tabs(key: str, names: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
     """Tabs of which only the open one runs: ``{name: container}`` of the open tab alone. A tab switch reruns the
-    page. The open tab is kept by name (``key``), so a language switch, which changes every label, keeps it."""
-    remembered = _open_tab_key(key)
+    page. The open tab is kept by name (``open_tab_key(key)``), so a language switch, which changes every label,
+    keeps it.
+
+    Streamlit drops the state of a widget that a run does not draw, so a widget in a closed tab would lose what the
+    student set: give every keyed widget in these tabs ``persist_state="page"``, and draw a data editor with
+    ``kept_data_editor``."""
+    remembered = open_tab_key(key)
     if st.session_state.get(remembered) not in names:
         st.session_state[remembered] = names[0]
     by_label = dict(zip(labels, names))

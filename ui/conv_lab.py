@@ -214,6 +214,8 @@ def chain_source() -> tuple[int, list[calc.Layer]]:
 
 PRESET_PARAM = "preset"
 TABS = "conv_lab_tab"  # the lab's tabs (``lazy_tabs``): only the open one runs
+TAB_NAMES = ("tab_calculator", "tab_sliding", "tab_multichannel", "tab_pooling", "tab_exercise", "tab_shift",
+             "tab_receptive", "tab_why")  # in the order shown; each is also its label's catalogue key (conv_lab.<name>)
 _FROM_HOMEWORK = "_conv_lab_from_homework"  # the homework link applied on this run
 
 

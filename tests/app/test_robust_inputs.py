@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import app_page, assert_no_exception
+from ui import architecture, conv_lab
+from ui.common import open_tab_key
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py") if not p.name.startswith("_"))
 # Pages whose tabs run only when open (ui.common.lazy_tabs): each tab is visited as a page of its own.
-LAZY_TABS = {"pages/architecture.py": ("architecture_tab_name", ("figure3", "table1", "options", "blocks", "layers")),
-             "pages/conv_lab.py": ("conv_lab_tab_name", tuple(f"tab_{n}" for n in (
-                 "calculator", "sliding", "multichannel", "pooling", "exercise", "shift", "receptive", "why")))}
+LAZY_TABS = {"pages/architecture.py": (open_tab_key(architecture.TABS), architecture.TAB_NAMES),
+             "pages/conv_lab.py": (open_tab_key(conv_lab.TABS), conv_lab.TAB_NAMES)}
 VIEWS = [(page, tab) for page in PAGES for tab in (LAZY_TABS[page][1] if page in LAZY_TABS else (None,))]
 IMPOSSIBLE = (0, -1, -10**9, 10**9, 2.5, 1e300)
 # A floor on what the test must find, so a change in how fields are discovered cannot empty it silently.

@@ -17,6 +17,8 @@ from resnet_viz.errors import ImageError
 from resnet_viz.images import MAX_BYTES, load_image
 from tests.conftest import app_page, assert_no_exception
 from tests.corpus import IMAGE_CASES, ImageCase
+from ui.common import open_tab_key
+from ui.conv_lab import TABS
 
 ROOT = Path(__file__).resolve().parents[2]
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -24,7 +26,7 @@ CASES = {c.name: c for c in IMAGE_CASES}
 UPLOAD_PAGES = [p for p in ("pages/feature_maps.py", "pages/attribution.py", "pages/conv_lab.py",
                                  "pages/figure7.py")
                 if (ROOT / p).is_file()]
-OPEN_TAB = {"pages/conv_lab.py": {"conv_lab_tab_name": "tab_sliding"}}  # only the open tab runs: the photo's tab
+OPEN_TAB = {"pages/conv_lab.py": {open_tab_key(TABS): "tab_sliding"}}  # only the open tab runs: the photo's tab
 
 
 @pytest.fixture(scope="module")

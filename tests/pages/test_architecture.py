@@ -8,6 +8,10 @@ import pytest
 
 import resnet_viz.inspect.architecture as summary_module
 from tests.conftest import app_page, assert_no_exception
+from ui.architecture import TABS
+from ui.common import open_tab_key
+
+TAB = open_tab_key(TABS)  # the open tab, remembered by name
 
 PAGE = "pages/architecture.py"
 
@@ -26,7 +30,7 @@ def _text(at) -> str:
 
 def _open(at, tab: str):
     """What a click on a tab does: its name remembered, the page rerun (only the open tab runs)."""
-    at.session_state["architecture_tab_name"] = tab
+    at.session_state[TAB] = tab
     at.run()
     assert_no_exception(at)
     return at
@@ -131,7 +135,7 @@ def test_a_cifar_resnet18_goes_in_a_column():
 def test_chinese_and_bad_inputs_show_messages():
     # Values go in before the first run: after AppTest.switch_page a rerun does not keep ?lang=zh.
     at = app_page(PAGE, lang="zh", architecture_tbl_model="vgg19", architecture_tbl_size=16,
-                  architecture_opt_model="resnet56", architecture_tab_name="layers")
+                  architecture_opt_model="resnet56", **{TAB: "layers"})
     assert_no_exception(at)
     assert at.title[0].value == "网络结构浏览器：论文图 3"
     assert any("更大的输入尺寸" in e.value for e in at.error)  # VGG-19 cannot run on 16x16, said in Chinese

@@ -8,9 +8,11 @@ import pytest
 
 from resnet_viz.i18n import t
 from tests.conftest import app_page, assert_no_exception
+from ui.common import open_tab_key
+from ui.conv_lab import TABS
 
 PAGE = "pages/conv_lab.py"
-TAB = "conv_lab_tab_name"  # the open tab, remembered by name (ui.conv_lab.TABS)
+TAB = open_tab_key(TABS)  # the open tab, remembered by name
 
 
 def lab(tab: str = "tab_calculator", lang: str = "en", **session):

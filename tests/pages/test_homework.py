@@ -17,6 +17,8 @@ from resnet_viz.errors import InputError
 from resnet_viz.i18n import catalogue, t
 from resnet_viz.student.demo import example
 from tests.conftest import ROOT, app_page, assert_no_exception
+from ui.common import open_tab_key
+from ui.conv_lab import TAB_NAMES, TABS
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -105,14 +107,15 @@ def test_deep_links_fill_in_the_conv_lab():
     assert at.radio(key="conv_lab_pad_mode").value == "valid" and at.metric[0].value == "16 x 30 x 30"
     at.query_params["preset"] = "vgg_three"
     at.run()
-    assert at.session_state["conv_lab_tab_name"] == "tab_receptive"  # the preset's tab opened
+    assert at.session_state[open_tab_key(TABS)] == "tab_receptive"  # the preset's tab opened
     assert [at.number_input(key=f"conv_lab_vgg_{k}").value for k in "knc"] == [3, 3, 64]
     assert at.session_state["conv_lab_stride"] == 1  # the calculator, closed, keeps the last preset
     at.query_params["preset"] = "pooling"  # opens the pooling exercise's tab, sets nothing
     at.run()
     assert_no_exception(at)
-    assert at.session_state["conv_lab_tab_name"] == H.TAB_LINKS["pooling"]
-    assert all(f"conv_lab.{tab}" in catalogue("en") for tab in H.TAB_LINKS.values())
+    assert at.session_state[open_tab_key(TABS)] == H.TAB_LINKS["pooling"]
+    assert set(H.TAB_LINKS.values()) <= set(TAB_NAMES)  # every homework link opens one of the lab's tabs
+    assert all(f"conv_lab.{tab}" in catalogue(lang) for tab in TAB_NAMES for lang in ("en", "zh"))
     at.query_params["preset"] = "no_such_preset"
     at.run()
     assert_no_exception(at)
