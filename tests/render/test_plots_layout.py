@@ -41,7 +41,9 @@ def test_readable_sets_the_title_left_legend_below_and_room_for_subplot_titles()
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], name="one"), row=1, col=1)
     fig.update_layout(title="A figure title much longer than what a phone shows on one single line",
                       margin=dict(t=20), xaxis_title="an axis")
-    readable(fig)
+    given = fig
+    fig = readable(given)
+    assert "<br>" not in given.layout.title.text  # a copy: the figure given is as it was
     title = fig.layout.title
     assert title.text.count("<br>") == 1 and (title.x, title.xanchor, title.yref) == (0, "left", "container")
     assert fig.layout.margin.t >= 2 * 20 + 2 * 17  # two title lines, then the first subplot title's two lines

@@ -124,8 +124,7 @@ def line_figures(lines: Sequence[tuple[str, Landscape]], lang: str = "en", *,
     for fig, key in ((loss, "landscape.line_loss"), (accuracy, "landscape.line_accuracy")):
         fig.update_xaxes(title_text=t("landscape.axis_t", lang))
         fig.update_layout(title=t(key, lang), height=380, margin=dict(l=0, r=0, t=40, b=0))
-        readable(fig)
-    return loss, accuracy
+    return readable(loss), readable(accuracy)
 
 
 # ---------------------------------------------------------------- sentences

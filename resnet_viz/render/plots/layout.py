@@ -70,14 +70,25 @@ def _fit(text: str, width: int) -> int:
     return len(text)
 
 
+def _merged(a: dict, b: dict) -> dict:
+    """``a`` updated by ``b``, nested dictionaries key by key (as ``update_layout`` merges)."""
+    out = dict(a)
+    for key, value in b.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
 def readable(fig: go.Figure) -> go.Figure:
-    """``fig`` with its title, subplot titles and axis titles wrapped to a phone's width and the title set on the
-    left of the figure's top margin (the chart toolbar is on the right), the margin tall enough for the title's
-    lines and the subplot titles under it; its legend runs in rows at the bottom of the figure instead of taking a
-    column on its right."""
-    # Read as plain values and written back in one update: each property read or set through Plotly's objects is
-    # validated, which cost three times as long as building the figure.
+    """A copy of ``fig`` (the last step of a figure's builder) with its title, subplot titles and axis titles
+    wrapped to a phone's width and the title set on the left of the figure's top margin (the chart toolbar is on the
+    right), the margin tall enough for the title's lines and the subplot titles under it; its legend runs in rows at
+    the bottom of the figure instead of taking a column on its right."""
+    # The layout is read as plain values and the copy built once from them. ``update_layout`` on the figure took
+    # 6-11 ms a figure, most of it Plotly's relayout bookkeeping; with thirty students in one process it was a fifth
+    # of all the interpreter's time (py-spy, benchmarks/README.md). No figure here sets a template: the copy gets
+    # Plotly's default, as the figure had, without validating the whole template again.
     layout = fig.layout.to_plotly_json()
+    layout.pop("template", None)
     axes = {k: v for k, v in layout.items() if re.fullmatch(r"[xy]axis\d*", k)}
     columns = len({tuple(v.get("domain") or (0, 1)) for k, v in axes.items() if k[0] == "x"}) or 1
     changes: dict[str, object] = {}
@@ -105,4 +116,4 @@ def readable(fig: go.Figure) -> go.Figure:
             changes[name] = dict(title=dict(text=wrap(axis["title"]["text"], AXIS_LINE)), automargin=True)
     # at the figure's foot, under the x axis's title: the bottom margin grows to hold it
     changes["legend"] = dict(orientation="h", x=0, xanchor="left", y=0, yanchor="bottom", yref="container")
-    return fig.update_layout(changes)
+    return go.Figure(data=fig.data, layout=_merged(layout, changes), frames=fig.frames)

@@ -52,6 +52,4 @@ def lab_figures(nets: Sequence[NetTrack], total: int, lang: str = "en", *,
         figs[0].add_annotation(x=0, y=1, xref="x domain", yref="y domain", xanchor="left", yanchor="top",
                                showarrow=False, text=t("training_lab.loss_clipped", lang, nets=names),
                                font=dict(size=11), xshift=4, bgcolor="rgba(255,255,255,0.8)")
-    for fig in figs:
-        readable(fig)
-    return figs
+    return tuple(readable(fig) for fig in figs)
