@@ -44,8 +44,10 @@ def conv_calculator() -> None:
     result = checked(calc.conv_output, conv_settings())
     if result is None:
         return
-    for where, (label, value, help_text) in zip(st.columns(4), tables.conv_metrics(result, current_language())):
-        where.metric(label, value, help=help_text)
+    metrics = tables.conv_metrics(result, current_language())
+    for row in (metrics[:2], metrics[2:]):  # two a row: in four columns "64 x 112 x 112" was cut to "64 x 112 x …"
+        for where, (label, value, help_text) in zip(st.columns(2), row):
+            where.metric(label, value, help=help_text)
     st.latex(result.h.latex())
     st.latex(result.w.latex())
     st.markdown("\n".join(f"- {tr(n.key, **n.params)}" for n in result.notes))

@@ -141,3 +141,13 @@ def test_page_reads_on_a_phone(server, browser, url_path, lang):
                 wait_until_idle(page)
                 problems += [f"view {label!r}: {p}" for p in _check(page, f"{name}-view{group}{k}")]
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_conv_calculators_results_are_not_cut_on_a_laptop(server, browser, lang):
+    """On a laptop the calculator's results sit side by side: four in a row cut "64 x 112 x 112" to "64 x 112 x …"
+    (a phone stacks them, so the test above cannot see it)."""
+    url, _ = server
+    with opened_page(browser, url, "conv_lab", lang, (1280, 900)) as page:
+        cut = [c for c in page.evaluate(CUT_TEXT_JS) if "x 112" in c or "," in c.split('"')[1]]
+        assert page.get_by_text("64 x 112 x 112").count() and not cut, cut
