@@ -119,7 +119,7 @@ class Attribution:
 
 @dataclass(frozen=True)
 class Explanation:
-    """What one forward and one backward pass give: predictions and the Grad-CAM maps."""
+    """What one forward and one backward pass give: predictions, the Grad-CAM maps and, when asked, the saliency map."""
 
     logits: np.ndarray  # num_classes
     probabilities: np.ndarray  # softmax of logits
