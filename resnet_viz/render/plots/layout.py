@@ -100,7 +100,8 @@ def readable(fig: go.Figure) -> go.Figure:
             note["font"] = {**note.get("font", {}), "size": NOTE_SIZE}
             if note.get("y") is not None and note["y"] >= 0.99:
                 top_note = max(top_note, note["text"].count("<br>") + 1)
-            changes["annotations"] = notes
+    if notes:
+        changes["annotations"] = notes
     needed = NOTE_HEIGHT * top_note + 6 if top_note else 0
     title = layout.get("title", {}).get("text")
     if title:
