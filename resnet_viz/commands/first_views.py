@@ -1,6 +1,7 @@
 """``first-views CHECKPOINT...``: what every student's first visit computes for a shipped CIFAR-10 network (the top
-patches of its stage layers, its logits on the test sample), written to ``assets/first_views/<model>.npz`` for the
-app."""
+patches of its stage layers, its logits on the test sample, its gradient flow), written to
+``assets/first_views/<model>.npz`` for the app; and the gradient flow that page opens on at initialisation, beside
+them."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ import time
 from pathlib import Path
 
 from resnet_viz import cli_args
-from resnet_viz.first_views import FIRST_VIEWS_DIR, compute, save
+from resnet_viz.first_views import FIRST_VIEWS_DIR, compute, compute_at_init, save, save_at_init
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     cli_args.checkpoints(p)
-    p.add_argument("--out", default=str(FIRST_VIEWS_DIR), help="folder of the .npz files")
+    p.add_argument("--out", default=str(FIRST_VIEWS_DIR), help="folder of the first views")
     cli_args.threads(p)
     p.set_defaults(maxpool=False)
 
@@ -27,5 +28,11 @@ def run(args: argparse.Namespace) -> int:
             continue
         start = time.perf_counter()
         path = save(compute(loaded), Path(args.out))
-        print(f"{loaded.label}: {time.perf_counter() - start:.1f} s, {path.stat().st_size / 1024:.0f} KB -> {path}")
+        _done(loaded.label, start, path)
+    start = time.perf_counter()
+    _done("gradient flow at initialisation", start, save_at_init(compute_at_init(), Path(args.out)))
     return 0
+
+
+def _done(what: str, start: float, path: Path) -> None:
+    print(f"{what}: {time.perf_counter() - start:.1f} s, {path.stat().st_size / 1024:.0f} KB -> {path}")

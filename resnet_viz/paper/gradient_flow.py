@@ -41,6 +41,8 @@ MAX_DEPTH = 326  # 6n+2 with n = 54; deeper is possible but no longer "a few sec
 # The depth slider's stops: every 6n+2 from 8 to 110 (the paper's range), then a few deeper nets.
 DEPTH_CHOICES = tuple(range(8, 111, 6)) + (164, 218, 326)
 BATCH_SIZE = 16
+# The first view of the page, the same for every student (shipped: resnet_viz.first_views): BN on, as the paper.
+DEFAULT_DEPTH, DEFAULT_INIT, SEED = 56, "he", 0
 INITS = ("he", "small", "xavier")  # He (the paper's, as cifar.py builds it), N(0, SMALL_STD^2), Xavier (normal)
 SMALL_STD = 0.01
 # This app's convention for the verdicts: the gradient at the first block within a factor of 1000 of the
@@ -122,6 +124,11 @@ class GradientFlow:
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> GradientFlow:
+        """The inverse of ``to_dict``."""
+        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
 
 
 def check_depth(depth: int) -> int:
