@@ -5,16 +5,22 @@ A page that says how long something takes (Figure 7's "Recompute live", the live
 the training lab's default run) asks a ``CostMeter`` kept by its server: each computation records its seconds
 and its work (multiply-adds of the forward passes it ran, ``network_macs``); an estimate uses the network's own
 measured rate, else the rate measured here on other networks, else a reference rate taken from the project's
-benchmarks (benchmarks/README.md) until this server has measured anything.
+benchmarks (benchmarks/README.md) until this server has measured anything. The server's warm-up measures a small
+piece of each page's work (``calibrate``), so from then on no promise rests on the reference.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 
 MEASURED, MACS_MEASURED, MACS_REFERENCE = "measured", "macs_measured", "macs_reference"
+CALIBRATION = "calibration"  # the key of the small piece of a page's work that the server's warm-up times
+# What the warm-up times: ResNet-20 on 128 images (a lesion sweep: 1 s here, its rate within 10 % of ResNet-56's sweep
+# of 1,000 images; fewer images time Python's overhead more than the convolutions).
+CALIBRATION_MODEL, CALIBRATION_IMAGES = "resnet20", 128
 
 
 @lru_cache(maxsize=64)  # a meta-device pass per net: pages ask on every run
@@ -57,6 +63,16 @@ class CostMeter:
             rate = sum(s for s, _ in measured.values()) / sum(u for _, u in measured.values())
             return known + rate * sum(missing.values()), MACS_MEASURED
         return self.reference() * sum(missing.values()), MACS_REFERENCE
+
+
+def calibrate(meter: CostMeter, units: float, work: Callable[[], object]) -> float:
+    """Run ``work`` (``units`` of the meter's kind of work, a small piece of it) and record its seconds under
+    ``CALIBRATION``: the meter's estimates rest on this server's speed from then on. Its seconds."""
+    start = time.perf_counter()
+    work()
+    seconds = time.perf_counter() - start
+    meter.record(CALIBRATION, units, seconds)
+    return seconds
 
 
 def about(seconds: float, lang: str = "en") -> str:

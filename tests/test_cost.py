@@ -1,11 +1,20 @@
 """The durations pages promise follow this server's measured speed (resnet_viz.cost and each page's unit of work):
-the meter is fed values, no clock is read."""
+the meter is fed values, no clock is compared with a number."""
 
 from __future__ import annotations
 
 import pytest
 
-from resnet_viz.cost import MACS_MEASURED, MACS_REFERENCE, MEASURED, CostMeter, about, estimate_sentence, network_macs
+from resnet_viz.cost import (
+    MACS_MEASURED,
+    MACS_REFERENCE,
+    MEASURED,
+    CostMeter,
+    about,
+    calibrate,
+    estimate_sentence,
+    network_macs,
+)
 from resnet_viz.i18n import t
 from resnet_viz.paper import landscape, lesion
 from resnet_viz.train.training_lab import settings as lab
@@ -23,6 +32,16 @@ def test_the_meter_uses_a_keys_own_rate_else_the_measured_rate_else_the_referenc
     assert meter.estimate({"a": 1e9})[0] == pytest.approx(2.0)
     meter.record("c", 0, 3.0)  # no work: nothing learnt
     assert meter.estimate({"c": 1e9})[1] == MACS_MEASURED
+
+
+def test_a_calibration_puts_every_promise_on_this_servers_speed():
+    meter = CostMeter(2e-9)
+    ran: list[int] = []
+    seconds = calibrate(meter, 1e9, lambda: ran.append(1))
+    assert ran == [1] and seconds >= 0
+    assert meter.estimate({"a": 3e9}) == (pytest.approx(3 * seconds), MACS_MEASURED)
+    meter.record("a", 1e9, 5.0)  # a network measured itself: its own rate
+    assert meter.estimate({"a": 2e9}) == (pytest.approx(10.0), MEASURED)
 
 
 def test_a_reference_computed_when_first_needed():

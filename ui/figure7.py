@@ -11,14 +11,14 @@ import time
 
 import streamlit as st
 
-from resnet_viz.cost import CostMeter
+from resnet_viz.cost import CALIBRATION_IMAGES, CostMeter, calibrate
 from resnet_viz.errors import VizError
 from resnet_viz.images import preprocess
 from resnet_viz.paper import figure7 as paper
 from resnet_viz.work import ByteBudgetCache
 from ui.common import keep_valid, show_error, tr
 from ui.images import test_sample
-from ui.models import load_cached
+from ui.models import calibration_net, load_cached
 from ui.work import heavy, stoppable
 
 BATCH = 50  # images per forward pass: the progress bar's step, and how soon "Stop" takes effect
@@ -143,3 +143,13 @@ def compute_live(paths: list[str], by_path: dict, labels: dict[str, str], fp: tu
                 show_error(exc)
                 st.caption(tr("figure7.load_failed", net=labels.get(path, path)))
     return out
+
+
+def warm_up() -> None:
+    """This server's speed for the live responses the page promises, from a small pass (ui/warmup.py runs it
+    once)."""
+    net = calibration_net()
+    if net is not None:
+        images, _, _ = test_sample(CALIBRATION_IMAGES)
+        calibrate(meter(), paper.responses_work([net.spec.name], len(images))[net.spec.name],
+                  lambda: paper.responses_of(net, images, batch_size=BATCH, per_image=True))

@@ -10,7 +10,7 @@ import time
 import streamlit as st
 
 from resnet_viz.checkpoints.identity import model_fingerprint
-from resnet_viz.cost import CostMeter, estimate_sentence
+from resnet_viz.cost import CALIBRATION_IMAGES, CostMeter, calibrate, estimate_sentence
 from resnet_viz.models.registry import get_spec
 from resnet_viz.paper import lesion as paper
 from resnet_viz.paper.figure7 import figure7_sources
@@ -19,7 +19,7 @@ from resnet_viz.samples import TEST_SAMPLE_NAME
 from resnet_viz.work import ByteBudgetCache
 from ui.common import session_memo, tr
 from ui.images import test_sample
-from ui.models import load_cached
+from ui.models import calibration_net, load_cached
 from ui.work import heavy
 
 STUDY_BYTES = 64 * 1024  # a sweep is a few KB of JSON; the cache keeps a few hundred
@@ -116,3 +116,12 @@ def probabilities(loaded, mkey: str, size: int, deleted: tuple[int, ...]):
         finally:
             bar.empty()
     return session_memo("lesion_probs", (mkey, size, deleted), compute_now, entries=PROBS_ENTRIES)
+
+
+def warm_up() -> None:
+    """This server's speed for the sweeps the page promises, from a small sweep (ui/warmup.py runs it once)."""
+    net = calibration_net()
+    if net is not None:
+        images, labels, _ = test_sample(CALIBRATION_IMAGES)
+        calibrate(meter(), paper.sweep_work(net.spec.name, len(images)),
+                  lambda: paper.lesion_study(net, images, labels))

@@ -24,7 +24,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from resnet_viz.checkpoints import community
+from resnet_viz.checkpoints import community, find
 from resnet_viz.checkpoints.find import file_stamp, find_checkpoints, folders_fingerprint, load_model
 from resnet_viz.checkpoints.identity import model_key
 from resnet_viz.checkpoints.pretrained import (
@@ -36,6 +36,7 @@ from resnet_viz.checkpoints.pretrained import (
     pretrained_path,
 )
 from resnet_viz.checkpoints.read import LoadedModel, load_checkpoint_bytes, trained_epochs, with_maxpool
+from resnet_viz.cost import CALIBRATION_MODEL
 from resnet_viz.errors import LoadError, VizError
 from resnet_viz.first_views import FirstViews, shipped_for
 from resnet_viz.i18n import t
@@ -87,6 +88,13 @@ def load_cached(choice: str) -> LoadedModel:
     """
     stamp = file_stamp(Path(choice)) if ":" not in choice.split("/")[0] else None
     return model_cache().get_or_create((choice, stamp), lambda: _load(choice))
+
+
+def calibration_net() -> LoadedModel | None:
+    """The shipped network whose small pieces of work the warm-up times (``resnet_viz.cost.calibrate``); None when it
+    is not shipped."""
+    path = find.SHIPPED_DIR / f"{CALIBRATION_MODEL}.safetensors"
+    return load_cached(str(path)) if path.is_file() else None
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

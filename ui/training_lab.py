@@ -13,7 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from resnet_viz.checkpoints.read import LoadedModel
-from resnet_viz.cost import CostMeter, estimate_sentence
+from resnet_viz.cost import CALIBRATION, CostMeter, estimate_sentence
 from resnet_viz.errors import VizError
 from resnet_viz.render.plots.training_lab import lab_figures
 from resnet_viz.train.training_lab.curves import VERDICT_MIN_ITERATIONS, WINDOW, loss_gaps
@@ -30,7 +30,7 @@ from resnet_viz.train.training_lab.settings import (
     run_work,
 )
 from resnet_viz.train.training_lab.shelf import checkpoint_files
-from resnet_viz.train.training_lab.stepper import DIVERGED
+from resnet_viz.train.training_lab.stepper import DIVERGED, calibration
 from resnet_viz.work import WorkQueue
 from ui.common import current_language, show_error, tr
 from ui.models import trained_shelf
@@ -50,6 +50,12 @@ def training_queue() -> WorkQueue:
 def meter() -> CostMeter:
     """Seconds per multiply-add of the runs trained on this server: the time the page promises."""
     return CostMeter(reference_seconds_per_mac)
+
+
+def warm_up() -> None:
+    """This server's speed for the default run the page promises, from a few of its steps and a small test
+    (ui/warmup.py runs it once)."""
+    meter().record(CALIBRATION, *calibration(LabSettings()))
 
 
 def recipe_note() -> str:

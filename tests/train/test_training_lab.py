@@ -496,3 +496,45 @@ def test_a_plain_net_is_offered_no_shortcut_option():
     assert "training_lab_shortcut0" not in radios and "training_lab_shortcut1" not in radios  # plain-20, plain-56
     at.selectbox(key="training_lab_kind0").set_value("resnet").run()  # outside the form: shown at once
     assert "training_lab_shortcut0" in {r.key for r in at.radio}
+
+
+def test_the_calibration_scales_its_timed_steps_and_counts_the_tests_at_a_third(monkeypatch):
+    """Two timed forward and backward passes of the default nets make a default run's seconds; a test's forward
+    pass costs a third of a training step per multiply-add."""
+    clock = [0.0]
+    passes: list[int] = []
+
+    def one_pass(fn, nets, *, workers):
+        assert [type(n).__name__ for n in nets] == ["CifarNet"] * 3 and workers == work.WORKERS
+        passes.append(len(nets))
+        clock[0] += 0.5
+
+    class Clock:
+        @staticmethod
+        def perf_counter() -> float:
+            return clock[0]
+
+    monkeypatch.setattr(stepper, "parallel_map", one_pass)
+    monkeypatch.setattr(stepper, "time", Clock)
+    settings = LabSettings()
+    units, seconds = stepper.calibration(settings)
+    assert passes == [3, 3, 3] and units == run_work(settings)
+    tests = math.ceil(settings.iterations / settings.test_every)
+    step_units = run_work(settings, 1)
+    test_units = tests * settings.test_images * step_units / settings.batch_size
+    assert seconds == pytest.approx(0.5 * (settings.iterations + test_units / 3 / step_units))
+
+
+def test_the_calibration_trains_nothing_it_keeps():
+    """A real calibration: numbers for the whole run, and no optimizer module imported for it."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from resnet_viz.train.training_lab.stepper import calibration; "
+            "from resnet_viz.train.training_lab.settings import LabSettings, run_work; "
+            "units, seconds = calibration(LabSettings(iterations=20, batch_size=8)); "
+            "assert units == run_work(LabSettings(iterations=20, batch_size=8)) and seconds > 0; "
+            "print(sorted(m for m in sys.modules if m.startswith('torch._dynamo'))[:1])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

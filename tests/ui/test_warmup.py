@@ -155,6 +155,25 @@ def _computes(*args, **kwargs):
     raise AssertionError("the first view was computed again")
 
 
+@pytest.mark.parametrize("page", ["lesion", "landscape", "figure7", "training_lab"])
+def test_a_page_s_warm_up_puts_the_time_it_promises_on_this_server_s_speed(page):
+    """Before any student computes anything, the page's promise is this server's measured speed, not the
+    reference taken from the project's benchmarks."""
+    import importlib
+
+    from resnet_viz.cost import MACS_MEASURED, MACS_REFERENCE
+
+    module = importlib.import_module(f"ui.{page}")
+    module.meter.clear()
+    try:
+        assert module.meter().estimate({"nothing measured": 1e9})[1] == MACS_REFERENCE
+        module.warm_up()
+        seconds, basis = module.meter().estimate({"nothing measured": 1e9})
+        assert basis == MACS_MEASURED and seconds > 0
+    finally:
+        module.meter.clear()  # a fresh meter for the tests after this one
+
+
 @pytest.mark.browser
 @REAL_SERVERS
 def test_a_class_arriving_on_a_fresh_real_server_gets_no_exception(tmp_path):

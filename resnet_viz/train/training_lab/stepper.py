@@ -20,13 +20,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from resnet_viz.checkpoints.read import LoadedModel
+from resnet_viz.cost import network_macs
 from resnet_viz.data import TRAIN_SUBSET_LABEL, BatchLoader, channel_stats
 from resnet_viz.models.registry import MODELS
 from resnet_viz.samples import load_test_sample, load_train_subset
 from resnet_viz.seeded import seeded
 from resnet_viz.train.evaluate import autocast_context, confusion_and_loss
 from resnet_viz.train.recipes import Recipe, learning_rate
-from resnet_viz.train.training_lab.settings import LabSettings, NetChoice, check_settings
+from resnet_viz.train.training_lab.settings import LabSettings, NetChoice, check_settings, run_work
 from resnet_viz.work import WORKERS, parallel_map
 
 EVAL_BATCH = 500
@@ -295,3 +296,30 @@ class LabRun:
                                    tuple(self.classes), shortcut=shortcut, resize_size=spec.resize_size,
                                    meta=self.meta(net)))
         return out
+
+
+def calibration(settings: LabSettings, steps: int = 2) -> tuple[float, float]:
+    """(``run_work`` of a whole run of ``settings``, its seconds on this machine): ``steps`` forward and backward
+    passes of its nets on one batch, side by side on the lab's worker threads as a step trains them (after an untimed
+    one), scaled to the run; its tests' forward passes counted at a third of a training step's time per multiply-add
+    (``run_work``'s rule). No optimizer is built: torch's optimizers import about 150 MB of modules that a server
+    whose students never train need not hold; the update itself is a small part of a step."""
+    check_settings(settings)
+    with seeded(settings.seed):
+        nets = [MODELS[c.name].build(shortcut=c.shortcut if c.residual else None).to(memory_format=torch.channels_last)
+                .train() for c in settings.nets]
+    x = torch.rand(settings.batch_size, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    y = torch.arange(settings.batch_size) % 10
+
+    def one(_worker: int, net: nn.Module) -> None:
+        net.zero_grad(set_to_none=True)
+        F.cross_entropy(net(x), y).backward()
+
+    parallel_map(one, nets, workers=WORKERS)
+    start = time.perf_counter()
+    for _ in range(steps):
+        parallel_map(one, nets, workers=WORKERS)
+    per_unit = (time.perf_counter() - start) / steps / run_work(settings, 1)
+    tests = math.ceil(settings.iterations / settings.test_every)  # every test_every-th iteration, and the last
+    test_work = tests * settings.test_images * sum(network_macs(c.name) for c in settings.nets)
+    return run_work(settings), per_unit * (run_work(settings) + test_work / 3)
