@@ -4,8 +4,10 @@
 its depth have trained ``VERDICT_MIN_ITERATIONS`` steps, and the plain net's training loss (mean of the last
 ``WINDOW`` iterations) is above the ResNet's by more than ``NOISE_SE`` standard errors of the difference. For each
 seed the default run is built and stepped as the app's thread does (``LabRun``, its worker threads, one torch
-thread) for ``--seconds`` of wall time from "Train"; the script prints the gap, its noise and whether it is settled,
-and how many seeds settled.
+thread, the server's allocator setting: ``configure_allocator``, which made a step 0.67-0.82 s instead of
+0.41-0.47 s on 2026-12-07; ``--no-allocator`` leaves glibc's default, as this script did before that day) for
+``--seconds`` of wall time from "Train"; the script prints the gap, its noise and whether it is settled, and how many
+seeds settled.
 
     python benchmarks/training_lab_verdict.py [--seeds 5] [--seconds 120] [--json out.json]
     python benchmarks/training_lab_verdict.py --nets plain20 plain44 resnet44 --batch 16   # another choice
@@ -22,7 +24,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from resnet_viz.runtime import configure_threads
+from resnet_viz.runtime import configure_allocator, configure_threads
 from resnet_viz.train.training_lab.curves import loss_gaps
 from resnet_viz.train.training_lab.settings import LabSettings, NetChoice
 from resnet_viz.train.training_lab.stepper import LabRun, lab_data
@@ -55,8 +57,11 @@ def main() -> None:
     p.add_argument("--nets", nargs="+", help="zoo names (default: the lab's)")
     p.add_argument("--batch", type=int, help="default: the lab's")
     p.add_argument("--json", type=Path)
+    p.add_argument("--no-allocator", action="store_true", help="glibc's default allocator, not the server's")
     args = p.parse_args()
     configure_threads(args.threads)
+    if not args.no_allocator:
+        configure_allocator()
     lab_data()  # decoded once per server, before any run
     s = LabSettings()
     if args.nets:
