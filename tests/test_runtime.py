@@ -156,6 +156,30 @@ def test_while_a_script_runs_the_warm_up_starts_only_what_somebody_waits_for():
     assert warm.wait(10) and importer.names == ["numpy", "torch", "captum", "views"]
 
 
+def test_the_quiet_stages_wait_until_no_script_has_run_for_a_while():
+    """Timings of the server's speed start only once the scripts have stopped for quiet_s: a class arriving keeps
+    them back, and a script run in the meantime starts the wait again."""
+    importer = Importer()
+    warm = runtime.WarmUp(["numpy"], ["speed"], importer=importer, quiet_from=1, quiet_s=3.0)
+    with warm.running():
+        assert warm.need(["numpy"], timeout=10)
+    assert not warm.wait(0.3) and importer.names == ["numpy"]  # 0.3 s after the run: still held (3 s to go)
+    with warm.running():
+        pass  # another student's click: the quiet begins again
+    assert not warm.wait(0.3) and importer.names == ["numpy"]
+    assert warm.wait(10) and importer.names == ["numpy", "speed"]
+    assert warm.need(["speed"], timeout=0)  # somebody who needs it would not have waited for the quiet
+
+
+def test_a_quiet_stage_that_somebody_needs_runs_at_once():
+    importer = Importer()
+    warm = runtime.WarmUp(["numpy"], ["speed"], importer=importer, quiet_from=1, quiet_s=60)
+    with warm.running():
+        assert warm.need(["speed"], timeout=10)
+        assert importer.names == ["speed"]
+    assert warm.wait(10) and importer.names == ["speed", "numpy"]
+
+
 def test_a_failed_step_is_recorded_and_the_rest_goes_on():
     importer = Importer(broken="captum.attr")
     warm = runtime.WarmUp(["numpy"], ["captum.attr", "ui.models"], importer=importer)

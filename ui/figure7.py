@@ -145,9 +145,9 @@ def compute_live(paths: list[str], by_path: dict, labels: dict[str, str], fp: tu
     return out
 
 
-def warm_up() -> None:
+def measure_speed() -> None:
     """This server's speed for the live responses the page promises, from a small pass (ui/warmup.py runs it
-    once)."""
+    once, when no script has run for a while)."""
     net = calibration_net()
     if net is not None:
         images, _, _ = test_sample(CALIBRATION_IMAGES)

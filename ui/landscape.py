@@ -157,8 +157,9 @@ def live(path: str, seed: int, name: str) -> paper.Landscape | None:
     return land
 
 
-def warm_up() -> None:
-    """This server's speed for the live grid the page promises, from a small grid (ui/warmup.py runs it once)."""
+def measure_speed() -> None:
+    """This server's speed for the live grid the page promises, from a small grid (ui/warmup.py runs it once, when
+    no script has run for a while)."""
     net = calibration_net()
     if net is not None:
         images, labels, classes = _images(CALIBRATION_IMAGES)

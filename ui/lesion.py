@@ -118,8 +118,9 @@ def probabilities(loaded, mkey: str, size: int, deleted: tuple[int, ...]):
     return session_memo("lesion_probs", (mkey, size, deleted), compute_now, entries=PROBS_ENTRIES)
 
 
-def warm_up() -> None:
-    """This server's speed for the sweeps the page promises, from a small sweep (ui/warmup.py runs it once)."""
+def measure_speed() -> None:
+    """This server's speed for the sweeps the page promises, from a small sweep (ui/warmup.py runs it once, when no
+    script has run for a while)."""
     net = calibration_net()
     if net is not None:
         images, labels, _ = test_sample(CALIBRATION_IMAGES)

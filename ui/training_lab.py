@@ -52,9 +52,9 @@ def meter() -> CostMeter:
     return CostMeter(reference_seconds_per_mac)
 
 
-def warm_up() -> None:
+def measure_speed() -> None:
     """This server's speed for the default run the page promises, from a few of its steps and a small test
-    (ui/warmup.py runs it once)."""
+    (ui/warmup.py runs it once, when no script has run for a while)."""
     meter().record(CALIBRATION, *calibration(LabSettings()))
 
 

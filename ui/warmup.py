@@ -1,6 +1,7 @@
 """The server's warm-up, once per process in one background thread that the first script run starts, while the first
-student reads Home, in three stages: numpy, pandas and PIL (``FIRST``); torch, Captum, the model code and every
-page's module (``IMPORTS``); each page's first view.
+student reads Home, in four stages: numpy, pandas and PIL (``FIRST``); torch, Captum, the model code and every
+page's module (``IMPORTS``); each page's first view; and, once no script has run for ``QUIET_S`` seconds, this
+server's speed for the times the pages promise (``SPEEDS``).
 
 Home needs none of it: its first run waits only for the first stage (plotly's JSON encoder looks those up in
 ``sys.modules``, where a half-imported one would break it), and its sidebar shows the model picker from the first
@@ -10,7 +11,8 @@ says why. So no two threads ever import the same heavy packages at once (``resne
 not wait for other pages' libraries, and while a page runs the warm-up starts nothing that nobody waits for.
 
 A page module (``ui/X.py``) may define ``warm_up()``: what its first visit would otherwise compute and that is the
-same for every student (no Streamlit element in it), into the page's own caches.
+same for every student (no Streamlit element in it), into the page's own caches; and ``measure_speed()``: a small
+piece of its heavy work timed into its cost meter (``resnet_viz.cost.calibrate``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ OWN_LIBRARIES = {"architecture": ("torchvision.models",)}
 LATER = ("torchvision.models", "captum.attr")
 LIGHT_PAGES = ("home",)  # pages that run during the warm-up (they import none of it)
 IMPORTS = 1  # the imports' stage in ``steps()`` (after ``FIRST``, before the first views)
+SPEEDS = 3  # the last stage: it waits until no script has run for QUIET_S seconds
+QUIET_S = 2.0
 
 _server: WarmUp | None = None
 _guard = threading.Lock()
@@ -51,23 +55,24 @@ def page_modules() -> list[str]:
     return [name for name in names if importlib.util.find_spec(name) is not None]
 
 
-def page_warm_ups() -> list[Step]:
-    """Each page module's own ``warm_up()`` as a step of its own (one that fails leaves the others), in menu order;
-    run after every import."""
+def page_steps(function: str) -> list[Step]:
+    """Each page module's own ``function`` (``warm_up``, ``measure_speed``) as a step of its own (one that fails
+    leaves the others), in menu order; run after every import."""
     def step(name: str) -> Step:
-        def warm_up() -> None:
-            warm = getattr(importlib.import_module(name), "warm_up", None)
-            if warm is not None:
-                warm()
-        warm_up.__qualname__ = f"{name}.warm_up"
-        return warm_up
+        def call() -> None:
+            own = getattr(importlib.import_module(name), function, None)
+            if own is not None:
+                own()
+        call.__qualname__ = f"{name}.{function}"
+        return call
 
     return [step(name) for name in page_modules()]
 
 
-def steps() -> tuple[tuple[Step, ...], tuple[Step, ...], tuple[Step, ...]]:
-    """The stages of this server's warm-up: ``FIRST``, the imports, the first views."""
-    return FIRST, (*LIBRARIES, *SHARED, *LATER, *page_modules()), tuple(page_warm_ups())
+def steps() -> tuple[tuple[Step, ...], ...]:
+    """The stages of this server's warm-up: ``FIRST``, the imports, the first views, the speeds."""
+    return (FIRST, (*LIBRARIES, *SHARED, *LATER, *page_modules()), tuple(page_steps("warm_up")),
+            tuple(page_steps("measure_speed")))
 
 
 def needs(url_path: str) -> tuple[Step, ...]:
@@ -84,7 +89,7 @@ def server_warm_up() -> WarmUp:
     global _server
     with _guard:
         if _server is None:
-            _server = WarmUp(*steps())
+            _server = WarmUp(*steps(), quiet_from=SPEEDS, quiet_s=QUIET_S)
         return _server
 
 

@@ -124,14 +124,16 @@ def test_a_class_arriving_on_a_cold_server_sees_no_half_imported_module():
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-4000:]
 
 
-def test_the_warm_up_imports_every_page_module_after_the_libraries_then_the_first_views():
-    first, imports, views = warmup.steps()
+def test_the_warm_up_imports_every_page_module_after_the_libraries_then_the_first_views_then_the_speeds():
+    first, imports, views, speeds = warmup.steps()
     assert first == warmup.FIRST
     names = [s for s in imports if isinstance(s, str)]
     assert names.index("torch") < names.index("ui.models") < names.index("ui.architecture")
     pages = [f"ui.{url}" for *_, url in PAGES if (ROOT / "ui" / f"{url}.py").is_file()]
     assert [n for n in names if n.startswith("ui.") and n not in warmup.SHARED] == pages
     assert [step.__qualname__ for step in views] == [f"{name}.warm_up" for name in pages]
+    assert [step.__qualname__ for step in speeds] == [f"{name}.measure_speed" for name in pages]
+    assert warmup.server_warm_up()._quiet_from == warmup.SPEEDS == 3
 
 
 @pytest.mark.parametrize("page", ["architecture", "gradient_flow"])
@@ -156,7 +158,7 @@ def _computes(*args, **kwargs):
 
 
 @pytest.mark.parametrize("page", ["lesion", "landscape", "figure7", "training_lab"])
-def test_a_page_s_warm_up_puts_the_time_it_promises_on_this_server_s_speed(page):
+def test_a_page_s_speed_puts_the_time_it_promises_on_this_server_s_speed(page):
     """Before any student computes anything, the page's promise is this server's measured speed, not the
     reference taken from the project's benchmarks."""
     import importlib
@@ -167,7 +169,7 @@ def test_a_page_s_warm_up_puts_the_time_it_promises_on_this_server_s_speed(page)
     module.meter.clear()
     try:
         assert module.meter().estimate({"nothing measured": 1e9})[1] == MACS_REFERENCE
-        module.warm_up()
+        module.measure_speed()
         seconds, basis = module.meter().estimate({"nothing measured": 1e9})
         assert basis == MACS_MEASURED and seconds > 0
     finally:
