@@ -143,11 +143,17 @@ def test_page_reads_on_a_phone(server, browser, url_path, lang):
     assert not problems, "\n".join(problems)
 
 
+# Pages whose numbers sit side by side on a laptop, and a text each must show whole there.
+LAPTOP_NUMBERS = {"conv_lab": "64 x 112 x 112", "gradient_flow": "1.53e+04"}
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_the_conv_calculators_results_are_not_cut_on_a_laptop(server, browser, lang):
-    """On a laptop the calculator's results sit side by side: four in a row cut "64 x 112 x 112" to "64 x 112 x …"
-    (a phone stacks them, so the test above cannot see it)."""
+@pytest.mark.parametrize("url_path", list(LAPTOP_NUMBERS))
+def test_numbers_side_by_side_are_not_cut_on_a_laptop(server, browser, lang, url_path):
+    """On a laptop results sit side by side: four in a row cut the conv lab's "64 x 112 x 112" to "64 x 112 x …",
+    three in a half-width column gradient flow's "1.53e+04" to "1.53e…" (a phone stacks them, so the test above
+    cannot see it)."""
     url, _ = server
-    with opened_page(browser, url, "conv_lab", lang, (1280, 900)) as page:
+    with opened_page(browser, url, url_path, lang, (1280, 900)) as page:
         cut = page.evaluate(CUT_TEXT_JS)
-        assert page.get_by_text("64 x 112 x 112").count() and not cut, cut
+        assert page.get_by_text(LAPTOP_NUMBERS[url_path]).count() and not cut, cut
