@@ -1,6 +1,7 @@
 """Timing of the loss landscape: the live grid the page offers (11 x 11 on 256 training images of ResNet-20 by
 default) and the cost of one grid point, for each network asked for, as the app runs it: one torch intra-op thread,
-the grid's points on ``resnet_viz.work.WORKERS`` Python threads (``--workers 1``: as before issue 33).
+the grid's points on ``resnet_viz.work.WORKERS`` Python threads (``--workers 1``: as before issue 33), the app's
+allocator setting (``--no-allocator``: glibc's default, as this script ran before 2026-12-07).
 
     python benchmarks/landscape.py [--models resnet20 plain20] [--points 11] [--images 256] [--workers 2]
 
@@ -14,6 +15,7 @@ import argparse
 import os
 import time
 
+from resnet_viz import cli_args
 from resnet_viz.checkpoints.find import SHIPPED_DIR, load_model
 from resnet_viz.paper.landscape import prepare, surface
 from resnet_viz.runtime import configure_threads
@@ -29,8 +31,10 @@ def main() -> None:
     p.add_argument("--images", type=int, default=256)
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (the app's default: 1)")
     p.add_argument("--workers", type=int, default=WORKERS)
+    cli_args.allocator(p)
     args = p.parse_args()
     threads = configure_threads(args.threads)
+    cli_args.use_allocator(args)
     images, labels, classes = load_train_subset(limit=args.images)
     for stem in args.models:
         loaded = load_model(SHIPPED_DIR / f"{stem}.safetensors")

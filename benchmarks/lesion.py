@@ -1,5 +1,6 @@
 """Timings of the lesion study on this machine, as the app runs it (one torch intra-op thread, the work split over
-``resnet_viz.work.WORKERS`` Python threads):
+``resnet_viz.work.WORKERS`` Python threads, the app's allocator setting; ``--no-allocator``: glibc's default, as this
+script ran before 2026-12-07):
 
 - a click: the shipped ResNet-56 on the 1,000 sample images with one block deleted, restarting from the intact
   network's kept block inputs (``intact_pass``, computed once per network and image set: its time and bytes are
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from resnet_viz import cli_args
 from resnet_viz.checkpoints.find import SHIPPED_DIR, load_model
 from resnet_viz.paper.lesion import intact_pass, lesion_study, probabilities, probabilities_from, sweep_work
 from resnet_viz.runtime import configure_threads
@@ -57,8 +59,10 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--skip-sweep", action="store_true")
     p.add_argument("--json", type=Path)
+    cli_args.allocator(p)
     args = p.parse_args()
     configure_threads(args.threads)
+    cli_args.use_allocator(args)
     images, labels, _ = load_test_sample()
     out: dict[str, object] = {"threads": args.threads, "workers": args.workers, "images": len(images),
                               "load_before": os.getloadavg()[0]}

@@ -24,7 +24,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from resnet_viz.runtime import configure_allocator, configure_threads
+from resnet_viz import cli_args
+from resnet_viz.runtime import configure_threads
 from resnet_viz.train.training_lab.curves import loss_gaps
 from resnet_viz.train.training_lab.settings import LabSettings, NetChoice
 from resnet_viz.train.training_lab.stepper import LabRun, lab_data
@@ -57,11 +58,10 @@ def main() -> None:
     p.add_argument("--nets", nargs="+", help="zoo names (default: the lab's)")
     p.add_argument("--batch", type=int, help="default: the lab's")
     p.add_argument("--json", type=Path)
-    p.add_argument("--no-allocator", action="store_true", help="glibc's default allocator, not the server's")
+    cli_args.allocator(p)
     args = p.parse_args()
     configure_threads(args.threads)
-    if not args.no_allocator:
-        configure_allocator()
+    cli_args.use_allocator(args)
     lab_data()  # decoded once per server, before any run
     s = LabSettings()
     if args.nets:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from resnet_viz.data import SPLITS
 from resnet_viz.i18n import DEFAULT_LANGUAGE, LANGUAGES, normalize_language
-from resnet_viz.runtime import configure_threads
+from resnet_viz.runtime import configure_allocator, configure_threads
 from resnet_viz.samples import TEST_SAMPLE, TRAIN_SUBSET, Split, load_images
 
 if TYPE_CHECKING:
@@ -84,6 +84,12 @@ def threads(p: argparse.ArgumentParser) -> None:
                    help="intra-op CPU threads of this process (default: torch's; 1 is fastest on a busy CPU)")
 
 
+def allocator(p: argparse.ArgumentParser) -> None:
+    """For the benchmarks: the app's allocator setting unless told otherwise (a command always has it)."""
+    p.add_argument("--no-allocator", action="store_true",
+                   help="glibc's default allocator, not the app's (resnet_viz.runtime.configure_allocator)")
+
+
 def device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                    help="auto: the GPU when there is one (default: auto)")
@@ -122,6 +128,11 @@ def use_threads(args: argparse.Namespace) -> None:
     """``--threads``, when given, for the whole process (before any work)."""
     if args.threads:
         configure_threads(args.threads)
+
+
+def use_allocator(args: argparse.Namespace) -> bool:
+    """The app's allocator setting unless ``--no-allocator``; True when it was applied."""
+    return False if args.no_allocator else configure_allocator()
 
 
 def read_sample(args: argparse.Namespace, limit: int | None) -> Split:
