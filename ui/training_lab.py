@@ -53,8 +53,8 @@ def meter() -> CostMeter:
 
 
 def measure_speed() -> None:
-    """This server's speed for the default run the page promises, from a few of its steps and a small test
-    (ui/warmup.py runs it once, when no script has run for a while)."""
+    """This server's speed for the default run the page promises, from a few forward and backward passes of its
+    nets (ui/warmup.py runs it once, when no script has run for a while)."""
     meter().record(CALIBRATION, *calibration(LabSettings()))
 
 

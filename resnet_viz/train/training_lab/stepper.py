@@ -83,15 +83,20 @@ class StepReport:
     seconds: float
 
 
-def _build(choice: NetChoice, seed: int, recipe: Recipe, num_classes: int) -> tuple[nn.Module, torch.optim.Optimizer]:
-    """The untrained net (the same for a seed whatever else is trained beside it) and its optimizer."""
+def _untrained(choice: NetChoice, seed: int, num_classes: int) -> nn.Module:
+    """The untrained net in training mode (the same for a seed whatever else is trained beside it)."""
     with seeded(seed):
         model = MODELS[choice.name].build(shortcut=choice.shortcut if choice.residual else None,
                                           num_classes=num_classes)
-    model = model.to(memory_format=torch.channels_last)
+    return model.to(memory_format=torch.channels_last).train()
+
+
+def _build(choice: NetChoice, seed: int, recipe: Recipe, num_classes: int) -> tuple[nn.Module, torch.optim.Optimizer]:
+    """The untrained net and its optimizer."""
+    model = _untrained(choice, seed, num_classes)
     optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                                 weight_decay=recipe.weight_decay, nesterov=recipe.nesterov)
-    return model.train(), optimizer
+    return model, optimizer
 
 
 # ---------------------------------------------------------------- the stepper
@@ -298,28 +303,29 @@ class LabRun:
         return out
 
 
-def calibration(settings: LabSettings, steps: int = 2) -> tuple[float, float]:
+def calibration(settings: LabSettings, steps: int = 2,
+                clock: Callable[[], float] = time.perf_counter) -> tuple[float, float]:
     """(``run_work`` of a whole run of ``settings``, its seconds on this machine): ``steps`` forward and backward
     passes of its nets on one batch, side by side on the lab's worker threads as a step trains them (after an untimed
     one), scaled to the run; its tests' forward passes counted at a third of a training step's time per multiply-add
     (``run_work``'s rule). No optimizer is built: torch's optimizers import about 150 MB of modules that a server
     whose students never train need not hold; the update itself is a small part of a step."""
     check_settings(settings)
-    with seeded(settings.seed):
-        nets = [MODELS[c.name].build(shortcut=c.shortcut if c.residual else None).to(memory_format=torch.channels_last)
-                .train() for c in settings.nets]
+    classes = len(lab_data()[-1])
+    nets = [_untrained(c, settings.seed, classes) for c in settings.nets]
     x = torch.rand(settings.batch_size, 3, 32, 32).contiguous(memory_format=torch.channels_last)
-    y = torch.arange(settings.batch_size) % 10
+    y = torch.arange(settings.batch_size) % classes
 
     def one(_worker: int, net: nn.Module) -> None:
         net.zero_grad(set_to_none=True)
         F.cross_entropy(net(x), y).backward()
 
     parallel_map(one, nets, workers=WORKERS)
-    start = time.perf_counter()
+    start = clock()
     for _ in range(steps):
         parallel_map(one, nets, workers=WORKERS)
-    per_unit = (time.perf_counter() - start) / steps / run_work(settings, 1)
+    per_unit = (clock() - start) / steps / run_work(settings, 1)
     tests = math.ceil(settings.iterations / settings.test_every)  # every test_every-th iteration, and the last
     test_work = tests * settings.test_images * sum(network_macs(c.name) for c in settings.nets)
-    return run_work(settings), per_unit * (run_work(settings) + test_work / 3)
+    work = run_work(settings)
+    return work, per_unit * (work + test_work / 3)
