@@ -4,8 +4,9 @@
 its depth have trained ``VERDICT_MIN_ITERATIONS`` steps, and the plain net's training loss (mean of the last
 ``WINDOW`` iterations) is above the ResNet's by more than ``NOISE_SE`` standard errors of the difference. For each
 seed the default run is built and stepped as the app's thread does (``LabRun``, its worker threads, one torch
-thread, the server's allocator setting: ``configure_allocator``, which made a step 0.67-0.82 s instead of
-0.41-0.47 s on 2026-12-07; ``--no-allocator`` leaves glibc's default, as this script did before that day) for
+thread, the server's allocator setting: ``configure_allocator``, whose fixed 64 KB mmap threshold made a step
+0.67-0.82 s instead of 0.41-0.47 s until 2026-12-07; ``--no-allocator`` leaves glibc's default, as this script did
+before that day) for
 ``--seconds`` of wall time from "Train"; the script prints the gap, its noise and whether it is settled, and how many
 seeds settled.
 

@@ -31,8 +31,15 @@ DEFAULT_THREADS = 1
 # 32-100, 7.7 s at 250 (two threads: best at 64).
 INFERENCE_BATCH = 64
 
-MMAP_THRESHOLD = 64 * 1024  # bytes; glibc's default start value, made fixed
+# Bytes: glibc's largest. A CIFAR batch's activations (a few MB) come from the heap and are reused, not fresh pages
+# that the kernel faults in and zeroes for every tensor: with 64 KB a first-block lesion click took 2.96 s instead of
+# 1.37 s, the landscape 30.6 s instead of 22.7 s (21 million page faults on Figure 7's 10,000 images).
+MMAP_THRESHOLD = 32 * 1024 * 1024
 _M_MMAP_THRESHOLD = -3  # mallopt's parameter number in glibc's malloc.h
+# The heap keeps what is freed, and kept results scattered between freed batches split it: Figure 7 on 10,000 images
+# grew to 5.3 GB. So free pages go back to the system whenever the process has grown this much since the last time.
+TRIM_GROWTH = 64 * 1024 * 1024
+TRIM_EVERY_S = 0.2
 
 _configured = False
 _allocator_configured: bool | None = None
@@ -75,33 +82,75 @@ def configure_threads(threads: int | None = None) -> int:
 
 
 def configure_allocator() -> bool:
-    """Keep freed memory from piling up in glibc's heap; True where it was applied (Linux with glibc).
+    """Serve batches from glibc's heap and hand its free pages back as the process grows; True where it was applied
+    (Linux with glibc).
 
-    glibc serves a large block (a batch's activations) by mmap and gives it back on free, but each such free raises
-    its "dynamic mmap threshold" (up to 32 MB), after which blocks of that size come from the heap instead, where
-    freed space is fragmented and rarely returned to the system: a process that runs many batches grows by
-    gigabytes (Figure 7 on 10,000 images: killed at 24 GB). Setting the threshold explicitly switches the dynamic
-    adjustment off, as ``MALLOC_MMAP_THRESHOLD_=65536`` in the environment would.
+    glibc serves a large block by mmap and unmaps it on free, so every batch's activations are fresh pages the kernel
+    faults in. Above a fixed threshold of 32 MB (which also switches off glibc's dynamic adjustment) they come from
+    the heap instead, and a ``HeapKeeper`` thread calls ``malloc_trim`` whenever the resident size has grown by
+    ``TRIM_GROWTH``: the heap's free pages go back to the system, so memory stays flat across repeated work.
     """
     global _allocator_configured
     if _allocator_configured is not None:  # the app's script calls this on every rerun; find_library forks
         return _allocator_configured
-    _allocator_configured = _set_mmap_threshold()
+    libc = _glibc()
+    _allocator_configured = False
+    if libc is not None and libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD):
+        HeapKeeper(resident_bytes, libc.malloc_trim).start()
+        _allocator_configured = True
     return _allocator_configured
 
 
-def _set_mmap_threshold() -> bool:
+def _glibc() -> ctypes.CDLL | None:
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name or "libc.so.6")
-        mallopt = libc.mallopt
+        libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
     except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to tune
+        return None
+    libc.mallopt.restype = libc.malloc_trim.restype = ctypes.c_int
+    return libc
+
+
+def resident_bytes() -> int:
+    """This process's resident set size (Linux's /proc/self/statm)."""
+    with open("/proc/self/statm", "rb") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class HeapKeeper:
+    """A daemon thread that trims the C heap (``trim(0)``) whenever ``rss()`` has grown by ``growth`` bytes since
+    the last trim, or since the lowest size seen after it. ``tick`` is one look."""
+
+    def __init__(self, rss: Callable[[], int], trim: Callable[[int], object], *, growth: int = TRIM_GROWTH,
+                 every_s: float = TRIM_EVERY_S) -> None:
+        self.rss, self.trim, self.growth, self.every_s = rss, trim, growth, every_s
+        self.base = rss()
+        self.trims = 0
+
+    def tick(self) -> bool:
+        now = self.rss()
+        if now < self.base:
+            self.base = now
+        elif now > self.base + self.growth:
+            self.trim(0)  # ctypes releases the GIL: sessions go on meanwhile
+            self.trims += 1
+            self.base = self.rss()
+            return True
         return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+
+    def start(self) -> threading.Thread:
+        def run() -> None:
+            while True:
+                time.sleep(self.every_s)
+                self.tick()
+
+        thread = threading.Thread(target=run, name="resnet-viz-heap-keeper", daemon=True)
+        thread.start()
+        return thread
 
 
 # Between two steps of a warm-up the thread sleeps this long: the GIL goes to the threads serving students.

@@ -12,7 +12,7 @@ import torch
 
 from resnet_viz import runtime
 from resnet_viz.cli import main
-from resnet_viz.runtime import configure_allocator
+from resnet_viz.runtime import HeapKeeper, configure_allocator, resident_bytes
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -71,9 +71,60 @@ def test_the_responses_command_sets_threads_at_its_start(tmp_path, fresh, capsys
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
-def test_allocator_is_configured_on_linux():
+def test_allocator_is_configured_on_linux_with_one_heap_keeper():
     assert configure_allocator() is True
     assert configure_allocator() is True  # idempotent: the app's script calls it on every rerun
+    keepers = [t for t in threading.enumerate() if t.name == "resnet-viz-heap-keeper"]
+    assert len(keepers) == 1 and keepers[0].daemon
+
+
+class Resident:
+    """A fake resident size that a trim brings down to ``after_trim``."""
+
+    def __init__(self, size: int, after_trim: int) -> None:
+        self.size, self.after_trim, self.trims = size, after_trim, 0
+
+    def __call__(self) -> int:
+        return self.size
+
+    def trim(self, pad: int) -> None:
+        assert pad == 0
+        self.trims += 1
+        self.size = self.after_trim
+
+
+def test_heap_keeper_trims_only_once_the_process_has_grown_by_its_step():
+    rss = Resident(1000, after_trim=1020)
+    keeper = HeapKeeper(rss, rss.trim, growth=100)
+    rss.size = 1100
+    assert keeper.tick() is False and rss.trims == 0  # grown by exactly the step: not yet
+    rss.size = 1101
+    assert keeper.tick() is True and rss.trims == 1 and keeper.base == 1020  # measured again after the trim
+    rss.size = 1110
+    assert keeper.tick() is False and rss.trims == 1
+
+
+def test_heap_keeper_follows_the_process_down():
+    rss = Resident(1000, after_trim=0)
+    keeper = HeapKeeper(rss, rss.trim, growth=100)
+    rss.size = 600  # a big block went back by munmap
+    assert keeper.tick() is False and keeper.base == 600
+    rss.size = 701
+    assert keeper.tick() is True and rss.trims == 1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/self/statm: Linux only")
+def test_the_heap_keeper_thread_sees_the_process_grow():
+    trims: list[int] = []
+    keeper = HeapKeeper(resident_bytes, trims.append, growth=64 << 20, every_s=0.01)
+    before = keeper.base
+    keeper.start()
+    grown = np.ones(128 << 17)  # 128 MB, written: resident
+    deadline = time.monotonic() + 30
+    while not trims and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert trims and set(trims) == {0} and keeper.base > before
+    del grown
 
 
 # ---------------------------------------------------------------- WarmUp: one background thread, in order
