@@ -499,8 +499,8 @@ def test_a_plain_net_is_offered_no_shortcut_option():
 
 
 def test_the_calibration_scales_its_timed_steps_and_counts_the_tests_at_a_third(monkeypatch):
-    """Two timed forward and backward passes of the default nets make a default run's seconds; a test's forward
-    pass costs a third of a training step per multiply-add."""
+    """The faster of two timed forward and backward passes of the default nets makes a default run's seconds; a
+    test's forward pass costs a third of a training step per multiply-add."""
     clock = [0.0]
     passes: list[int] = []
     me, real = threading.current_thread(), stepper.parallel_map
@@ -510,7 +510,7 @@ def test_the_calibration_scales_its_timed_steps_and_counts_the_tests_at_a_third(
             return real(fn, nets, workers=workers)
         assert [type(n).__name__ for n in nets] == ["CifarNet"] * 3 and workers == work.WORKERS
         passes.append(len(nets))
-        clock[0] += 0.5
+        clock[0] += 0.5 if len(passes) != 2 else 4.0  # the first timed pass was slowed by another process
 
     monkeypatch.setattr(stepper, "parallel_map", one_pass)
     settings = LabSettings()
