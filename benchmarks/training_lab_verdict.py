@@ -25,7 +25,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from resnet_viz import cli_args
+from resnet_viz import cli_args, runtime
 from resnet_viz.runtime import configure_threads
 from resnet_viz.train.training_lab.curves import loss_gaps
 from resnet_viz.train.training_lab.settings import LabSettings, NetChoice
@@ -81,6 +81,8 @@ def main() -> None:
               f"{'' if row['first_settled_s'] is None else ' first at ' + str(row['first_settled_s']) + ' s'}; {gaps}",
               flush=True)
     print(f"settled at {args.seconds:.0f} s in {sum(r['settled'] for r in rows)} of {len(rows)} seeds")
+    if runtime.heap_keeper is not None:  # each trim hands back pages that the next steps fault in again
+        print(f"heap trims by the allocator setting: {runtime.heap_keeper.trims}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 

@@ -43,6 +43,7 @@ TRIM_EVERY_S = 0.2
 
 _configured = False
 _allocator_configured: bool | None = None
+heap_keeper: HeapKeeper | None = None  # the process's, once ``configure_allocator`` has started it
 _guard = threading.Lock()
 
 
@@ -96,7 +97,9 @@ def configure_allocator() -> bool:
     libc = _glibc()
     _allocator_configured = False
     if libc is not None and libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD):
-        HeapKeeper(resident_bytes, libc.malloc_trim).start()
+        global heap_keeper
+        heap_keeper = HeapKeeper(resident_bytes, libc.malloc_trim)
+        heap_keeper.start()
         _allocator_configured = True
     return _allocator_configured
 
@@ -123,7 +126,7 @@ def resident_bytes() -> int:
 
 class HeapKeeper:
     """A daemon thread that trims the C heap (``trim(0)``) whenever ``rss()`` has grown by ``growth`` bytes since
-    the last trim, or since the lowest size seen after it. ``tick`` is one look."""
+    the last trim, or since the lowest size seen after it. ``tick`` is one look; ``trims`` counts them."""
 
     def __init__(self, rss: Callable[[], int], trim: Callable[[int], object], *, growth: int = TRIM_GROWTH,
                  every_s: float = TRIM_EVERY_S) -> None:

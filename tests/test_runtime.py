@@ -75,7 +75,7 @@ def test_allocator_is_configured_on_linux_with_one_heap_keeper():
     assert configure_allocator() is True
     assert configure_allocator() is True  # idempotent: the app's script calls it on every rerun
     keepers = [t for t in threading.enumerate() if t.name == "resnet-viz-heap-keeper"]
-    assert len(keepers) == 1 and keepers[0].daemon
+    assert len(keepers) == 1 and keepers[0].daemon and runtime.heap_keeper is not None
 
 
 class Resident:
