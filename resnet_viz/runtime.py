@@ -87,21 +87,21 @@ def configure_allocator() -> bool:
     (Linux with glibc).
 
     glibc serves a large block by mmap and unmaps it on free, so every batch's activations are fresh pages the kernel
-    faults in. Above a fixed threshold of 32 MB (which also switches off glibc's dynamic adjustment) they come from
-    the heap instead, and a ``HeapKeeper`` thread calls ``malloc_trim`` whenever the resident size has grown by
-    ``TRIM_GROWTH``: the heap's free pages go back to the system, so memory stays flat across repeated work.
+    faults in. With the threshold fixed at 32 MB (which also switches off glibc's dynamic adjustment) blocks below it
+    come from the heap instead, and a ``HeapKeeper`` thread calls ``malloc_trim`` whenever the resident size has
+    grown by ``TRIM_GROWTH``: the heap's free pages go back to the system, so memory stays flat across repeated work.
     """
-    global _allocator_configured
-    if _allocator_configured is not None:  # the app's script calls this on every rerun; find_library forks
+    global _allocator_configured, heap_keeper
+    with _guard:  # one keeper, though the warm-up and a script may ask at once
+        if _allocator_configured is not None:  # the app's script calls this on every rerun; find_library forks
+            return _allocator_configured
+        libc = _glibc()
+        _allocator_configured = False
+        if libc is not None and libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD):
+            heap_keeper = HeapKeeper(resident_bytes, libc.malloc_trim)
+            heap_keeper.start()
+            _allocator_configured = True
         return _allocator_configured
-    libc = _glibc()
-    _allocator_configured = False
-    if libc is not None and libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD):
-        global heap_keeper
-        heap_keeper = HeapKeeper(resident_bytes, libc.malloc_trim)
-        heap_keeper.start()
-        _allocator_configured = True
-    return _allocator_configured
 
 
 def _glibc() -> ctypes.CDLL | None:
