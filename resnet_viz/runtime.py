@@ -133,6 +133,7 @@ class HeapKeeper:
         self.rss, self.trim, self.growth, self.every_s = rss, trim, growth, every_s
         self.base = rss()
         self.trims = 0
+        self._stop = threading.Event()
 
     def tick(self) -> bool:
         now = self.rss()
@@ -147,13 +148,16 @@ class HeapKeeper:
 
     def start(self) -> threading.Thread:
         def run() -> None:
-            while True:
-                time.sleep(self.every_s)
+            while not self._stop.wait(self.every_s):
                 self.tick()
 
         thread = threading.Thread(target=run, name="resnet-viz-heap-keeper", daemon=True)
         thread.start()
         return thread
+
+    def stop(self) -> None:
+        """End the thread after its current look (the process's own keeper runs as long as the process)."""
+        self._stop.set()
 
 
 # Between two steps of a warm-up the thread sleeps this long: the GIL goes to the threads serving students.

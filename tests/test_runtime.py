@@ -117,12 +117,17 @@ def test_heap_keeper_follows_the_process_down():
 def test_the_heap_keeper_thread_sees_the_process_grow():
     trims: list[int] = []
     keeper = HeapKeeper(resident_bytes, trims.append, growth=64 << 20, every_s=0.01)
-    keeper.start()
-    grown = np.ones(128 << 17)  # 128 MB, written: resident
-    deadline = time.monotonic() + 30
-    while not trims and time.monotonic() < deadline:
-        time.sleep(0.01)
+    thread = keeper.start()
+    try:
+        grown = np.ones(128 << 17)  # 128 MB, written: resident
+        deadline = time.monotonic() + 30
+        while not trims and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        keeper.stop()  # not left polling beside the rest of the suite
+        thread.join(5)
     assert trims and set(trims) == {0}  # the trim may give back more than the array: no bound on the size after
+    assert not thread.is_alive()
     del grown
 
 

@@ -12,6 +12,7 @@ from resnet_viz.errors import InputError
 from resnet_viz.inspect import architecture as summary_module
 from resnet_viz.inspect.architecture import block_pair, build_meta, summarize_module, table1
 from resnet_viz.models.registry import MODELS
+from resnet_viz.runtime import resident_bytes
 
 summarize = functools.cache(summary_module.summarize)  # summaries are immutable; the machine is small
 
@@ -173,14 +174,10 @@ def test_no_real_weights_are_allocated():
     _, model = build_meta("vgg19")
     assert all(p.is_meta for p in model.parameters()) and all(b.is_meta for b in model.buffers())
 
-    def rss() -> int:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * 4096
-
-    before = rss()
+    before = resident_bytes()
     s = summary_module.summarize("vgg19")
     assert s.params == 143_667_240
-    assert rss() - before < 200 * 2**20  # VGG-19's weights alone would be 548 MB
+    assert resident_bytes() - before < 200 * 2**20  # VGG-19's weights alone would be 548 MB
 
 
 def test_hooks_removed_also_on_error():
