@@ -302,7 +302,10 @@ class ResponseClaims:
     """Figure 7's two claims checked on the networks shown, each network summarised by one number (its mean
     std unless ``response_claims`` is given another statistic).
 
-    ``resnets_smaller``: every ResNet's mean is below every plain net's (None without both families).
+    ``resnets_smaller``: at every depth shown with both families, the ResNet's mean is below the plain net's: the
+    paper's "ResNets have generally smaller responses than their plain counterparts". ``largest_resnet`` and
+    ``smallest_plain`` are the pair of one depth with the smallest margin, which decides (None without a ResNet and
+    a plain net of one depth: a ResNet-20 beside a plain-56 is not a pair the paper compares).
     ``deeper_smaller``: the deepest ResNet's mean is below the shallowest one's (None with one ResNet depth).
     Each side is a ``(label, mean)`` pair; depth is the number of 3x3 conv layers. ``intervals`` holds the
     networks' bootstrap intervals by label (``bootstrap_interval``), where known.
@@ -356,8 +359,11 @@ def response_claims(results: Sequence[tuple[str, str, LayerResponses]],
     scored = [(label, family, r, value(r)) for label, family, r in results if r.std]
     resnets = [(label, r, v) for label, family, r, v in scored if family == "resnet" and v is not None]
     plains = [(label, r, v) for label, family, r, v in scored if family == "plain" and v is not None]
-    largest = max(resnets, key=lambda item: item[2], default=None)
-    smallest = min(plains, key=lambda item: item[2], default=None)
+    pairs = []
+    for depth in {len(r.std) for _, r, _ in resnets} & {len(r.std) for _, r, _ in plains}:
+        pairs.append((max((item for item in resnets if len(item[1].std) == depth), key=lambda item: item[2]),
+                      min((item for item in plains if len(item[1].std) == depth), key=lambda item: item[2])))
+    largest, smallest = min(pairs, key=lambda pair: pair[1][2] - pair[0][2], default=(None, None))
     shallow = deep = None
     if len({len(r.std) for _, r, _ in resnets}) > 1:
         shallow = min(resnets, key=lambda item: len(item[1].std))
