@@ -49,8 +49,8 @@ def test_metadata_is_complete_and_honest(path):
     assert len(meta["responses"]["std"]) == get_spec(path.stem).depth - 1  # every 3x3 conv: all layers but the fc
 
 
-STAGE1 = ("plain20", "resnet20")  # the campaign's first stage (README "campaign"): 30 epochs of fast
-SHORT = ("plain56", "resnet56", "resnet110")  # still the 3.8-epoch runs until stages 2 and 3 ship
+CONVERGED = ("plain20", "resnet20", "plain56", "resnet56")  # the campaign's stages 1 and 2: 30 epochs of fast
+SHORT = ("resnet110",)  # still the 3.8-epoch run until stage 3 ships
 
 
 def test_the_reference_runs_share_one_seed_and_recipe_and_each_stage_one_schedule():
@@ -61,7 +61,7 @@ def test_the_reference_runs_share_one_seed_and_recipe_and_each_stage_one_schedul
         recipe = metas[stem]["recipe"]
         return recipe["iterations"], recipe["batch_size"], recipe["lr"], round(recipe["epochs"], 2)
 
-    assert {schedule(s) for s in STAGE1} == {(5850, 256, 0.2, 30)}
+    assert {schedule(s) for s in CONVERGED} == {(5850, 256, 0.2, 30)}
     assert {schedule(s) for s in SHORT} == {(1500, 128, 0.1, 3.85)}
 
 
@@ -75,8 +75,7 @@ def test_predictions_on_the_shipped_sample_agree_with_the_recorded_accuracy(path
     accuracy = 100 * float((pred == labels).float().mean())
     # 1,000 test images: within 6 points of the accuracy measured on the whole test split
     assert abs(accuracy - loaded.accuracy) < 6, (accuracy, loaded.accuracy)
-    # the degraded plain-56 is allowed to be much worse: that is Figure 6's point
-    assert accuracy > (25 if path.stem == "plain56" else 55)
+    assert accuracy > 70  # plain-56 included: 30 epochs took it from 41 % to 80 %
 
 
 def _shipped_metas() -> dict[str, dict]:
@@ -84,36 +83,37 @@ def _shipped_metas() -> dict[str, dict]:
 
 
 def test_the_paper_orderings_the_readme_claims_hold_in_the_shipped_runs():
-    """README, section "Shipped checkpoints", read from the sidecars as the pages read them. Stage 1's pair, trained
-    alike: the ResNet ahead of the plain net in test and training error. The 3.8-epoch pair at 56 layers: ResNet-56
-    far ahead of plain-56. Across the two schedules Figure 6 and Table 6 compare networks trained for different
-    lengths, and the pages say so: plain-56 "worse" than plain-20 and ResNet-20 ahead of ResNet-56 and ResNet-110
-    are facts of the training, not of depth."""
+    """README, section "Shipped checkpoints", read from the sidecars as the pages read them. The four 30-epoch
+    networks, trained alike: Figure 6's degradation (plain-56 trains worse than plain-20), no degradation for the
+    ResNets (ResNet-56 ahead of ResNet-20), and each ResNet ahead of its plain twin. The 3.8-epoch ResNet-110 breaks
+    Table 6's trend, and the page says it was not trained alike."""
     from resnet_viz.paper.figure6 import collect_runs, depth_comparison, depth_trend, same_schedule, table6
 
     metas = _shipped_metas()
     runs = [r for r in collect_runs() if r.shipped]
     by_model = {r.model: r for r in runs}
-    assert metas["resnet20"]["accuracy"] > metas["plain20"]["accuracy"] + 1
-    assert by_model["resnet20"].final_train_error < by_model["plain20"].final_train_error - 1
-    assert same_schedule([by_model[m] for m in STAGE1]) and same_schedule([by_model[m] for m in SHORT])
-    assert metas["resnet56"]["accuracy"] > metas["plain56"]["accuracy"] + 30
+    assert same_schedule([by_model[m] for m in CONVERGED])
+    for resnet, plain in (("resnet20", "plain20"), ("resnet56", "plain56")):
+        assert metas[resnet]["accuracy"] > metas[plain]["accuracy"] + 1
+        assert by_model[resnet].final_train_error < by_model[plain].final_train_error - 1
+    assert metas["resnet56"]["accuracy"] > metas["resnet20"]["accuracy"] + 1
+    assert by_model["resnet56"].final_train_error < by_model["resnet20"].final_train_error - 1
     plain = depth_comparison(runs, "plain")
     assert (plain.shallow.model, plain.deep.model) == ("plain20", "plain56") and plain.deeper_is_worse
-    assert not plain.same_schedule  # the page adds its "not like for like" caption
+    assert plain.same_schedule and plain.train_gap > 5  # the paper's degradation, like for like
     resnets, falls = depth_trend(table6(runs))
     assert [r.model for r in resnets] == ["resnet20", "resnet56", "resnet110"] and not falls
-    assert not same_schedule(r.run for r in resnets)  # ... and its "not trained alike" caption
-    assert resnets[1].our_error > resnets[2].our_error  # among the short runs, ResNet-110 ahead of ResNet-56
+    assert not same_schedule(r.run for r in resnets)  # ... and Table 6's "not trained alike" caption
+    assert resnets[2].our_error > resnets[0].our_error > resnets[1].our_error  # the short ResNet-110 is last
 
 
 def test_figure7_claims_hold_in_the_shipped_runs_and_no_few_images_decide_them(one_torch_thread):
-    """README: in each pair trained alike, the ResNet's responses are smaller than the plain net's (ResNet-20 below
-    plain-20, ResNet-56 and ResNet-110 below plain-56), by the paper's pooled measure and for the median image
-    alike, and no network's pooled value hangs on a few images (an earlier, shorter round had three dark images
-    carry 72 % of ResNet-110's variance). Across the schedules the paper's two claims fail (ResNet-56 above
-    plain-20, ResNet-110 above ResNet-20), and the page says the networks were not trained alike. Also: the
-    stored values are what a live pass computes."""
+    """README: among the four 30-epoch networks each ResNet responds less than its plain twin and ResNet-56 less
+    than ResNet-20, by the paper's pooled measure and for the median image alike (ResNet-20 above plain-56: a
+    comparison the paper does not make), and no network's pooled value hangs on a few images (an earlier, shorter
+    round had three dark images carry 72 % of ResNet-110's variance). The 3.8-epoch ResNet-110 responds most of
+    all, so "the deeper, the smaller" fails with it, and the page says the networks were not trained alike. Also:
+    the stored values are what a live pass computes."""
     from resnet_viz.paper.figure7 import (
         concentration,
         figure7_sources,
@@ -132,17 +132,20 @@ def test_figure7_claims_hold_in_the_shipped_runs_and_no_few_images_decide_them(o
         live = responses_of(loaded, images, per_image=True)
         np.testing.assert_allclose(live.std, stored_responses(loaded.meta).std, rtol=1e-3)
         results.append((stem, get_spec(stem).family, live))
+    converged = [item for item in results if item[0] in CONVERGED]
     for statistic in (None, median_image_std):
         value = {stem: (statistic or (lambda r: r.mean))(r) for stem, _, r in results}
-        assert value["resnet20"] < value["plain20"], statistic
-        assert max(value["resnet56"], value["resnet110"]) < value["plain56"], statistic
-        claims = response_claims(results, statistic)
-        assert not claims.resnets_smaller and not claims.deeper_smaller, statistic
-        assert claims.largest_resnet[0] == "resnet56" and claims.smallest_plain[0] == "plain20"
+        assert value["resnet20"] < value["plain20"] and value["resnet56"] < value["plain56"], statistic
+        assert value["resnet20"] > value["plain56"], statistic  # across depths: no claim of the paper's
+        claims = response_claims(converged, statistic)
+        assert claims.resnets_smaller and claims.deeper_smaller, statistic
+        claims = response_claims(results, statistic)  # with the 3.8-epoch ResNet-110, which has no plain twin
+        assert claims.resnets_smaller and not claims.deeper_smaller, statistic
+        assert claims.deep_resnet[0] == "resnet110" and max(value.values()) == value["resnet110"]
     assert not any(c.dominated for c in concentration(results))
-    assert min(results, key=lambda item: item[2].mean)[0] == "resnet20"
     shipped = {s.path: s for s in figure7_sources() if s.shipped}
     assert not trained_alike(list(shipped), shipped)
+    assert trained_alike([p for p, s in shipped.items() if s.model in CONVERGED], shipped)
 
 
 def test_the_readme_table_matches_the_sidecars():
