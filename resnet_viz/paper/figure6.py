@@ -116,7 +116,7 @@ def display_names(runs: Iterable[Run]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class DepthComparison:
-    """The deepest against the shallowest logged run of one family, at the end of training."""
+    """Two logged runs of one family at the end of training, a shallow one and a deeper one (``depth_comparison``)."""
 
     family: str
     shallow: Run
@@ -149,12 +149,16 @@ def same_schedule(runs: Iterable[Run]) -> bool:
 
 
 def depth_comparison(runs: Iterable[Run], family: str) -> DepthComparison | None:
-    """None when the family has logged runs of fewer than two depths."""
+    """The shallowest run against the deepest one trained alike with it (the paper's Figure 6 compares runs of one
+    schedule), or against the deepest of all where none was; None when the family has logged runs of fewer than
+    two depths."""
     logged = [r for r in runs if r.family == family and r.has_log]
     if len({r.depth for r in logged}) < 2:
         return None
     shallow = min(logged, key=lambda r: (r.depth, not r.shipped))
-    deep = max(logged, key=lambda r: (r.depth, r.shipped))
+    deeper = [r for r in logged if r.depth > shallow.depth]
+    alike = [r for r in deeper if same_schedule((shallow, r))]
+    deep = max(alike or deeper, key=lambda r: (r.depth, r.shipped))
     return DepthComparison(family, shallow, deep)
 
 

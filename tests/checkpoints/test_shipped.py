@@ -101,6 +101,9 @@ def test_the_paper_orderings_the_readme_claims_hold_in_the_shipped_runs():
     plain = depth_comparison(runs, "plain")
     assert (plain.shallow.model, plain.deep.model) == ("plain20", "plain56") and plain.deeper_is_worse
     assert plain.same_schedule and plain.train_gap > 5  # the paper's degradation, like for like
+    resnet = depth_comparison(runs, "resnet")  # the 3.8-epoch ResNet-110 is passed over for ResNet-56
+    assert (resnet.shallow.model, resnet.deep.model) == ("resnet20", "resnet56") and resnet.same_schedule
+    assert not resnet.deeper_is_worse
     resnets, falls = depth_trend(table6(runs))
     assert [r.model for r in resnets] == ["resnet20", "resnet56", "resnet110"] and not falls
     assert not same_schedule(r.run for r in resnets)  # ... and Table 6's "not trained alike" caption

@@ -85,6 +85,22 @@ def test_degradation_sentence_numbers(runs_dir):
     assert depth_comparison([r for r in runs if r.depth == 20], "plain") is None
 
 
+def test_the_depth_comparison_prefers_a_deeper_run_trained_alike():
+    """As shipped while the campaign's stage 3 runs: ResNet-20 and ResNet-56 of 30 epochs, ResNet-110 of 3.8. The
+    sentence compares ResNet-20 with ResNet-56, like for like; without a run of its schedule, the deepest of all."""
+    def run(model, iterations, train):
+        meta = {"model": model, "recipe": {"name": "fast", "batch_size": 256, "iterations": iterations},
+                "log": log([60, 40, train], [60, 45, train + 5], per_epoch=iterations // 3)}
+        return run_from_sidecar(meta, key=model, stem=model)
+
+    r20, r56, r110 = run("resnet20", 5850, 7.5), run("resnet56", 5850, 4.8), run("resnet110", 1500, 22.6)
+    res = depth_comparison([r20, r56, r110], "resnet")
+    assert (res.shallow.model, res.deep.model) == ("resnet20", "resnet56") and res.same_schedule
+    assert not res.deeper_is_worse
+    res = depth_comparison([r20, r110], "resnet")
+    assert res.deep.model == "resnet110" and not res.same_schedule and res.deeper_is_worse
+
+
 def test_same_schedule_needs_the_same_length_recipe_and_batch():
     def run(iterations, recipe="fast", batch=128):
         meta = {"model": "resnet20", "recipe": {"name": recipe, "batch_size": batch, "iterations": iterations},
