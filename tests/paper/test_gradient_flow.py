@@ -221,13 +221,13 @@ def test_xavier_without_bn_vanishes_more_slowly_than_small_weights():
     assert small.mean_factor < xavier.mean_factor < 1
 
 
-def test_fresh_nets_without_bn_have_no_bn_and_run_in_float64():
+def test_fresh_nets_run_in_float64_and_without_bn_have_no_bn():
     from resnet_viz.paper.gradient_flow import SMALL_STD, fresh_net
 
     with_bn, without = fresh_net(14, residual=True), fresh_net(14, residual=True, batch_norm=False, init="small")
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in with_bn.modules())
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in without.modules())
-    assert next(with_bn.parameters()).dtype == torch.float32 and next(without.parameters()).dtype == torch.float64
+    assert {next(net.parameters()).dtype for net in (with_bn, without)} == {torch.float64}
     assert float(without.layer2[0].conv1.weight.detach().std()) == pytest.approx(SMALL_STD, rel=0.05)
     assert without.training and fresh_net(14, residual=True) is not with_bn  # per request, never shared
 
