@@ -144,6 +144,13 @@ def compute_at_init(depth: int = gf.DEFAULT_DEPTH, init: str = gf.DEFAULT_INIT,
             gf.at_init(depth, images, labels, residual=residual, seed=seed, init=init) for residual in (False, True)}
 
 
+def at_init_current(folder: Path = FIRST_VIEWS_DIR) -> bool:
+    """The folder's measurement at initialisation serves the page's first view (both nets): nothing to recompute,
+    since it depends only on this code, this torch and the sample, not on any checkpoint."""
+    return all(shipped_at_init(gf.DEFAULT_DEPTH, residual, True, gf.DEFAULT_INIT, gf.SEED, folder) is not None
+               for residual in (False, True))
+
+
 def save_at_init(flows: dict[str, GradientFlow], folder: Path = FIRST_VIEWS_DIR) -> Path:
     path = folder / AT_INIT_FILE
     folder.mkdir(parents=True, exist_ok=True)

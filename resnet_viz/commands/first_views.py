@@ -1,7 +1,7 @@
 """``first-views CHECKPOINT...``: what every student's first visit computes for a shipped CIFAR-10 network (the top
 patches of its stage layers, its logits on the test sample, its gradient flow), written to
 ``assets/first_views/<model>.npz`` for the app; and the gradient flow that page opens on at initialisation, beside
-them."""
+them (only where it is missing or stale: it depends on no checkpoint)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,15 @@ import time
 from pathlib import Path
 
 from resnet_viz import cli_args
-from resnet_viz.first_views import FIRST_VIEWS_DIR, compute, compute_at_init, save, save_at_init
+from resnet_viz.first_views import (
+    AT_INIT_FILE,
+    FIRST_VIEWS_DIR,
+    at_init_current,
+    compute,
+    compute_at_init,
+    save,
+    save_at_init,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,8 +37,11 @@ def run(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         path = save(compute(loaded), Path(args.out))
         _done(loaded.label, start, path)
-    start = time.perf_counter()
-    _done("gradient flow at initialisation", start, save_at_init(compute_at_init(), Path(args.out)))
+    if at_init_current(Path(args.out)):
+        print(f"gradient flow at initialisation: up to date in {Path(args.out) / AT_INIT_FILE}")
+    else:
+        start = time.perf_counter()
+        _done("gradient flow at initialisation", start, save_at_init(compute_at_init(), Path(args.out)))
     return 0
 
 

@@ -14,11 +14,11 @@ modified. Hooks are removed when the measurement ends, also on error.
 Norms are summed in float64: a deep plain net's gradients near the input reach 1e20 and more, whose squares
 overflow float32 although every element is finite. Fresh nets run in float64: without BN nothing holds the
 signal's scale (a vanishing signal reaches 1e-50 at depth 56, below float32's smallest number), and with BN a
-plain net's exploding backward pass magnifies float32's rounding (plain-56's ratio moved by 2 % between two runs
-of this code on one machine type, with the same weights and batch); a signal that falls below ``UNDERFLOW`` even
-so is reported as such, not computed on in denormal numbers. A trained checkpoint is measured in its own float32:
-where its backward pass overflowed (an element inf or nan), the norm stays inf and ``overflowed_layers`` counts
-those layers, so a page can say so.
+plain net's exploding backward pass magnifies float32's rounding (plain-56's first-block gradient moved by 1.7 %
+between two runs of this code on one machine type, with the same weights and batch); a signal that falls below
+``UNDERFLOW`` even so is reported as such, not computed on in denormal numbers. A trained checkpoint is measured
+in its own float32: where its backward pass overflowed (an element inf or nan), the norm stays inf and
+``overflowed_layers`` counts those layers, so a page can say so.
 """
 
 from __future__ import annotations

@@ -23,6 +23,11 @@ def test_first_views_writes_what_the_pages_read(tmp_path):
     assert written is not None and shipped is not None
     np.testing.assert_allclose(written.logits, shipped.logits, rtol=1e-4, atol=1e-4)
     assert list(written.tops) == list(shipped.tops)
+    assert fv.at_init_current(tmp_path) and "gradient flow at initialisation: " in done.stdout
+    at_init = (tmp_path / fv.AT_INIT_FILE).read_bytes()
+    again = run_cli("first-views", str(checkpoint), "--out", str(tmp_path))  # as a ship does for each network
+    assert again.returncode == 0 and "gradient flow at initialisation: up to date" in again.stdout
+    assert (tmp_path / fv.AT_INIT_FILE).read_bytes() == at_init
 
 
 def test_first_views_refuses_a_missing_file_clearly(tmp_path):
